@@ -1,0 +1,3 @@
+from fada_desk.cli import main
+
+raise SystemExit(main())

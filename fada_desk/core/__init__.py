@@ -1,0 +1,1 @@
+"""Pure core: data types, calibration, threading helpers. Never imports Qt."""

@@ -1,0 +1,1 @@
+"""Qt GUI layer: the only package that imports PySide6 / pyqtgraph."""

@@ -1,0 +1,52 @@
+"""Test-wide setup: headless Qt, isolated user data, data locations, no network."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+TESTS = Path(__file__).resolve().parent
+DATA = TESTS / "data"
+SHARED = TESTS.parent.parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Never touch the real user's data dir or settings."""
+    d = tmp_path_factory.mktemp("userdata")
+    monkeypatch.setenv("FADA_DESK_DATA_DIR", str(d))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return d
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only loopback connections are allowed."""
+    real_connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address: object) -> object:
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and self.family in (socket.AF_INET, socket.AF_INET6):
+            if not (host.startswith("127.") or host in ("localhost", "::1")):
+                raise OSError(f"network access to {host!r} is forbidden in tests")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return DATA
+
+
+def shared_or_local(*parts: str) -> Path:
+    """A test data file from tests/data, falling back to ../shared/data."""
+    local = DATA.joinpath(*parts)
+    if local.exists():
+        return local
+    return SHARED.joinpath(*parts)
