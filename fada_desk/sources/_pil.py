@@ -1,0 +1,137 @@
+"""Pillow decoding shared by the image and folder sources.
+
+Pillow is light enough to import at module level of the *source* modules, but
+this module keeps all mode handling (16-bit, palette, alpha, EXIF rotation) in
+one place so a PNG looks the same whether opened alone or inside a folder.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fada_desk.core.errors import SourceError, UnsupportedFormatError
+from fada_desk.sources import _convert
+
+# Suffixes we treat as still images (lower case). Pillow reads more; these are
+# the ones a clinic exports and the brief promises.
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".dib", ".tif", ".tiff",
+                            ".gif", ".webp"})
+
+# First bytes of the same formats: lets a file without (or with a wrong) suffix still be recognised.
+_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"BM", b"II*\x00", b"MM\x00*", b"GIF87a", b"GIF89a")
+
+# Pillow raw modes that carry 16 bits per sample (Pillow itself reduces 16-bit RGB to 8 bits).
+_RAW16 = re.compile(r"(;16|I;16)")
+
+
+def has_image_magic(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            head = f.read(12)
+    except OSError:
+        return False
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return True
+    return any(head.startswith(m) for m in _MAGIC)
+
+
+def is_image_path(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def open_image(path: Path) -> Any:
+    """Open (not decode) an image with Pillow; one-line SourceError on failure."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            # A decompression-bomb warning is an expected, user-explainable failure, not a warning.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return Image.open(path)
+    except FileNotFoundError:
+        raise SourceError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise SourceError(f"{path}: is a folder, not an image") from None
+    except PermissionError:
+        raise SourceError(f"{path}: permission denied") from None
+    except UnidentifiedImageError:
+        raise UnsupportedFormatError(f"{path.name}: not a readable image (unknown or corrupt format)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise SourceError(f"{path.name}: image is too large to open safely") from None
+    except OSError as err:
+        raise SourceError(f"{path.name}: cannot open image ({err})") from None
+
+
+def bits_of(im: Any) -> int:
+    """Bits per sample as stored in the file (before Pillow's own reduction)."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        return 16
+    if im.mode in ("I", "F"):
+        return 32
+    if im.mode == "1":
+        return 1
+    for tile in getattr(im, "tile", None) or []:
+        rawmode = tile[3] if len(tile) > 3 else None
+        if isinstance(rawmode, tuple):
+            rawmode = rawmode[0] if rawmode else None
+        if isinstance(rawmode, str) and _RAW16.search(rawmode):
+            return 16
+    return 8
+
+
+def decode(im: Any, name: str) -> tuple[np.ndarray, dict[str, Any]]:
+    """Decode the current frame of an opened Pillow image to display pixels + meta."""
+    from PIL import Image, ImageOps
+
+    bits = bits_of(im)
+    try:
+        im.load()
+        if getattr(im, "n_frames", 1) == 1:
+            # EXIF orientation (phones, some capture tools): show the image upright.
+            transposed = ImageOps.exif_transpose(im)
+            im = transposed if transposed is not None else im
+        px = _pixels(im, Image)
+    except (OSError, ValueError, SyntaxError, EOFError) as err:  # Pillow reports truncation as OSError
+        raise SourceError(f"{name}: corrupt or truncated image ({_short(err)})") from None
+    return px, {"bits_stored": bits, "mode": im.mode}
+
+
+def _pixels(im: Any, image_mod: Any) -> np.ndarray:
+    mode = im.mode
+    if mode == "1":
+        return _convert.finalize(np.asarray(im.convert("L")))
+    if mode == "L":
+        return _convert.finalize(np.asarray(im))
+    if mode == "LA":
+        return _convert.grey_alpha_to_grey(np.asarray(im))
+    if mode in ("P", "PA"):
+        rgba = np.asarray(im.convert("RGBA"))
+        rgb = _convert.rgba_to_rgb(rgba)
+        if _is_grey(rgb):
+            return _convert.finalize(rgb[:, :, 0])
+        return _convert.finalize(rgb)
+    if mode == "RGB":
+        return _convert.finalize(np.asarray(im))
+    if mode == "RGBA":
+        return _convert.rgba_to_rgb(np.asarray(im))
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(im)
+        return _convert.to_display(arr)
+    if mode in ("La", "RGBa"):
+        return _pixels(im.convert("RGBA" if mode == "RGBa" else "LA"), image_mod)
+    # CMYK, YCbCr, LAB, HSV, RGBX...: let Pillow do the colour conversion.
+    return _convert.finalize(np.asarray(im.convert("RGB")))
+
+
+def _is_grey(rgb: np.ndarray) -> bool:
+    return bool(np.array_equal(rgb[:, :, 0], rgb[:, :, 1]) and np.array_equal(rgb[:, :, 1], rgb[:, :, 2]))
+
+
+def _short(err: BaseException) -> str:
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return text[:160]

@@ -1,0 +1,437 @@
+"""Live sources: capture cards / webcams and network streams.
+
+A reader thread grabs continuously into a :class:`LatestFrameSlot`: the
+newest frame always wins, so the display never lags behind a full driver or
+network buffer (dropped frames are counted in ``stats.overwritten``).
+``Frame.timestamp`` is ``time.monotonic()`` taken right after the grab.
+
+When frames stop (cable pulled, scanner rebooted, stream sender gone) the
+state goes ``running -> reconnecting``; the thread re-opens with exponential
+backoff and goes back to ``running`` when frames flow again. After
+``give_up_s`` without a frame the state becomes ``lost`` and consumers get
+:class:`DeviceLostError`. ``close()`` returns within about a second.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+import time
+from abc import abstractmethod
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from fada_desk.core.errors import DeviceLostError, SourceError
+from fada_desk.core.frame import Frame
+from fada_desk.sources._devices import CaptureDevice, list_devices
+from fada_desk.sources.base import FrameSource, LatestFrameSlot, LiveStats, SourceInfo
+
+STREAM_SCHEMES = ("udp", "rtp", "rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "srt", "tcp")
+BACKENDS = ("auto", "v4l2", "dshow", "msmf", "avfoundation", "any")
+
+__all__ = ["BACKENDS", "STREAM_SCHEMES", "CaptureDevice", "CaptureSource", "LiveSource", "StreamSource",
+           "list_devices", "redact_uri"]
+
+
+def redact_uri(uri: str) -> str:
+    """The URI without a password (rtsp://user:secret@cam -> rtsp://user:***@cam) for display and logs."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return uri
+    if parts.password is None:
+        return uri
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    netloc = f"{parts.username}:***@{host}" if parts.username else f"***@{host}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+class LiveSource(FrameSource):
+    """Reader-thread machinery shared by capture devices and streams.
+
+    Subclasses implement :meth:`_open_capture` (return an opened
+    ``cv2.VideoCapture`` or raise :class:`SourceError`).
+    """
+
+    kind = "live"
+
+    def __init__(self, uri: str, *, read_timeout_s: float = 3.0, give_up_s: float = 15.0,
+                 backoff_s: tuple[float, float] = (0.25, 2.0)) -> None:
+        import cv2
+
+        if give_up_s <= 0 or read_timeout_s <= 0:
+            raise SourceError("timeouts must be positive")
+        self._cv2 = cv2
+        self._uri = uri
+        self._read_timeout_s = float(read_timeout_s)
+        self._give_up_s = float(give_up_s)
+        self._backoff = (float(backoff_s[0]), float(backoff_s[1]))
+        self._slot = LatestFrameSlot()
+        self._stats = LiveStats(state="idle")
+        self._stats_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._error: DeviceLostError | None = None
+        self._closed = False
+        self._times: deque[float] = deque(maxlen=64)
+        self._last_frame_t = 0.0
+        self._loops = 0
+
+        cap = self._open_capture()
+        first = self._grab(cap)
+        if first is None:
+            cap.release()
+            raise SourceError(f"{self._display_uri()}: opened, but no frame arrived")
+        self._cap: Any = cap
+        self._publish(first)
+        self._info = SourceInfo(kind=self.kind, uri=self._display_uri(), width=first.width, height=first.height,
+                                frame_count=None, fps=self._nominal_fps(cap), live=True,
+                                metadata=self._metadata(cap))
+        self._set_state("running")
+        self._thread = threading.Thread(target=self._run, name=f"fada-{self.kind}-reader", daemon=True)
+        self._thread.start()
+
+    # -- subclass hooks -------------------------------------------------
+    @abstractmethod
+    def _open_capture(self) -> Any:
+        """An opened cv2.VideoCapture, or raise SourceError."""
+
+    def _display_uri(self) -> str:
+        return redact_uri(self._uri)
+
+    def _metadata(self, cap: Any) -> dict[str, Any]:
+        return {}
+
+    def _pace(self) -> None:
+        """Hook for sources that must not run faster than real time (files)."""
+
+    def _on_end(self) -> bool:
+        """Called when grabbing fails; True = re-open at once without counting a loss (file looping)."""
+        return False
+
+    # -- reader thread ------------------------------------------------------
+    def _nominal_fps(self, cap: Any) -> float | None:
+        from fada_desk.sources.video import sane_fps
+
+        return sane_fps(cap.get(self._cv2.CAP_PROP_FPS))
+
+    def _grab(self, cap: Any) -> Frame | None:
+        from fada_desk.sources.video import bgr_to_rgb
+
+        if not cap.grab():
+            return None
+        t = time.monotonic()
+        ok, bgr = cap.retrieve()
+        if not ok or bgr is None or bgr.size == 0:
+            return None
+        return Frame(pixels=bgr_to_rgb(bgr), index=None, timestamp=t)
+
+    def _publish(self, frame: Frame) -> None:
+        self._times.append(frame.timestamp)
+        self._last_frame_t = frame.timestamp
+        self._slot.put(frame)
+
+    def _set_state(self, state: str, error: str | None = None) -> None:
+        with self._stats_lock:
+            self._stats.state = state
+            if error is not None:
+                self._stats.last_error = error
+
+    def _run(self) -> None:
+        cap = self._cap
+        self._cap = None  # owned by this thread from now on
+        delay = self._backoff[0]
+        failing_since: float | None = None
+        try:
+            while not self._stop.is_set():
+                if cap is None:
+                    now = time.monotonic()
+                    assert failing_since is not None
+                    if now - failing_since >= self._give_up_s:
+                        self._lose(failing_since)
+                        return
+                    if self._stop.wait(delay):
+                        return
+                    delay = min(delay * 2.0, self._backoff[1])
+                    try:
+                        cap = self._open_capture()
+                    except SourceError as err:
+                        self._set_state("reconnecting", str(err))
+                        cap = None
+                    continue
+                self._pace()
+                frame = self._grab(cap)
+                if self._stop.is_set():
+                    return
+                if frame is None:
+                    cap.release()
+                    cap = None
+                    if self._on_end():
+                        try:
+                            cap = self._open_capture()
+                            self._loops += 1
+                            continue
+                        except SourceError as err:
+                            self._set_state("reconnecting", str(err))
+                    if failing_since is None:
+                        failing_since = self._last_frame_t or time.monotonic()
+                    self._set_state("reconnecting", f"no frames from {self._display_uri()}")
+                    continue
+                self._publish(frame)
+                if failing_since is not None:
+                    with self._stats_lock:
+                        self._stats.reconnects += 1
+                    failing_since = None
+                    delay = self._backoff[0]
+                if self._stats.state != "running":
+                    self._set_state("running")
+        finally:
+            if cap is not None:
+                cap.release()
+            if self._stats.state not in ("lost",):
+                self._set_state("stopped")
+
+    def _lose(self, since: float) -> None:
+        waited = time.monotonic() - since
+        msg = f"{self._display_uri()}: no frames for {waited:.0f} s; the device or stream is lost"
+        self._error = DeviceLostError(msg)
+        self._set_state("lost", msg)
+        self._slot.close()
+
+    # -- consumer API -------------------------------------------------------
+    @property
+    def info(self) -> SourceInfo:
+        return self._info
+
+    @property
+    def slot(self) -> LatestFrameSlot:
+        """The latest-frame mailbox (for pumps that wait on it directly)."""
+        return self._slot
+
+    @property
+    def stats(self) -> LiveStats:
+        """A snapshot: produced/overwritten from the slot, reconnects and state from the thread."""
+        with self._stats_lock:
+            snap = replace(self._stats)
+        snap.produced = self._slot.produced
+        snap.overwritten = self._slot.overwritten
+        return snap
+
+    @property
+    def error(self) -> DeviceLostError | None:
+        return self._error
+
+    @property
+    def measured_fps(self) -> float | None:
+        """Frame rate over the last (up to 64) grabbed frames."""
+        ts = list(self._times)
+        if len(ts) < 2 or ts[-1] <= ts[0]:
+            return None
+        return (len(ts) - 1) / (ts[-1] - ts[0])
+
+    def next_frame(self, after_seq: int = 0, timeout: float | None = None) -> tuple[Frame | None, int]:
+        """The newest frame after ``after_seq`` (waits up to ``timeout``); raises DeviceLostError when lost."""
+        frame, seq = self._slot.wait_next(after_seq, timeout)
+        if frame is None and self._error is not None:
+            raise self._error
+        return frame, seq
+
+    def frames(self, start: int = 0) -> Iterator[Frame]:
+        """Newest frames as they arrive, until close(); raises DeviceLostError when the source is lost."""
+        seq = 0
+        while not self._closed:
+            frame, seq = self._slot.wait_next(seq, timeout=0.25)
+            if frame is not None:
+                yield frame
+            elif self._error is not None:
+                raise self._error
+
+    def close(self, timeout: float = 1.0) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._stop.set()
+        self._slot.close()
+        thread = getattr(self, "_thread", None)
+        if thread is not None and thread.is_alive() and thread is not threading.current_thread():
+            # A blocked grab returns within the read timeout; the daemon thread then releases the device.
+            thread.join(timeout)
+        if self._stats.state != "lost":
+            self._set_state("stopped")
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _backend_api(cv2: Any, backend: str) -> tuple[int, str]:
+    if backend not in BACKENDS:
+        raise SourceError(f"unknown capture backend {backend!r} (choose from {', '.join(BACKENDS)})")
+    if backend == "auto":
+        if sys.platform.startswith("linux"):
+            backend = "v4l2"
+        elif sys.platform == "win32":
+            backend = "dshow"
+        elif sys.platform == "darwin":
+            backend = "avfoundation"
+        else:
+            backend = "any"
+    api = {"v4l2": cv2.CAP_V4L2, "dshow": cv2.CAP_DSHOW, "msmf": cv2.CAP_MSMF,
+           "avfoundation": getattr(cv2, "CAP_AVFOUNDATION", cv2.CAP_ANY), "any": cv2.CAP_ANY}[backend]
+    return api, backend
+
+
+class CaptureSource(LiveSource):
+    """A capture card or camera: ``device:0``, ``device:/dev/video2`` or ``device:NAME``.
+
+    ``width``/``height``/``fps``/``fourcc`` are requests (a grabber may pick the
+    nearest mode it supports; the actual values are in ``info``). ``fourcc="MJPG"``
+    is what most USB HDMI grabbers need for 1080p at 30 fps.
+    """
+
+    kind = "capture"
+
+    @classmethod
+    def probe(cls, uri: str) -> int:
+        return 80 if uri.startswith("device:") else 0
+
+    def __init__(self, uri: str = "device:0", *, width: int | None = None, height: int | None = None,
+                 fps: float | None = None, fourcc: str | None = None, backend: str = "auto",
+                 read_timeout_s: float = 3.0, give_up_s: float = 10.0) -> None:
+        import cv2
+
+        if fourcc is not None and len(fourcc) != 4:
+            raise SourceError(f"fourcc must be 4 characters, got {fourcc!r}")
+        self._api, self._backend = _backend_api(cv2, backend)
+        self._request = {"width": width, "height": height, "fps": fps, "fourcc": fourcc}
+        self._target, self._device_name = self._resolve(uri)
+        super().__init__(uri, read_timeout_s=read_timeout_s, give_up_s=give_up_s)
+
+    def _resolve(self, uri: str) -> tuple[int | str, str]:
+        spec = uri[len("device:"):].strip() if uri.startswith("device:") else uri.strip()
+        if not spec:
+            raise SourceError("empty device name: use device:0, device:/dev/video0 or device:NAME")
+        if re.fullmatch(r"\d+", spec):
+            return int(spec), ""
+        if spec.startswith("/dev/"):
+            return spec, ""
+        devices = list_devices(self._backend)
+        exact = [d for d in devices if d.name.casefold() == spec.casefold()]
+        partial = [d for d in devices if spec.casefold() in d.name.casefold()]
+        match = exact or partial
+        if len(match) >= 1 and (exact or len(partial) == 1):
+            d = match[0]
+            return (d.path if d.path else d.index), d.name
+        if not devices:
+            raise SourceError(f"no capture device named {spec!r}: no capture devices found")
+        names = ", ".join(d.name for d in devices)
+        if len(partial) > 1:
+            raise SourceError(f"device name {spec!r} is ambiguous (matches {', '.join(d.name for d in partial)})")
+        raise SourceError(f"no capture device named {spec!r} (found: {names})")
+
+    def _describe(self) -> str:
+        target = self._target
+        label = f"/dev/video{target}" if isinstance(target, int) and self._backend == "v4l2" else str(target)
+        return f"capture device {self._device_name or label}"
+
+    def _display_uri(self) -> str:
+        return self._uri
+
+    def _open_capture(self) -> Any:
+        cv2 = self._cv2
+        target = self._target
+        if self._backend == "v4l2":
+            node = Path(f"/dev/video{target}") if isinstance(target, int) else Path(str(target))
+            if not node.exists():
+                raise SourceError(f"{self._describe()} not found ({node} does not exist)")
+        cap = cv2.VideoCapture(target, self._api)
+        if not cap.isOpened():
+            cap.release()
+            raise SourceError(f"{self._describe()} could not be opened (unplugged, or in use by another program?)")
+        req = self._request
+        if req["fourcc"]:
+            cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*req["fourcc"]))
+        if req["width"]:
+            cap.set(cv2.CAP_PROP_FRAME_WIDTH, float(req["width"]))
+        if req["height"]:
+            cap.set(cv2.CAP_PROP_FRAME_HEIGHT, float(req["height"]))
+        if req["fps"]:
+            cap.set(cv2.CAP_PROP_FPS, float(req["fps"]))
+        cap.set(cv2.CAP_PROP_BUFFERSIZE, 1.0)  # fewer queued driver buffers = less latency (where supported)
+        return cap
+
+    def _metadata(self, cap: Any) -> dict[str, Any]:
+        from fada_desk.sources.video import _fourcc_text
+
+        return {"backend": self._backend, "device": self._device_name or str(self._target),
+                "requested": {k: v for k, v in self._request.items() if v is not None},
+                "fourcc": _fourcc_text(cap.get(self._cv2.CAP_PROP_FOURCC))}
+
+
+class StreamSource(LiveSource):
+    """A network stream (udp://, rtsp://, http://, srt://, ...) through FFmpeg.
+
+    A local video file can be opened the same way (``StreamSource(path)``):
+    it is then paced at its own frame rate and looped, which makes a stand-in
+    live source for demos and tests.
+    """
+
+    kind = "stream"
+
+    @classmethod
+    def probe(cls, uri: str) -> int:
+        scheme = uri.split("://", 1)[0].lower() if "://" in uri else ""
+        return 80 if scheme in STREAM_SCHEMES else 0
+
+    def __init__(self, uri: str, *, open_timeout_s: float = 10.0, read_timeout_s: float = 3.0,
+                 give_up_s: float = 15.0, loop: bool = True) -> None:
+        self._open_timeout_s = float(open_timeout_s)
+        self._is_file = "://" not in uri
+        if self._is_file and not Path(uri).is_file():
+            raise SourceError(f"{uri}: no such file")
+        self._loop = loop
+        self._period = 0.0
+        self._next_due = 0.0
+        super().__init__(uri, read_timeout_s=read_timeout_s, give_up_s=give_up_s)
+        if self._is_file and self._info.fps:
+            self._period = 1.0 / self._info.fps
+
+    def _open_capture(self) -> Any:
+        cv2 = self._cv2
+        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(self._open_timeout_s * 1000),
+                  cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(self._read_timeout_s * 1000)]
+        cap = cv2.VideoCapture(self._uri, cv2.CAP_FFMPEG, params)
+        if not cap.isOpened():
+            cap.release()
+            what = "file" if self._is_file else "stream"
+            raise SourceError(f"{self._display_uri()}: cannot open {what} (nothing received within "
+                              f"{self._open_timeout_s:g} s, or unsupported format)")
+        return cap
+
+    def _pace(self) -> None:
+        if not self._period:
+            return
+        now = time.monotonic()
+        if self._next_due > now:
+            self._stop.wait(self._next_due - now)
+        self._next_due = max(self._next_due + self._period, time.monotonic() - self._period)
+
+    def _on_end(self) -> bool:
+        return self._is_file and self._loop
+
+    def _metadata(self, cap: Any) -> dict[str, Any]:
+        from fada_desk.sources.video import _fourcc_text
+
+        scheme = "file" if self._is_file else self._uri.split("://", 1)[0].lower()
+        return {"protocol": scheme, "codec": _fourcc_text(cap.get(self._cv2.CAP_PROP_FOURCC)),
+                "loop": self._loop if self._is_file else None}
+
+    @property
+    def loops(self) -> int:
+        """How many times a file stand-in wrapped around."""
+        return self._loops
