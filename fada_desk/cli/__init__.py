@@ -21,6 +21,9 @@ from fada_desk.core.errors import FadaError
 COMMAND_MODULES: tuple[str, ...] = (
     "gui",
     "info",
+    "analyze",
+    "evaluate",
+    "models",
 )
 
 

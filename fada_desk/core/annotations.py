@@ -538,6 +538,9 @@ class AnnotationSet:
         self._items: dict[str, Annotation] = {}
         self._interp: dict[FrameRef, Any] = {}
         self._observers: list[Observer] = []
+        #: Optional check of every frame that gets content (e.g. "the item belongs to this exam");
+        #: raises to refuse the change before anything is modified.
+        self.frame_validator: Callable[[FrameRef], None] | None = None
         for a in annotations:
             self._check_new(a)
             self._items[a.id] = a
@@ -622,6 +625,9 @@ class AnnotationSet:
             self._check_new(a)
         if len({a.id for a in anns}) != len(anns):
             raise AnnotationError("Duplicate annotation ids in one insert.")
+        if self.frame_validator is not None:
+            for f in sorted({a.frame for a in anns}):
+                self.frame_validator(f)
         items = list(self._items.items())
         if indices is None:
             items.extend((a.id, a) for a in anns)
@@ -660,6 +666,8 @@ class AnnotationSet:
         else:
             if interpretation.frame != frame:
                 raise AnnotationError("Interpretation frame mismatch.")
+            if self.frame_validator is not None and frame not in self._interp:
+                self.frame_validator(frame)
             self._interp[frame] = interpretation
         self._notify(Change("interpretation", (), (frame,)))
 

@@ -30,8 +30,8 @@ def canonical_json(value: Any) -> str:
 
 
 def utc_now() -> str:
-    """UTC timestamp, ISO 8601 with microseconds and an explicit +00:00."""
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    """Fixed-width UTC timestamp ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (sorts as text, like the exam store)."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ Three layers, all pure (numpy only):
    outside the range carry warnings, never silent extrapolation.
 
 Units: every public measurement is in **millimetres**; GA in **days**
-(``format_ga`` renders "22w 3d"); EFW in **grams**. Equations published in cm
+(``format_ga`` renders "22w3d"); EFW in **grams**. Equations published in cm
 convert internally.
 """
 
@@ -532,9 +532,9 @@ EFW_PREFERENCE = ("hadlock1985_hc_ac_fl", "hadlock1985_bpd_hc_ac_fl", "hadlock19
 
 
 def format_ga(days: float) -> str:
-    """GA in days -> "22w 3d" (rounded to the nearest day)."""
+    """GA in days -> "22w3d" (rounded to the nearest day; same style as the exam store)."""
     d = int(round(days))
-    return f"{d // 7}w {d % 7}d"
+    return f"{d // 7}w{d % 7}d"
 
 
 @dataclass(frozen=True)
@@ -664,14 +664,26 @@ class BiometryReport:
 
 
 _HADLOCK_ORDER = ("BPD", "HC", "AC", "FL")
+#: Tie-break between Hadlock equations with as many inputs: HC and FL are the strongest
+#: single predictors of age (Hadlock 1984), then BPD, then AC.
+_HADLOCK_STRENGTH = {"HC": 4, "FL": 3, "BPD": 2, "AC": 1}
+
+
+def _hadlock_composite(m: Mapping[str, float]) -> Equation | None:
+    """The Hadlock 1984 equation using the most of the available BPD/HC/AC/FL
+    (all four when present; e.g. BPD + HC has no joint equation, HC alone is used)."""
+    usable = [e for e in GA_EQUATIONS.values() if e.key.startswith("hadlock1984_") and all(p in m for p in e.inputs)]
+    if not usable:
+        return None
+    return max(usable, key=lambda e: (len(e.inputs), sum(_HADLOCK_STRENGTH[p] for p in e.inputs)))
 
 
 def biometry_report(values: Mapping[str, float | None], ga_by_dates_days: float | None = None) -> BiometryReport:
     """GA and EFW by every applicable equation, plus consistency warnings.
 
     Primary GA: CRL when present (INTERGROWTH-21st within 15-95 mm, else
-    Robinson-Fleming), otherwise the Hadlock 1984 equation that uses all the
-    available BPD/HC/AC/FL. Primary EFW: first available of
+    Robinson-Fleming), otherwise the Hadlock 1984 equation that uses the most
+    of the available BPD/HC/AC/FL (see :func:`_hadlock_composite`). Primary EFW: first available of
     :data:`EFW_PREFERENCE`. Warnings: parameters that disagree by more than
     two weeks (Hadlock single-parameter ages), GA by ultrasound vs dates beyond
     ACOG's redating threshold, cephalic index outside 74-83 (BPD unreliable),
@@ -682,13 +694,13 @@ def biometry_report(values: Mapping[str, float | None], ga_by_dates_days: float 
         raise MeasurementError("Give at least one measurement (BPD, OFD, HC, AC, FL, CRL or NT).")
     if ga_by_dates_days is not None and not (0 < ga_by_dates_days < 45 * 7):
         raise MeasurementError("The GA by dates must be between 0 and 45 weeks.")
-    present = tuple(p for p in _HADLOCK_ORDER if p in m)
+    hadlock = _hadlock_composite(m)
     ga: list[Estimate] = []
     for eq in GA_EQUATIONS.values():
         if not all(p in m for p in eq.inputs):
             continue
-        # Hadlock: each single parameter + the one composite that uses all of them
-        if eq.key.startswith("hadlock1984_") and len(eq.inputs) > 1 and eq.inputs != present:
+        # Hadlock: each single parameter + the one composite chosen for what is available
+        if eq.key.startswith("hadlock1984_") and len(eq.inputs) > 1 and eq is not hadlock:
             continue
         ga.append(evaluate(eq, m))
     warnings: list[str] = []
@@ -697,8 +709,8 @@ def biometry_report(values: Mapping[str, float | None], ga_by_dates_days: float 
     by_key = {e.equation.key: e for e in ga}
     if "CRL" in m:
         primary = by_key["intergrowth2014_crl"] if 15.0 <= m["CRL"] <= 95.0 else by_key["robinson1975_crl"]
-    elif present:
-        primary = by_key["hadlock1984_" + "_".join(p.lower() for p in present)]
+    elif hadlock is not None:
+        primary = by_key[hadlock.key]
 
     efw: list[Estimate] = []
     ga_for_efw = ga_by_dates_days if ga_by_dates_days is not None else (primary.value if primary else None)

@@ -471,6 +471,7 @@ class UndoStack:
         self._commands: list[Command] = []
         self._index = 0
         self._clean_index: int | None = 0
+        self._seal_index: int | None = None
         self._macros: list[MacroCommand] = []
         self._observers: list[Callable[[StackEvent], None]] = []
 
@@ -480,8 +481,16 @@ class UndoStack:
         return lambda: self._observers.remove(observer) if observer in self._observers else None
 
     def _emit(self, kind: str, command: Command | None) -> None:
+        """Tell every observer; the first observer error is re-raised after all ran
+        (the stack itself is already consistent at this point)."""
+        first_error: BaseException | None = None
         for obs in list(self._observers):
-            obs(StackEvent(kind, command))
+            try:
+                obs(StackEvent(kind, command))
+            except Exception as err:
+                first_error = first_error or err
+        if first_error is not None:
+            raise first_error
 
     # -- state ----------------------------------------------------------------------------
     @property
@@ -521,6 +530,10 @@ class UndoStack:
         self._clean_index = self._index
         self._emit("clean", None)
 
+    def seal(self) -> None:
+        """Stop the current step from absorbing later commands (e.g. it was saved/audited)."""
+        self._seal_index = self._index
+
     @property
     def in_macro(self) -> bool:
         return bool(self._macros)
@@ -541,7 +554,7 @@ class UndoStack:
             self._clean_index = None  # the saved state is no longer reachable
         top = self._commands[-1] if self._commands else None
         can_merge = (top is not None and top.merge_id >= 0 and top.merge_id == cmd.merge_id
-                     and self._clean_index != self._index)
+                     and self._clean_index != self._index and self._seal_index != self._index)
         if can_merge and top is not None and top.merge_with(cmd):
             if top.is_obsolete():
                 self._commands.pop()

@@ -243,3 +243,81 @@ def _class_list_text(value: Any, name: str) -> str | None:
         raise AnnotationError(f"{name} must be a list of class names or comma-separated text.")
     parts = [p for p in parts if p]
     return ", ".join(parts) if parts else None
+
+
+# ---------------------------------------------------------------------------
+# FADA analysis document -> review items
+# ---------------------------------------------------------------------------
+
+_ANNOTATING_PHASES = ("detect", "segment", "keypoints")
+
+
+def _latest_phases(analysis: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    latest: dict[str, Mapping[str, Any]] = {}
+    for p in analysis.get("phases") or []:
+        if isinstance(p, Mapping) and p.get("phase"):
+            latest[str(p["phase"])] = p  # later runs of a phase (human-in-the-loop) win
+    return latest
+
+
+def review_items_from_analysis(analysis: Mapping[str, Any], frame: FrameRef,
+                               analysis_id: str) -> tuple[list[Any], Interpretation | None]:
+    """Turn a FADA analysis document (``AnalysisResult.to_dict()``, the
+    ``analysis.json`` of ``fada-desk analyze``) into pending AI annotations and
+    an :class:`Interpretation`.
+
+    Uses each phase's latest successful run and its predictions in *pixel*
+    coordinates of the original frame: detections -> boxes, segmentations ->
+    polygons, keypoint sets -> keypoints. Malformed items raise AnnotationError.
+    """
+    if not isinstance(analysis, Mapping):
+        raise AnnotationError("An analysis must be a JSON object.")
+    phases = _latest_phases(analysis)
+    anns: list[Any] = []
+    common = {"frame": frame, "provenance": Provenance.AI, "analysis_id": analysis_id}
+    for name in _ANNOTATING_PHASES:
+        p = phases.get(name)
+        if not p or p.get("status", "ok") != "ok" or not p.get("predictions"):
+            continue
+        pred = p["predictions"]
+        if pred.get("space") != "pixel":
+            raise AnnotationError(f"The {name} predictions are not in pixel coordinates.")
+        try:
+            anns.extend(_phase_annotations(pred, common))
+        except (KeyError, TypeError, ValueError, IndexError) as err:
+            raise AnnotationError(f"Malformed {name} predictions in the analysis: {err}.") from None
+    interp_phase = phases.get("interpret")
+    interpretation = None
+    if interp_phase is not None or phases.get("classify") is not None or analysis.get("mapping"):
+        raw = dict((interp_phase or {}).get("interpretation") or {})
+        if interp_phase is not None:
+            raw.setdefault("_parse_success", bool(interp_phase.get("parse_ok", bool(raw))))
+            raw.setdefault("_raw_text", interp_phase.get("raw_text", ""))
+        label = analysis.get("classification")
+        if label is None and phases.get("classify") is not None:
+            label = phases["classify"].get("label")
+        interpretation = Interpretation.from_fada(frame, analysis_id, raw, label, analysis.get("mapping"))
+    return anns, interpretation
+
+
+def _phase_annotations(pred: Mapping[str, Any], common: dict[str, Any]) -> list[Any]:
+    from fada_desk.core.annotations import Box, Keypoints, Polygon
+
+    anns: list[Any] = []
+
+    def box(label: Any, b: Any) -> Any:
+        x0, y0, x1, y1 = (float(v) for v in b)
+        return Box(label=str(label), x0=x0, y0=y0, x1=x1, y1=y1, **common)
+
+    for d in pred.get("detections", []):
+        anns.append(box(d["label"], d["box"]))
+    for s in pred.get("segmentations", []):
+        pts = s.get("polygon") or []
+        if len(pts) >= 3:
+            anns.append(Polygon(label=str(s["label"]), points=[tuple(q[:2]) for q in pts], **common))
+        else:  # a mask too small to be a polygon still marks where the structure is
+            anns.append(box(s["label"], s["box"]))
+    for k in pred.get("keypoints", []):
+        if k.get("points"):
+            anns.append(Keypoints(label=str(k["label"]), points=k["points"], **common))
+    return anns

@@ -104,8 +104,12 @@ class FramePump:
     """Owns one source; a background thread feeds the cine buffer and the display slot."""
 
     def __init__(self, source: FrameSource, *, cine: CineBuffer | None = None, loop: bool = True,
-                 autoplay: bool = True, name: str = "fada-pump") -> None:
+                 autoplay: bool = True, name: str = "fada-pump",
+                 on_publish: Callable[[], None] | None = None) -> None:
+        """``on_publish`` is called on the publishing thread after each new display frame: it must
+        only *schedule* work (e.g. post an event to the GUI thread), never block."""
         self._source = source
+        self._on_publish = on_publish
         self._info: SourceInfo = source.info
         self._live = bool(self._info.live)
         self._seekable = bool(source.seekable) and not self._live
@@ -430,6 +434,11 @@ class FramePump:
                     self._lat.append(now - ref_time)
             self._published += 1
             self._current = frame
+        if self._on_publish is not None:
+            try:
+                self._on_publish()
+            except Exception:  # noqa: BLE001 - a broken listener must not stop the stream
+                log.exception("on_publish callback failed")
 
     def _set_error(self, err: BaseException) -> None:
         if isinstance(err, DeviceLostError):

@@ -241,38 +241,12 @@ class AnalysisSession:
     def interpret(self, cancel: CancelToken | None = None) -> Job[PhaseResult]:
         result = yield from self._run("interpret", C.INTERPRET_PROMPT, None, self.pipeline.settings.max_new_tokens,
                                       cancel)
-        if result.status == OK:
-            ext = extract_json(result.cleaned_text, prefer="object")
-            interp = normalize_interpretation(ext.value)
-            result.notes.extend(ext.notes)
-            result.truncated = result.truncated or ext.truncated
-            result.parse_ok = interp is not None
-            result.interpretation = interp
-            if interp is None:
-                result.parse_errors.append("The interpretation is not a JSON object")
-            else:
-                missing = [k for k in C.INTERPRETATION_KEYS if k not in interp]
-                if missing:
-                    result.parse_errors.append("Missing fields: " + ", ".join(missing))
-        self._finish(result)
-        yield Progress("interpret done", self._fraction("interpret", 1.0), PhaseDone(result))
-        return result
+        return (yield from self._done(result))
 
     def classify(self, cancel: CancelToken | None = None) -> Job[PhaseResult]:
         result = yield from self._run("classify", C.CLASSIFY_PROMPT, None,
                                       self.pipeline.settings.classify_max_new_tokens, cancel)
-        if result.status == OK:
-            ext = extract_json(result.cleaned_text, prefer="object")
-            result.notes.extend(ext.notes)
-            value = ext.value if isinstance(ext.value, dict) else None
-            label, source = extract_cls_label(value, result.cleaned_text)
-            result.label, result.label_source = label, source
-            result.parse_ok = label is not None
-            if label is None:
-                result.parse_errors.append("No classification label in the answer")
-        self._finish(result)
-        yield Progress("classify done", self._fraction("classify", 1.0), PhaseDone(result))
-        return result
+        return (yield from self._done(result))
 
     def map(self) -> ClassMapping:
         """Phase 3 (no model call): the cascade on what interpret/classify produced."""
@@ -397,17 +371,13 @@ class AnalysisSession:
 
     def _annotate(self, phase: str, prompt: str, classes: str, cancel: CancelToken | None) -> Job[PhaseResult]:
         result = yield from self._run(phase, prompt, classes, self.pipeline.settings.max_new_tokens, cancel)
+        return (yield from self._done(result))
+
+    def _done(self, result: PhaseResult) -> Job[PhaseResult]:
         if result.status == OK:
-            ext = extract_json(result.cleaned_text, prefer="array")
-            result.notes.extend(ext.notes)
-            result.truncated = result.truncated or ext.truncated
-            norm = parse_predictions(ext.value, truncated=result.truncated)
-            result.predictions_norm = norm
-            result.predictions = norm.to_pixels(self.image.width, self.image.height)
-            result.parse_errors.extend(norm.errors)
-            result.parse_ok = ext.value is not None
+            parse_answer(result, self.image.width, self.image.height)
         self._finish(result)
-        yield Progress(f"{phase} done", self._fraction(phase, 1.0), PhaseDone(result))
+        yield Progress(f"{result.phase} done", self._fraction(result.phase, 1.0), PhaseDone(result))
         return result
 
     def _fraction(self, phase: str, within: float) -> float | None:
@@ -448,7 +418,6 @@ class AnalysisSession:
                 result.seconds = float(hit.get("seconds", 0.0))
                 result.cached = True
                 yield Progress(f"{phase} (cached)", self._fraction(phase, 1.0), TokenChunk(phase, result.raw_text))
-                self._clean_into(result)
                 return result
 
         request = GenerationRequest(prompt=prompt, image=self.image.pixels, image_key=self.image.model_sha256,
@@ -486,14 +455,49 @@ class AnalysisSession:
             result.notes.append(f"stopped at the {max_tokens}-token limit")
         if key is not None and pipe.cache is not None:
             pipe.cache.put(key, {"raw_text": result.raw_text, "stats": result.stats, "seconds": result.seconds})
-        self._clean_into(result)
         return result
 
-    @staticmethod
-    def _clean_into(result: PhaseResult) -> None:
-        cleaned = clean_output(result.raw_text)
-        result.cleaned_text = cleaned.text
-        result.notes.extend(cleaned.notes)
+
+def parse_answer(result: PhaseResult, width: int, height: int) -> PhaseResult:
+    """Clean and parse ``result.raw_text`` for its phase; coordinates onto a ``width`` x ``height`` frame.
+
+    Pure and deterministic: the cache stores raw text only and re-parses with this.
+    """
+    cleaned = clean_output(result.raw_text)
+    result.cleaned_text = cleaned.text
+    result.notes.extend(cleaned.notes)
+    phase = result.phase
+    if phase == "interpret":
+        ext = extract_json(cleaned.text, prefer="object")
+        interp = normalize_interpretation(ext.value)
+        result.notes.extend(ext.notes)
+        result.truncated = result.truncated or ext.truncated
+        result.parse_ok = interp is not None
+        result.interpretation = interp
+        if interp is None:
+            result.parse_errors.append("The interpretation is not a JSON object")
+        else:
+            missing = [k for k in C.INTERPRETATION_KEYS if k not in interp]
+            if missing:
+                result.parse_errors.append("Missing fields: " + ", ".join(missing))
+    elif phase == "classify":
+        ext = extract_json(cleaned.text, prefer="object")
+        result.notes.extend(ext.notes)
+        label, source = extract_cls_label(ext.value if isinstance(ext.value, dict) else None, cleaned.text)
+        result.label, result.label_source = label, source
+        result.parse_ok = label is not None
+        if label is None:
+            result.parse_errors.append("No classification label in the answer")
+    else:
+        ext = extract_json(cleaned.text, prefer="array")
+        result.notes.extend(ext.notes)
+        result.truncated = result.truncated or ext.truncated
+        norm = parse_predictions(ext.value, truncated=result.truncated)
+        result.predictions_norm = norm
+        result.predictions = norm.to_pixels(width, height)
+        result.parse_errors.extend(norm.errors)
+        result.parse_ok = ext.value is not None
+    return result
 
 
 def _stats_dict(stats: GenerationStats) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """The workstation window: live view, freeze/cine, capture into the exam, calibration.
 
-Threads: the GUI thread only polls. A 60 Hz timer takes the newest frame from
-the active :class:`~fada_desk.core.pump.FramePump` (never waits); opening a
-source, reading a file range, and every exam-store call run as jobs
+Threads: the GUI thread never waits. It takes the newest frame from the
+active :class:`~fada_desk.core.pump.FramePump` when the pump posts a wake-up
+(at most one pending, so a slow GUI only skips to the newest frame) and on a
+60 Hz timer that also follows the pump's state; opening a source, reading a file range, and every exam-store call run as jobs
 (:mod:`fada_desk.qt.workers`). Store calls go through one serial runner so
 writes happen in the order the sonographer made them.
 
@@ -22,8 +23,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, Qt, QUrl, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtCore import QByteArray, QObject, Qt, QUrl, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -92,6 +93,29 @@ def calibration_text(cal: Calibration | None) -> str:
     return f"DICOM region {scale}{more}"
 
 
+class _FrameWaker(QObject):
+    """Wakes the GUI thread as soon as a pump publishes a frame (instead of waiting for the poll).
+
+    ``wake()`` is called on the pump thread; the queued signal runs the display
+    tick on the GUI thread. At most one wake-up is pending at a time, so a slow
+    GUI is never flooded: the next tick simply takes the newest frame.
+    """
+
+    woke = Signal()
+
+    def __init__(self, parent: QObject) -> None:
+        super().__init__(parent)
+        self._pending = threading.Event()
+
+    def wake(self) -> None:
+        if not self._pending.is_set():
+            self._pending.set()
+            self.woke.emit()
+
+    def clear(self) -> None:
+        self._pending.clear()
+
+
 class MainWindow(QMainWindow):
     """Live view + cine + capture + exam. See the module docstring for the threading model."""
 
@@ -128,8 +152,11 @@ class MainWindow(QMainWindow):
         self.last_error = ""
         self._slider_guard = False
         self._mark_in: int | None = None
+        self._slider_key: tuple[int, str] = (0, "")
         self._mark_out: int | None = None
         self._build_ui()
+        self._waker = _FrameWaker(self)
+        self._waker.woke.connect(self._on_tick, Qt.ConnectionType.QueuedConnection)
         self._tick = tracked_timer(self, DISPLAY_INTERVAL_MS)
         self._tick.setTimerType(Qt.TimerType.PreciseTimer)
         self._tick.timeout.connect(self._on_tick)
@@ -365,6 +392,9 @@ class MainWindow(QMainWindow):
             yield Progress(f"Opening {text}")
             src = open_source(text, **opts)
             with self._pending_lock:
+                if self._closing:  # the window closed while the device was opening
+                    src.close()
+                    raise Cancelled("window closed")
                 self._pending_sources.append(src)
             info = src.info  # some sources validate lazily: fail here, not in the pump
             if token.cancelled:
@@ -409,7 +439,7 @@ class MainWindow(QMainWindow):
         self._manual = None
         cine = CineBuffer(max_seconds=float(self.settings.value("cine/seconds", DEFAULT_SECONDS)),
                           max_bytes=int(self.settings.value("cine/max_bytes", DEFAULT_MAX_BYTES)))
-        self._pump = FramePump(source, cine=cine).start()
+        self._pump = FramePump(source, cine=cine, on_publish=self._waker.wake).start()
         self._source_uri = uri
         self._shown = None
         self._last_state = ""
@@ -449,10 +479,14 @@ class MainWindow(QMainWindow):
         if self._closing:
             fn()
             return
-        self._jobs.submit(lambda token: fn(), name)
+        self._jobs.submit(lambda token: fn(), name, cancellable=False)
 
     # ------------------------------------------------------------------ display loop
     def _on_tick(self) -> None:
+        """Show the newest frame if there is one (timer poll or pump wake-up; never waits)."""
+        self._waker.clear()
+        if self._closing:
+            return
         p = self.active_pump()
         if p is None:
             return
@@ -523,6 +557,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("The device is lost: reopen it (File > Open device).", 5000)
             return
         frozen = p.toggle_freeze()
+        self._last_state = p.state
         if frozen:
             self._mark_in = self._mark_out = None
             if not p.seekable and len(p.cine):
@@ -545,8 +580,12 @@ class MainWindow(QMainWindow):
         return ""
 
     def _configure_slider(self) -> None:
+        """Show the slider for the active pump; keeps the scrub position while the mode is unchanged."""
         p = self.active_pump()
         mode = self._slider_mode(p)
+        key = (id(p), mode)
+        changed = key != self._slider_key
+        self._slider_key = key
         self.cine_bar.setVisible(bool(mode))
         if not mode or p is None:
             return
@@ -554,8 +593,9 @@ class MainWindow(QMainWindow):
         try:
             if mode == "file":
                 self.cine_slider.setRange(0, (p.frame_count or 1) - 1)
-                self.cine_slider.setValue(p.position or 0)
-            else:
+                if changed:
+                    self.cine_slider.setValue(p.position or 0)
+            elif changed:
                 n = len(p.cine)
                 self.cine_slider.setRange(0, n - 1)
                 self.cine_slider.setValue(n - 1)
@@ -847,7 +887,7 @@ class MainWindow(QMainWindow):
                 if manual is None and cal is not None:
                     clip = [f if f.calibration is not None else replace(f, calibration=cal) for f in clip]
                 store = self._ensure_store()
-                item = store.add_clip(exam.id, clip, fps, source_uri=uri, meta=meta)
+                item = yield from store.add_clip_job(exam.id, clip, fps, source_uri=uri, meta=meta, token=token)
                 if manual is not None:
                     item = store.set_calibration(item.id, cal)
                 return item, make_thumbnail(clip[0].pixels)
@@ -891,7 +931,7 @@ class MainWindow(QMainWindow):
         fps = getattr(item, "fps", None) if len(frames) > 1 else None
         src = FrameListSource(frames, fps=fps, uri=f"exam item #{getattr(item, 'id', '?')}")
         self._review_item = item
-        self._review = FramePump(src, loop=True, name="fada-review").start()
+        self._review = FramePump(src, loop=True, name="fada-review", on_publish=self._waker.wake).start()
         self._shown = None
         self._last_state = ""
         self._configure_slider()
@@ -1015,7 +1055,20 @@ class MainWindow(QMainWindow):
         self.act_close_source.setEnabled(self._pump is not None)
         self._update_calibration_label()
 
-    # ------------------------------------------------------------------ drag & drop, close
+    # ------------------------------------------------------------------ keys, drag & drop, close
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
+        """Fallback for the scan keys when no shortcut fired (e.g. the window lost activation
+        after a dialog closed): Space still freezes, arrows still step."""
+        keys: dict[int, QAction] = {Qt.Key.Key_Space: self.act_freeze, Qt.Key.Key_Left: self.act_step_back,
+                                    Qt.Key.Key_Right: self.act_step_fwd, Qt.Key.Key_Escape: self.act_live}
+        action = keys.get(event.key())
+        if action is not None and event.modifiers() == Qt.KeyboardModifier.NoModifier:
+            if action.isEnabled():
+                action.trigger()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt API
         if event.mimeData().hasUrls():
             event.acceptProposedAction()
@@ -1034,7 +1087,8 @@ class MainWindow(QMainWindow):
         """Stop timers, finish pending saves (no capture is lost), close pumps and the store."""
         if self._closing:
             return
-        self._closing = True
+        with self._pending_lock:
+            self._closing = True
         self._tick.stop()
         self._status_timer.stop()
         self.settings.setValue("window/geometry", self.saveGeometry())

@@ -65,9 +65,10 @@ class JobHandle(QObject):
     _relay_progress = Signal(object)
     _relay_done = Signal(str, object)  # ("result" | "error" | "cancelled", payload)
 
-    def __init__(self, fn: JobFn, name: str, parent: QObject | None = None) -> None:
+    def __init__(self, fn: JobFn, name: str, parent: QObject | None = None, cancellable: bool = True) -> None:
         super().__init__(parent)
         self.name = name
+        self.cancellable = cancellable
         self.token = CancelToken()
         self._fn = fn
         self._done = threading.Event()
@@ -78,7 +79,9 @@ class JobHandle(QObject):
 
     # -- owner side ----------------------------------------------------------------------------
     def cancel(self) -> None:
-        self.token.cancel()
+        """Request cancellation (ignored for jobs submitted with ``cancellable=False``)."""
+        if self.cancellable:
+            self.token.cancel()
 
     @property
     def done(self) -> bool:
@@ -176,10 +179,12 @@ class JobRunner(QObject):
         self._closed = False
         _RUNNERS.add(self)
 
-    def submit(self, fn: JobFn, name: str = "job") -> JobHandle:
+    def submit(self, fn: JobFn, name: str = "job", cancellable: bool = True) -> JobHandle:
+        """Queue ``fn``. ``cancellable=False`` for clean-up that must run even on shutdown
+        (closing a device, finishing a save)."""
         if self._closed:
             raise RuntimeError("job runner is shut down")
-        handle = JobHandle(fn, name, self)
+        handle = JobHandle(fn, name, self, cancellable)
         self._active.add(handle)
         handle.finished.connect(lambda h=handle: self._forget(h))
         self._pool.start(_Runnable(handle))

@@ -50,7 +50,9 @@ def open_image(path: Path) -> Any:
 
     try:
         with warnings.catch_warnings():
-            # A decompression-bomb warning is an expected, user-explainable failure, not a warning.
+            # Pillow warns about corrupt EXIF and the like: the image still opens, nothing to tell the user.
+            warnings.simplefilter("ignore")
+            # A decompression bomb is an expected, user-explainable failure, not a warning.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             return Image.open(path)
     except FileNotFoundError:
@@ -90,12 +92,14 @@ def decode(im: Any, name: str) -> tuple[np.ndarray, dict[str, Any]]:
 
     bits = bits_of(im)
     try:
-        im.load()
-        if getattr(im, "n_frames", 1) == 1:
-            # EXIF orientation (phones, some capture tools): show the image upright.
-            transposed = ImageOps.exif_transpose(im)
-            im = transposed if transposed is not None else im
-        px = _pixels(im, Image)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # corrupt EXIF / metadata warnings: the pixels are what matter
+            im.load()
+            if getattr(im, "n_frames", 1) == 1:
+                # EXIF orientation (phones, some capture tools): show the image upright.
+                transposed = ImageOps.exif_transpose(im)
+                im = transposed if transposed is not None else im
+            px = _pixels(im, Image)
     except (OSError, ValueError, SyntaxError, EOFError) as err:  # Pillow reports truncation as OSError
         raise SourceError(f"{name}: corrupt or truncated image ({_short(err)})") from None
     return px, {"bits_stored": bits, "mode": im.mode}

@@ -99,8 +99,12 @@ class LiveSource(FrameSource):
 
     # -- subclass hooks -------------------------------------------------
     @abstractmethod
-    def _open_capture(self) -> Any:
-        """An opened cv2.VideoCapture, or raise SourceError."""
+    def _open_capture(self, budget_s: float | None = None) -> Any:
+        """An opened cv2.VideoCapture, or raise SourceError.
+
+        ``budget_s``: time left before the source gives up; an open that can
+        block (network) should not wait longer than that.
+        """
 
     def _display_uri(self) -> str:
         return redact_uri(self._uri)
@@ -156,11 +160,14 @@ class LiveSource(FrameSource):
                     if now - failing_since >= self._give_up_s:
                         self._lose(failing_since)
                         return
-                    if self._stop.wait(delay):
+                    if self._stop.wait(min(delay, max(0.0, self._give_up_s - (now - failing_since)))):
                         return
                     delay = min(delay * 2.0, self._backoff[1])
+                    budget = self._give_up_s - (time.monotonic() - failing_since)
+                    if budget <= 0:
+                        continue
                     try:
-                        cap = self._open_capture()
+                        cap = self._open_capture(budget)
                     except SourceError as err:
                         self._set_state("reconnecting", str(err))
                         cap = None
@@ -342,7 +349,7 @@ class CaptureSource(LiveSource):
     def _display_uri(self) -> str:
         return self._uri
 
-    def _open_capture(self) -> Any:
+    def _open_capture(self, budget_s: float | None = None) -> Any:
         cv2 = self._cv2
         target = self._target
         if self._backend == "v4l2":
@@ -401,9 +408,10 @@ class StreamSource(LiveSource):
         if self._is_file and self._info.fps:
             self._period = 1.0 / self._info.fps
 
-    def _open_capture(self) -> Any:
+    def _open_capture(self, budget_s: float | None = None) -> Any:
         cv2 = self._cv2
-        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(self._open_timeout_s * 1000),
+        timeout = self._open_timeout_s if budget_s is None else min(self._open_timeout_s, max(0.5, budget_s))
+        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(timeout * 1000),
                   cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(self._read_timeout_s * 1000)]
         cap = cv2.VideoCapture(self._uri, cv2.CAP_FFMPEG, params)
         if not cap.isOpened():

@@ -48,8 +48,14 @@ def has_dicom_magic(path: Path) -> bool:
 
 
 def _short(err: BaseException) -> str:
-    text = str(err).strip()
-    return (text.splitlines()[0] if text else type(err).__name__)[:200]
+    """One line from an exception; pydicom's "all plugins failed:" headline gets the first reason appended."""
+    lines = [ln.strip() for ln in str(err).strip().splitlines() if ln.strip()]
+    if not lines:
+        return type(err).__name__
+    text = lines[0]
+    if text.endswith(":") and len(lines) > 1:
+        text = f"{text} {lines[1]}"
+    return text[:240]
 
 
 class _Recorder:
@@ -91,7 +97,8 @@ class DicomSource(FrameSource):
             return 0
         if has_dicom_magic(path):
             return 70
-        return 60 if path.suffix.lower() in DICOM_SUFFIXES else 0
+        # Suffix only (no "DICM" marker): below an image's magic bytes, so a PNG renamed .dcm still opens.
+        return 25 if path.suffix.lower() in DICOM_SUFFIXES else 0
 
     def __init__(self, uri: str | Path, window: tuple[float, float] | None = None,
                  allow_truncated: bool = False) -> None:
@@ -129,16 +136,27 @@ class DicomSource(FrameSource):
         self._ds = ds
         ts = self._transfer_syntax(ds)
         self._ts = ts
+        if not ts.is_transfer_syntax:
+            # Unknown (newer or private) syntax: even the byte layout of the pixel data is unknown.
+            raise UnsupportedFormatError(f"{self._name}: transfer syntax {self._ts_label(ts)} is not supported")
         rows, cols = ds.get("Rows"), ds.get("Columns")
         if not rows or not cols:
             what = _dicom_meta.plain(ds.get("SOPClassUID"))
-            kind = f" ({dcm_uid.UID(what).name})" if what else ""
-            raise SourceError(f"{self._name}: DICOM file has no image{kind}")
+            kind = dcm_uid.UID(what).name if what else ""
+            if len(ds) == 0:
+                raise SourceError(f"{self._name}: DICOM file is empty or truncated (no data after the file header)")
+            if "Image" in kind:
+                raise SourceError(f"{self._name}: {kind} without an image description (file truncated?)")
+            raise SourceError(f"{self._name}: DICOM file has no image" + (f" ({kind})" if kind else ""))
         self._rows, self._cols = int(rows), int(cols)
-        layout = locate(self._fp, pixel_pos, ts.is_implicit_VR, ts.is_little_endian, self._name)
-        if layout is None:
-            raise SourceError(f"{self._name}: DICOM file contains no pixel data")
-        self._layout = layout
+        deflated = ts == dcm_uid.DeflatedExplicitVRLittleEndian
+        if deflated:
+            # The dataset is one zlib stream: no byte offsets to check; read it whole (rare, small files).
+            layout = None
+        else:
+            layout = locate(self._fp, pixel_pos, ts.is_implicit_VR, ts.is_little_endian, self._name)
+            if layout is None:
+                raise SourceError(f"{self._name}: DICOM file contains no pixel data")
         n_frames = self._frame_count(ds)
         photometric = str(ds.get("PhotometricInterpretation", "")).strip().upper()
         self._photometric = photometric
@@ -148,14 +166,14 @@ class DicomSource(FrameSource):
             raise UnsupportedFormatError(
                 f"{self._name}: photometric interpretation {photometric or '(missing)'!r} is not supported")
 
-        if ts in dcm_uid.MPEGTransferSyntaxes:
+        if layout is None:
+            self._check_decoder(ts)
+            self._full_ds = self._read_full()
+        elif ts in dcm_uid.MPEGTransferSyntaxes:
             n_frames = self._setup_video(layout, n_frames)
         else:
             self._check_decoder(ts)
-            if ts == dcm_uid.DeflatedExplicitVRLittleEndian:
-                self._full_ds = self._read_full()
-            else:
-                n_frames = self._check_layout(ds, layout, n_frames, allow_truncated)
+            n_frames = self._check_layout(ds, layout, n_frames, allow_truncated)
         self._n_frames = n_frames
 
         self._palette: np.ndarray | None = self._build_palette(ds) if photometric == "PALETTE COLOR" else None
@@ -170,12 +188,15 @@ class DicomSource(FrameSource):
         else:
             self._window_from = "file" if self._window else ""
 
-        first_raw = self._decode_raw(0)
-        if photometric in GREY and self._window is None and not ds.get("VOILUTSequence") \
-                and not self._is_plain_8bit(first_raw):
-            self._auto_range = self._default_range(ds, first_raw)
-            self._window_from = "auto"
-        first_px = self._display(first_raw)
+        if self._video is not None:
+            first_px = self._video.read(0).pixels
+        else:
+            first_raw = self._decode_raw(0)
+            if photometric in GREY and self._window is None and not ds.get("VOILUTSequence") \
+                    and not self._is_plain_8bit(first_raw):
+                self._auto_range = self._default_range(ds, first_raw)
+                self._window_from = "auto"
+            first_px = self._display(first_raw)
 
         cal, cal_from, cal_warnings = _dicom_meta.calibration(ds, self._cols, self._rows)
         self._calibration: Calibration | None = cal
@@ -247,10 +268,17 @@ class DicomSource(FrameSource):
             raise SourceError(f"{self._name}: DICOM file contains no frames (Number of Frames = {n})")
         return n
 
+    @staticmethod
+    def _ts_label(ts: Any) -> str:
+        return f"{ts.name} ({ts})" if ts.name != str(ts) else str(ts)
+
     def _check_decoder(self, ts: Any) -> None:
+        import importlib.util
+
+        from pydicom import uid as dcm_uid
         from pydicom.pixels import get_decoder
 
-        label = f"{ts.name} ({ts})" if ts.name != str(ts) else str(ts)
+        label = self._ts_label(ts)
         try:
             decoder = get_decoder(ts)
         except NotImplementedError:
@@ -260,6 +288,11 @@ class DicomSource(FrameSource):
                 if hasattr(decoder, "missing_dependencies") else ""
             hint = f" (missing {missing})" if missing else ""
             raise UnsupportedFormatError(f"{self._name}: no decoder installed for {label}{hint}")
+        if ts == dcm_uid.JPEGExtended12Bit and self._bits_stored > 8 and importlib.util.find_spec("libjpeg") is None:
+            # GDCM and Pillow only decode 8-bit JPEG Extended (GDCM wraps undershoots at 12 bits);
+            # the one decoder that handles 12 bits, pylibjpeg-libjpeg, is GPL and not bundled.
+            raise UnsupportedFormatError(
+                f"{self._name}: 12-bit JPEG Extended images need the optional pylibjpeg-libjpeg decoder")
 
     def _check_layout(self, ds: Any, layout: PixelLayout, n_frames: int, allow_truncated: bool) -> int:
         from pydicom.pixels.utils import get_expected_length

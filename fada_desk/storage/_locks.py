@@ -9,12 +9,15 @@ between two stores in the same process.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import sys
 import uuid
 from pathlib import Path
 
 LOCK_SUFFIX = ".lock"
+log = logging.getLogger(__name__)
 
 
 def _try_lock(fd: int) -> bool:
@@ -40,16 +43,23 @@ class OwnerLock:
         self.token = uuid.uuid4().hex[:16]
         self.path = lock_dir / f"{self.token}{LOCK_SUFFIX}"
         self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-        if not _try_lock(self._fd):  # cannot happen for a fresh file, but never pretend
-            os.close(self._fd)
-            raise OSError(f"cannot lock {self.path}")
+        self.locked = _try_lock(self._fd)
+        if not self.locked:  # file system without locks: others then see us (and everyone) as alive,
+            # so nothing is ever quarantined - safe, just no clean-up
+            log.warning("exam store: cannot lock %s; leftovers of crashed writers will not be cleaned up",
+                        self.path)
 
     def release(self) -> None:
         if self._fd is None:
             return
         fd, self._fd = self._fd, None
+        if sys.platform == "win32":  # an open file cannot be unlinked there
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                self.path.unlink(missing_ok=True)
+            return
         try:
-            self.path.unlink(missing_ok=True)  # unlink first: nobody may mistake it for stale-and-reusable
+            self.path.unlink(missing_ok=True)  # unlink while locked: nobody sees a stale-looking lock of ours
         finally:
             os.close(fd)
 
@@ -84,8 +94,6 @@ def other_owners_alive(lock_dir: Path, own_token: str) -> bool:
         for p in lock_dir.glob(f"*{LOCK_SUFFIX}"):
             token = p.name[: -len(LOCK_SUFFIX)]
             if token != own_token and not owner_alive(lock_dir, token):
-                try:
+                with contextlib.suppress(OSError):
                     p.unlink()
-                except OSError:
-                    pass
     return alive

@@ -21,6 +21,7 @@ quarantine only the former.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -87,6 +88,10 @@ def make_dirs_durable(path: Path, root: Path) -> None:
     for d in reversed(missing):
         d.mkdir(exist_ok=True)
         fsync_dir(d.parent)
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def sha256_file(path: Path) -> tuple[str, int]:
@@ -156,7 +161,8 @@ def decode_png(data: bytes, what: str) -> np.ndarray:
     try:
         with Image.open(io.BytesIO(data)) as img:
             if img.format != "PNG" or img.mode not in ("L", "RGB"):
-                raise StorageError(f"{what} is not a grey/RGB PNG written by fada_desk ({img.format} {img.mode}).")
+                raise StorageError(f"{what} is not a grey/RGB PNG written by fada_desk "
+                                   f"({img.format} {img.mode}).")
             img.load()
             arr = np.array(img, dtype=np.uint8)
     except StorageError:
@@ -221,10 +227,8 @@ class ClipWriter:
         if exc_type is None:
             self.close()
         else:  # aborting: still close the zip while its file is open (the temp file is discarded)
-            try:
+            with contextlib.suppress(Exception):  # the original error is what matters
                 self._zf.close()
-            except Exception:  # noqa: BLE001 - the original error is what matters
-                pass
 
 
 class ClipReader:

@@ -65,6 +65,12 @@ class Exam:
         d = self.dating
         return d.ga_days if d else None
 
+    @property
+    def ga_label(self) -> str:
+        """``23w4d`` at the exam date, or "" when undated."""
+        d = self.dating
+        return d.ga_label if d else ""
+
 
 @dataclass(frozen=True)
 class ExamSummary:
@@ -104,6 +110,10 @@ class ExamSummary:
     @property
     def operator(self) -> str:
         return self.exam.operator
+
+    @property
+    def ga_label(self) -> str:
+        return self.exam.ga_label
 
     @property
     def status(self) -> str:

@@ -312,3 +312,27 @@ def test_read_frames_runs_on_pump_thread(pumps: list[FramePump]) -> None:
     token.cancel()
     with pytest.raises(Cancelled):
         p.read_frames(0, 12, token=token)
+
+
+def test_real_video_file_plays_every_frame_in_order(pumps: list[FramePump]) -> None:
+    """The pump over the real OpenCV video source: all 30 frames, bit-equal to random access reads."""
+    from pathlib import Path
+
+    from fada_desk.sources import open_source
+
+    tests = Path(__file__).resolve().parents[1]
+    path = tests / "data" / "video" / "us_cine_sonosite_30f.mp4"
+    if not path.exists():
+        path = tests.parent.parent / "shared" / "data" / "video" / "us_cine_sonosite_30f.mp4"
+    p = FramePump(open_source(path), loop=False).start()
+    pumps.append(p)
+    assert p.seekable and p.frame_count == 30 and p.fps is not None
+    wait_until(lambda: p.state == pump_mod.ENDED, timeout=30)
+    played = p.cine.export()
+    assert [f.index for f in played] == list(range(30))
+    with open_source(path) as ref:
+        for i in (0, 13, 29):
+            assert np.array_equal(played[i].pixels, ref.read(i).pixels)
+    p.seek(3)
+    wait_until(lambda: p.position == 3)
+    assert np.array_equal(p.current().pixels, played[3].pixels)  # type: ignore[union-attr]

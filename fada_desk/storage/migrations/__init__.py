@@ -14,6 +14,9 @@ toggle it inside a transaction and table rebuilds need it off) and
 
 Migrations are discovered at import time: numbers must run 1..N without gaps
 or duplicates (checked here, so a bad file fails every test at once).
+Frozen builds (PyInstaller) must bundle them explicitly, e.g.
+``hiddenimports=collect_submodules("fada_desk.storage.migrations")``;
+a build without them fails loudly at import instead of opening a store.
 """
 
 from __future__ import annotations
@@ -45,7 +48,8 @@ def _discover() -> tuple[Migration, ...]:
             continue
         version = int(m.group(1))
         if version in found:
-            raise RuntimeError(f"two storage migrations claim version {version}: {found[version].name}, {info.name}")
+            raise RuntimeError(f"two storage migrations claim version {version}: "
+                               f"{found[version].name}, {info.name}")
         module = importlib.import_module(f"{__name__}.{info.name}")
         upgrade = getattr(module, "upgrade", None)
         if not callable(upgrade):
@@ -59,21 +63,19 @@ def _discover() -> tuple[Migration, ...]:
     return tuple(found[v] for v in versions)
 
 
-MIGRATIONS: tuple[Migration, ...] = _discover()
-LATEST_VERSION: int = MIGRATIONS[-1].version
-
-
 def split_sql(script: str) -> list[str]:
     """Split a script into complete statements (semicolons inside strings are kept)."""
     statements: list[str] = []
     buf = ""
-    for piece in script.split(";"):
-        buf += piece + ";"
-        if sqlite3.complete_statement(buf):
+    pieces = script.split(";")
+    for i, piece in enumerate(pieces):
+        buf += piece if i == len(pieces) - 1 else piece + ";"
+        if buf.rstrip().endswith(";") and sqlite3.complete_statement(buf):
             if buf.strip(" \t\r\n;"):
                 statements.append(buf.strip())
             buf = ""
-    if buf.strip(" \t\r\n;"):
+    rest = "\n".join(line for line in buf.splitlines() if not line.strip().startswith("--"))
+    if rest.strip(" \t\r\n;"):
         raise ValueError(f"incomplete SQL statement at end of migration script: {buf.strip()[:80]!r}")
     return statements
 
@@ -136,3 +138,8 @@ def migrate(conn: sqlite3.Connection, target: int | None = None) -> list[int]:
             conn.execute("PRAGMA foreign_keys=ON")
         applied.append(migration.version)
     return applied
+
+
+# Last: migration modules import run_script from this (partially initialised) module.
+MIGRATIONS: tuple[Migration, ...] = _discover()
+LATEST_VERSION: int = MIGRATIONS[-1].version

@@ -1,0 +1,151 @@
+"""Token sampling over raw llama.cpp logits, with a grammar consulted only on rejection.
+
+Stock llama.cpp/llama-cpp-python apply the grammar to all 248k candidates before
+every token. Here the token is sampled from the unconstrained distribution
+first and checked against the grammar (a few dict look-ups, see
+:mod:`fada_desk.inference.grammar`); only when it is rejected do we look for
+the best *allowed* candidates, scanning in logit order after a cheap
+first-byte prefilter. For greedy decoding this is exactly the constrained
+argmax; for sampling it is llama.cpp's "grammar after sampling" scheme.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fada_desk.inference.grammar import GrammarState
+
+_NO_TEXT = 256  # first_byte value for tokens without text (control / unused)
+
+
+@dataclass
+class TokenTable:
+    """Per-vocabulary data the sampler needs (built once per loaded model)."""
+
+    pieces: list[bytes]
+    first_byte: np.ndarray  # int16 [n_vocab], _NO_TEXT for tokens without text
+    eog: np.ndarray  # int32 ids of end-of-generation tokens
+    banned: np.ndarray  # int32 ids never sampled (unused/padding slots)
+
+    @property
+    def n_vocab(self) -> int:
+        return len(self.pieces)
+
+
+class Sampler:
+    """Stateful sampler for one request (owns the RNG and the grammar state)."""
+
+    SCAN_STAGES = (64, 1024)
+
+    def __init__(self, table: TokenTable, *, temperature: float, top_p: float, top_k: int, seed: int,
+                 grammar: GrammarState | None) -> None:
+        self.t = table
+        self.greedy = temperature <= 1e-5
+        self.temperature = temperature
+        self.top_p = top_p if 0.0 < top_p < 1.0 else 1.0
+        self.top_k = max(1, int(top_k))
+        self.rng = np.random.Generator(np.random.PCG64(seed & 0xFFFFFFFFFFFFFFFF))
+        self.state = grammar
+        self.rejections = 0
+        self._eog_set = set(int(x) for x in table.eog)
+
+    # -- grammar helpers
+    def allowed(self, token: int) -> bool:
+        st = self.state
+        if st is None:
+            return True
+        if token in self._eog_set:
+            return st.can_end
+        piece = self.t.pieces[token]
+        return bool(piece) and st.advance(piece) is not None
+
+    def accept(self, token: int) -> None:
+        """Advance the grammar past ``token`` (must be allowed)."""
+        if self.state is not None and token not in self._eog_set:
+            nxt = self.state.advance(self.t.pieces[token])
+            if nxt is None:
+                raise AssertionError("accepted a token the grammar rejects")
+            self.state = nxt
+
+    def is_eog(self, token: int) -> bool:
+        return token in self._eog_set
+
+    # -- sampling
+    def pick(self, logits: np.ndarray) -> int | None:
+        """Choose the next token; None if the grammar admits nothing (dead end)."""
+        logits = np.array(logits, dtype=np.float32, copy=True)
+        if len(self.t.banned):
+            logits[self.t.banned] = -np.inf
+        if self.greedy:
+            tok = int(np.argmax(logits))
+            if self.allowed(tok):
+                return tok
+            self.rejections += 1
+            best = self._allowed_top(logits, 1)
+            return int(best[0]) if len(best) else None
+        k = min(self.top_k, len(logits))
+        ids = np.argpartition(-logits, k - 1)[:k] if k < len(logits) else np.arange(len(logits))
+        tok = self._sample(ids, logits[ids])
+        if self.allowed(tok):
+            return tok
+        self.rejections += 1
+        ids = self._allowed_top(logits, self.top_k)
+        if len(ids) == 0:
+            return None
+        return self._sample(ids, logits[ids])
+
+    def _sample(self, ids: np.ndarray, vals: np.ndarray) -> int:
+        order = np.argsort(-vals, kind="stable")
+        ids, vals = ids[order], vals[order].astype(np.float64)
+        finite = np.isfinite(vals)
+        ids, vals = ids[finite], vals[finite]
+        if len(ids) == 0:
+            raise RuntimeError("no finite logits to sample from")
+        if self.top_p < 1.0:
+            p = np.exp(vals - vals[0])
+            p /= p.sum()
+            keep = int(np.searchsorted(np.cumsum(p), self.top_p) + 1)
+            ids, vals = ids[:keep], vals[:keep]
+        p = np.exp((vals - vals[0]) / self.temperature)
+        c = np.cumsum(p)
+        r = self.rng.random() * c[-1]
+        return int(ids[min(int(np.searchsorted(c, r, side="right")), len(ids) - 1)])
+
+    def _allowed_top(self, logits: np.ndarray, k: int) -> np.ndarray:
+        """Up to ``k`` allowed token ids with the highest logits (in descending order)."""
+        st = self.state
+        assert st is not None
+        cached = st.allowed_tokens
+        if isinstance(cached, np.ndarray):
+            if len(cached) <= k:
+                return cached[np.argsort(-logits[cached], kind="stable")]
+            part = cached[np.argpartition(-logits[cached], k - 1)[:k]]
+            return part[np.argsort(-logits[part], kind="stable")]
+        first = np.append(np.array(st.first_bytes(), dtype=bool), False)
+        mask = first[self.t.first_byte]
+        if st.can_end:
+            mask[self.t.eog] = True
+        mask[self.t.banned] = False
+        cand = np.flatnonzero(mask)
+        cand = cand[np.isfinite(logits[cand])]
+        found: list[int] = []
+        seen = 0
+        stages = [s for s in self.SCAN_STAGES if s < len(cand)] + [len(cand)]
+        for stage in stages:
+            if stage < len(cand):
+                top = cand[np.argpartition(-logits[cand], stage - 1)[:stage]]
+            else:
+                top = cand
+            top = top[np.argsort(-logits[top], kind="stable")]
+            for tok in top[seen:]:
+                if self.allowed(int(tok)):
+                    found.append(int(tok))
+                    if len(found) >= k:
+                        return np.array(found, dtype=np.int64)
+            seen = len(top)
+        # Scanned every candidate: remember the exact allowed set for this state.
+        arr = np.array(found, dtype=np.int64)
+        st.allowed_tokens = arr
+        return arr
