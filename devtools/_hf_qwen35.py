@@ -154,6 +154,8 @@ def write_hf_model(spec: Qwen35Spec, out_dir: Path, chat_template: str) -> None:
                 param.normal_(0.0, spec.text_linear_std)
         model.get_input_embeddings().weight.normal_(0.0, spec.embed_std)
         model.model.language_model.norm.weight.fill_(spec.final_norm)
+    if sum(p.numel() for p in model.parameters()) > 50_000_000:
+        model = model.to(torch.bfloat16)  # halves disk and converter time for the shape twin
     model.save_pretrained(out_dir, safe_serialization=True)
     cfg_path = out_dir / "config.json"
     saved = json.loads(cfg_path.read_text())

@@ -68,7 +68,7 @@ def _to_unicode(token: bytes) -> str:
     return "".join(table[b] for b in token)
 
 
-def _merge_pair(ranks: dict[bytes, int], token: bytes, max_rank: int) -> tuple[bytes, bytes]:
+def _merge_pair(ranks: dict[bytes, int], token: bytes, max_rank: int) -> tuple[bytes, bytes] | None:
     """The last merge that builds ``token`` under BPE with ranks below ``max_rank``."""
     parts = [bytes([b]) for b in token]
     while len(parts) > 2:
@@ -81,7 +81,7 @@ def _merge_pair(ranks: dict[bytes, int], token: bytes, max_rank: int) -> tuple[b
             break
         parts[best_i : best_i + 2] = [parts[best_i] + parts[best_i + 1]]
     if len(parts) != 2:
-        raise ValueError(f"cannot derive a BPE merge for token {token!r}")
+        return None  # unreachable by BPE (a few exist in the real vocab): no merge, like HF's converter
     return parts[0], parts[1]
 
 
@@ -104,8 +104,9 @@ def build_tokenizer_json(n_base: int | None = None) -> tuple[dict[str, Any], lis
     for tok, r in sorted(ranks.items(), key=lambda kv: kv[1]):
         if len(tok) < 2:
             continue
-        a, b = _merge_pair(ranks, tok, r)
-        merges.append((_to_unicode(a), _to_unicode(b)))
+        pair = _merge_pair(ranks, tok, r)
+        if pair is not None:
+            merges.append((_to_unicode(pair[0]), _to_unicode(pair[1])))
 
     tk = Tokenizer(BPE(vocab=vocab, merges=merges, dropout=None, unk_token=None, continuing_subword_prefix="",
                        end_of_word_suffix="", fuse_unk=False, byte_fallback=False))

@@ -24,6 +24,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "analyze",
     "evaluate",
     "models",
+    "biometry",
+    "export",
 )
 
 

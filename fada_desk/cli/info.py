@@ -40,7 +40,11 @@ def run(args: argparse.Namespace) -> int:
     with open_source(args.path) as src:
         info = src.info
         data = describe(info)
-    text = json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n" if args.json else format_table(data)
+    text = (
+        json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
+        if args.json
+        else format_table(data)
+    )
     try:
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -88,19 +92,33 @@ def format_table(data: dict[str, Any]) -> str:
         ("Kind", data["kind"] + (" (live)" if data.get("live") else "")),
         ("Frames", "live" if data.get("frame_count") is None else str(data["frame_count"])),
         ("Size", f"{data['width']} x {data['height']} px"),
-        ("Frame rate", _fmt_fps(data.get("fps")) + (f" (from {meta['fps_from']})" if meta.get("fps_from") else "")),
+        (
+            "Frame rate",
+            _fmt_fps(data.get("fps")) + (f" (from {meta['fps_from']})" if meta.get("fps_from") else ""),
+        ),
     ]
     if "TransferSyntaxUID" in meta:
         rows.append(("Photometric", str(meta.get("PhotometricInterpretation", ""))))
-        rows.append(("Transfer syntax", f"{meta.get('TransferSyntaxName', '')} ({meta['TransferSyntaxUID']})"))
-        rows.append(("Bits", f"{meta.get('BitsStored', '?')} stored / {meta.get('BitsAllocated', '?')} allocated"))
+        rows.append(
+            ("Transfer syntax", f"{meta.get('TransferSyntaxName', '')} ({meta['TransferSyntaxUID']})")
+        )
+        rows.append(
+            ("Bits", f"{meta.get('BitsStored', '?')} stored / {meta.get('BitsAllocated', '?')} allocated")
+        )
         for label, keys in _PEOPLE:
             values = [str(meta[k]) for k in keys if meta.get(k) not in (None, "")]
             if values:
                 rows.append((label, "  ".join(values)))
     else:
-        for key, label in (("codec", "Codec"), ("format", "Format"), ("mode", "Mode"), ("bits_stored", "Bits"),
-                           ("files", "Files"), ("backend", "Backend"), ("protocol", "Protocol")):
+        for key, label in (
+            ("codec", "Codec"),
+            ("format", "Format"),
+            ("mode", "Mode"),
+            ("bits_stored", "Bits"),
+            ("files", "Files"),
+            ("backend", "Backend"),
+            ("protocol", "Protocol"),
+        ):
             if meta.get(key) not in (None, ""):
                 rows.append((label, str(meta[key])))
     cal = data.get("calibration")
@@ -125,14 +143,16 @@ def _regions_table(regions: list[dict[str, Any]]) -> str:
     body = []
     for i, r in enumerate(regions, start=1):
         mm = r.get("mm_per_px")
-        body.append((
-            str(i),
-            f"({r['x0']},{r['y0']})-({r['x1']},{r['y1']})",
-            "/".join(r["units"]),
-            f"{r['delta_x']:.6g}/{r['delta_y']:.6g}",
-            f"{mm[0]:.4f}/{mm[1]:.4f}" if mm else "- (not cm)",
-            r["label"],
-        ))
+        body.append(
+            (
+                str(i),
+                f"({r['x0']},{r['y0']})-({r['x1']},{r['y1']})",
+                "/".join(r["units"]),
+                f"{r['delta_x']:.6g}/{r['delta_y']:.6g}",
+                f"{mm[0]:.4f}/{mm[1]:.4f}" if mm else "- (not cm)",
+                r["label"],
+            )
+        )
     widths = [max(len(row[c]) for row in (header, *body)) for c in range(len(header))]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     return "\n".join(fmt.format(*row).rstrip() for row in (header, *body))

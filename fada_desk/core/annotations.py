@@ -87,7 +87,11 @@ class FrameRef:
     def __post_init__(self) -> None:
         if isinstance(self.item_id, bool) or not isinstance(self.item_id, int):
             raise AnnotationError(f"item id must be an integer, got {self.item_id!r}.")
-        if isinstance(self.frame_index, bool) or not isinstance(self.frame_index, int) or self.frame_index < 0:
+        if (
+            isinstance(self.frame_index, bool)
+            or not isinstance(self.frame_index, int)
+            or self.frame_index < 0
+        ):
             raise AnnotationError(f"frame index must be an integer >= 0, got {self.frame_index!r}.")
 
     def to_dict(self) -> dict[str, int]:
@@ -124,7 +128,9 @@ class Annotation:
 
     def __post_init__(self) -> None:
         if not isinstance(self.frame, FrameRef):
-            raise AnnotationError("An annotation needs the frame (captured item + frame index) it belongs to.")
+            raise AnnotationError(
+                "An annotation needs the frame (captured item + frame index) it belongs to."
+            )
         if not isinstance(self.id, str) or not self.id:
             raise AnnotationError("An annotation id must be a non-empty string.")
         if not isinstance(self.label, str):
@@ -191,8 +197,11 @@ class Annotation:
             changes.setdefault("provenance", Provenance.AI_EDITED)
             changes.setdefault("ai_original", self.original_snapshot())
         out = replace(self, **changes)
-        if (touches_content and out.provenance is Provenance.AI_EDITED
-                and out.original_snapshot() == out.ai_original):
+        if (
+            touches_content
+            and out.provenance is Provenance.AI_EDITED
+            and out.original_snapshot() == out.ai_original
+        ):
             # edited back to exactly what the model produced: it is AI output again
             out = replace(out, provenance=Provenance.AI, ai_original=None)
         return out
@@ -590,9 +599,12 @@ class AnnotationSet:
                 return i
         raise AnnotationError(f"No annotation with id {ann_id!r}.")
 
-    def for_frame(self, frame: FrameRef, *, statuses: Sequence[ReviewStatus] | None = None) -> list[Annotation]:
-        return [a for a in self._items.values()
-                if a.frame == frame and (statuses is None or a.status in statuses)]
+    def for_frame(
+        self, frame: FrameRef, *, statuses: Sequence[ReviewStatus] | None = None
+    ) -> list[Annotation]:
+        return [
+            a for a in self._items.values() if a.frame == frame and (statuses is None or a.status in statuses)
+        ]
 
     def frames(self) -> list[FrameRef]:
         """Every frame with annotations or an interpretation, sorted."""
@@ -606,8 +618,11 @@ class AnnotationSet:
         return [self._interp[f] for f in sorted(self._interp)]
 
     def pending(self, frame: FrameRef | None = None) -> list[Annotation]:
-        return [a for a in self._items.values()
-                if a.status is ReviewStatus.PENDING and (frame is None or a.frame == frame)]
+        return [
+            a
+            for a in self._items.values()
+            if a.status is ReviewStatus.PENDING and (frame is None or a.frame == frame)
+        ]
 
     # -- low-level mutators (used by commands; each notifies) --------------------------
     def _check_new(self, ann: Annotation) -> None:
@@ -679,15 +694,19 @@ class AnnotationSet:
 
     # -- (de)serialisation -----------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {"annotations": [a.to_dict() for a in self._items.values()],
-                "interpretations": [it.to_dict() for it in self.interpretations()]}
+        return {
+            "annotations": [a.to_dict() for a in self._items.values()],
+            "interpretations": [it.to_dict() for it in self.interpretations()],
+        }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> AnnotationSet:
         from fada_desk.core.interpretation import Interpretation
 
-        return cls([Annotation.from_dict(a) for a in d.get("annotations", [])],
-                   [Interpretation.from_dict(i) for i in d.get("interpretations", [])])
+        return cls(
+            [Annotation.from_dict(a) for a in d.get("annotations", [])],
+            [Interpretation.from_dict(i) for i in d.get("interpretations", [])],
+        )
 
 
 def annotation_fields() -> list[str]:

@@ -51,35 +51,69 @@ class AuditEntry:
 
     def content(self) -> dict[str, Any]:
         """The hashed fields (everything but ``hash``)."""
-        return {"seq": self.seq, "ts_utc": self.ts_utc, "operator": self.operator, "exam_id": self.exam_id,
-                "action": self.action, "target": self.target, "before": self.before, "after": self.after,
-                "prev_hash": self.prev_hash}
+        return {
+            "seq": self.seq,
+            "ts_utc": self.ts_utc,
+            "operator": self.operator,
+            "exam_id": self.exam_id,
+            "action": self.action,
+            "target": self.target,
+            "before": self.before,
+            "after": self.after,
+            "prev_hash": self.prev_hash,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.content(), "hash": self.hash}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> AuditEntry:
-        return cls(int(d["seq"]), str(d["ts_utc"]), str(d["operator"]), d.get("exam_id"), str(d["action"]),
-                   str(d["target"]), d.get("before"), d.get("after"), str(d["prev_hash"]), str(d["hash"]))
+        return cls(
+            int(d["seq"]),
+            str(d["ts_utc"]),
+            str(d["operator"]),
+            d.get("exam_id"),
+            str(d["action"]),
+            str(d["target"]),
+            d.get("before"),
+            d.get("after"),
+            str(d["prev_hash"]),
+            str(d["hash"]),
+        )
 
 
 def entry_hash(content: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_json(dict(content)).encode("utf-8")).hexdigest()
 
 
-def make_entry(prev: AuditEntry | None, *, operator: str, action: str, target: str = "",
-               before: Any = None, after: Any = None, exam_id: int | None = None,
-               ts_utc: str | None = None) -> AuditEntry:
+def make_entry(
+    prev: AuditEntry | None,
+    *,
+    operator: str,
+    action: str,
+    target: str = "",
+    before: Any = None,
+    after: Any = None,
+    exam_id: int | None = None,
+    ts_utc: str | None = None,
+) -> AuditEntry:
     """The next entry after ``prev`` (None for the first). ``before``/``after`` must be JSON data."""
     if not action:
         raise ValueError("an audit entry needs an action")
     # round-trip through JSON so the stored value is exactly what was hashed
     before = json.loads(canonical_json(before))
     after = json.loads(canonical_json(after))
-    content = {"seq": (prev.seq + 1) if prev else 1, "ts_utc": ts_utc or utc_now(), "operator": operator,
-               "exam_id": exam_id, "action": action, "target": target, "before": before, "after": after,
-               "prev_hash": prev.hash if prev else GENESIS_HASH}
+    content = {
+        "seq": (prev.seq + 1) if prev else 1,
+        "ts_utc": ts_utc or utc_now(),
+        "operator": operator,
+        "exam_id": exam_id,
+        "action": action,
+        "target": target,
+        "before": before,
+        "after": after,
+        "prev_hash": prev.hash if prev else GENESIS_HASH,
+    }
     return AuditEntry(**content, hash=entry_hash(content))
 
 

@@ -50,8 +50,13 @@ PARAMETERS: dict[str, str] = {
 
 #: Plausible physical bounds (mm) used to reject typing errors (e.g. cm typed as mm x10).
 _PLAUSIBLE_MM: dict[str, tuple[float, float]] = {
-    "BPD": (5.0, 130.0), "OFD": (5.0, 160.0), "HC": (20.0, 450.0), "AC": (20.0, 500.0),
-    "FL": (2.0, 100.0), "CRL": (1.0, 120.0), "NT": (0.1, 20.0),
+    "BPD": (5.0, 130.0),
+    "OFD": (5.0, 160.0),
+    "HC": (20.0, 450.0),
+    "AC": (20.0, 500.0),
+    "FL": (2.0, 100.0),
+    "CRL": (1.0, 120.0),
+    "NT": (0.1, 20.0),
 }
 
 
@@ -242,11 +247,14 @@ def ellipse_to_mm(cal: Calibration | None, ellipse_px: EllipseParams) -> Ellipse
 
 def ellipse_mm_to_px(spacing: tuple[float, float], ellipse_mm: EllipseParams) -> EllipseParams:
     sx, sy = spacing
-    return _from_matrix(ellipse_mm.cx / sx, ellipse_mm.cy / sy, np.diag([1 / sx, 1 / sy]) @ ellipse_mm.matrix())
+    return _from_matrix(
+        ellipse_mm.cx / sx, ellipse_mm.cy / sy, np.diag([1 / sx, 1 / sy]) @ ellipse_mm.matrix()
+    )
 
 
-def fit_ellipse_calibrated(cal: Calibration | None,
-                           points_px: Sequence[Sequence[float]] | np.ndarray) -> tuple[EllipseParams, EllipseParams]:
+def fit_ellipse_calibrated(
+    cal: Calibration | None, points_px: Sequence[Sequence[float]] | np.ndarray
+) -> tuple[EllipseParams, EllipseParams]:
     """Fit an ellipse to pixel points *in millimetres*; returns (fit in mm, same ellipse in px)."""
     pts = np.asarray(points_px, dtype=float)
     if pts.ndim != 2 or pts.shape[1] != 2 or len(pts) == 0:
@@ -265,8 +273,13 @@ def ellipse_annotation_params(ann: Ellipse) -> EllipseParams:
 
 def ellipse_geometry(params_px: EllipseParams) -> dict[str, float]:
     """Geometry dict for an :class:`~fada_desk.core.annotations.Ellipse` annotation."""
-    return {"cx": params_px.cx, "cy": params_px.cy, "rx": params_px.a, "ry": params_px.b,
-            "angle_deg": math.degrees(params_px.angle)}
+    return {
+        "cx": params_px.cx,
+        "cy": params_px.cy,
+        "rx": params_px.a,
+        "ry": params_px.b,
+        "angle_deg": math.degrees(params_px.angle),
+    }
 
 
 @dataclass(frozen=True)
@@ -280,10 +293,14 @@ class Measurement:
     details: Mapping[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"parameter": self.parameter, "name": PARAMETERS.get(self.parameter, self.parameter),
-                "value_mm": round(self.value_mm, 2), "method": self.method,
-                "annotation_id": self.annotation_id,
-                "details": {k: round(v, 3) for k, v in self.details.items()}}
+        return {
+            "parameter": self.parameter,
+            "name": PARAMETERS.get(self.parameter, self.parameter),
+            "value_mm": round(self.value_mm, 2),
+            "method": self.method,
+            "annotation_id": self.annotation_id,
+            "details": {k: round(v, 3) for k, v in self.details.items()},
+        }
 
 
 _DISTANCE = ("BPD", "OFD", "FL", "CRL", "NT")
@@ -316,32 +333,48 @@ def measure_annotation(ann: Annotation, cal: Calibration | None, parameter: str 
         method = "direct least-squares ellipse fit (Fitzgibbon) of outline, Ramanujan II perimeter"
     else:
         raise MeasurementError(f"{param} is a circumference: measure it with an ellipse or an outline.")
-    return Measurement(param, e.perimeter, method, ann.id,
-                       {"semi_major_mm": e.a, "semi_minor_mm": e.b, "area_mm2": e.area})
+    return Measurement(
+        param, e.perimeter, method, ann.id, {"semi_major_mm": e.a, "semi_minor_mm": e.b, "area_mm2": e.area}
+    )
 
 
 # ---------------------------------------------------------------------------
 # 3. Equations
 # ---------------------------------------------------------------------------
 
-REF_HADLOCK_1984 = ("Hadlock FP, Deter RL, Harrist RB, Park SK. Estimating fetal age: computer-assisted "
-                    "analysis of multiple fetal growth parameters. Radiology 1984;152:497-501.")
-REF_HADLOCK_1985 = ("Hadlock FP, Harrist RB, Sharman RS, Deter RL, Park SK. Estimation of fetal weight with "
-                    "the use of head, body, and femur measurements - a prospective study. "
-                    "Am J Obstet Gynecol 1985;151:333-337.")
-REF_ROBINSON_1975 = ("Robinson HP, Fleming JEE. A critical evaluation of sonar 'crown-rump length' "
-                     "measurements. Br J Obstet Gynaecol 1975;82:702-710.")
-REF_IG_CRL_2014 = ("Papageorghiou AT, Kennedy SH, Salomon LJ, et al. International standards for early fetal "
-                   "size and pregnancy dating based on ultrasound measurement of crown-rump length in the "
-                   "first trimester of pregnancy. Ultrasound Obstet Gynecol 2014;44:641-648.")
-REF_IG_GA_2016 = ("Papageorghiou AT, Kemp B, Stones W, et al. Ultrasound-based gestational-age estimation in "
-                  "late pregnancy. Ultrasound Obstet Gynecol 2016;48:719-726.")
-REF_IG_EFW_2017 = ("Stirnemann J, Villar J, Salomon LJ, et al. International estimated fetal weight standards "
-                   "of the INTERGROWTH-21st Project. Ultrasound Obstet Gynecol 2017;49:478-486.")
-REF_HADLOCK_CI_1981 = ("Hadlock FP, Deter RL, Carpenter RJ, Park SK. Estimating fetal age: effect of head "
-                       "shape on BPD. AJR Am J Roentgenol 1981;137:83-85.")
-REF_ACOG_700 = ("ACOG Committee Opinion No. 700: Methods for estimating the due date. "
-                "Obstet Gynecol 2017;129:e150-e154.")
+REF_HADLOCK_1984 = (
+    "Hadlock FP, Deter RL, Harrist RB, Park SK. Estimating fetal age: computer-assisted "
+    "analysis of multiple fetal growth parameters. Radiology 1984;152:497-501."
+)
+REF_HADLOCK_1985 = (
+    "Hadlock FP, Harrist RB, Sharman RS, Deter RL, Park SK. Estimation of fetal weight with "
+    "the use of head, body, and femur measurements - a prospective study. "
+    "Am J Obstet Gynecol 1985;151:333-337."
+)
+REF_ROBINSON_1975 = (
+    "Robinson HP, Fleming JEE. A critical evaluation of sonar 'crown-rump length' "
+    "measurements. Br J Obstet Gynaecol 1975;82:702-710."
+)
+REF_IG_CRL_2014 = (
+    "Papageorghiou AT, Kennedy SH, Salomon LJ, et al. International standards for early fetal "
+    "size and pregnancy dating based on ultrasound measurement of crown-rump length in the "
+    "first trimester of pregnancy. Ultrasound Obstet Gynecol 2014;44:641-648."
+)
+REF_IG_GA_2016 = (
+    "Papageorghiou AT, Kemp B, Stones W, et al. Ultrasound-based gestational-age estimation in "
+    "late pregnancy. Ultrasound Obstet Gynecol 2016;48:719-726."
+)
+REF_IG_EFW_2017 = (
+    "Stirnemann J, Villar J, Salomon LJ, et al. International estimated fetal weight standards "
+    "of the INTERGROWTH-21st Project. Ultrasound Obstet Gynecol 2017;49:478-486."
+)
+REF_HADLOCK_CI_1981 = (
+    "Hadlock FP, Deter RL, Carpenter RJ, Park SK. Estimating fetal age: effect of head "
+    "shape on BPD. AJR Am J Roentgenol 1981;137:83-85."
+)
+REF_ACOG_700 = (
+    "ACOG Committee Opinion No. 700: Methods for estimating the due date. Obstet Gynecol 2017;129:e150-e154."
+)
 
 
 @dataclass(frozen=True)
@@ -361,46 +394,105 @@ class Equation:
     validity: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "name": self.name, "quantity": self.quantity, "inputs": list(self.inputs),
-                "formula": self.formula, "reference": self.reference, "validity": self.validity}
+        return {
+            "key": self.key,
+            "name": self.name,
+            "quantity": self.quantity,
+            "inputs": list(self.inputs),
+            "formula": self.formula,
+            "reference": self.reference,
+            "validity": self.validity,
+        }
 
 
 def _cm(m: Mapping[str, float], k: str) -> float:
     return m[k] / 10.0
 
 
-# Hadlock 1984, Radiology 152:497, Tables 1-2: menstrual age (weeks), measurements in cm.
+# Hadlock 1984 (Radiology 152:497): menstrual age in weeks from measurements in cm, single parameters
+# and the combinations published with them.
 _HADLOCK_GA: list[tuple[tuple[str, ...], str, Callable[[Mapping[str, float]], float]]] = [
-    (("BPD",), "GA(wk) = 9.54 + 1.482*BPD + 0.1676*BPD^2",
-     lambda m: 9.54 + 1.482 * _cm(m, "BPD") + 0.1676 * _cm(m, "BPD") ** 2),
-    (("HC",), "GA(wk) = 8.96 + 0.540*HC + 0.0003*HC^3",
-     lambda m: 8.96 + 0.540 * _cm(m, "HC") + 0.0003 * _cm(m, "HC") ** 3),
-    (("AC",), "GA(wk) = 8.14 + 0.753*AC + 0.0036*AC^2",
-     lambda m: 8.14 + 0.753 * _cm(m, "AC") + 0.0036 * _cm(m, "AC") ** 2),
-    (("FL",), "GA(wk) = 10.35 + 2.460*FL + 0.170*FL^2",
-     lambda m: 10.35 + 2.460 * _cm(m, "FL") + 0.170 * _cm(m, "FL") ** 2),
-    (("BPD", "AC"), "GA(wk) = 9.57 + 0.524*AC + 0.1220*BPD^2",
-     lambda m: 9.57 + 0.524 * _cm(m, "AC") + 0.1220 * _cm(m, "BPD") ** 2),
-    (("BPD", "FL"), "GA(wk) = 10.50 + 0.197*BPD*FL + 0.9500*FL + 0.7300*BPD",
-     lambda m: 10.50 + 0.197 * _cm(m, "BPD") * _cm(m, "FL") + 0.9500 * _cm(m, "FL") + 0.7300 * _cm(m, "BPD")),
-    (("HC", "AC"), "GA(wk) = 10.31 + 0.012*HC^2 + 0.385*AC",
-     lambda m: 10.31 + 0.012 * _cm(m, "HC") ** 2 + 0.385 * _cm(m, "AC")),
-    (("HC", "FL"), "GA(wk) = 11.19 + 0.070*HC*FL + 0.2630*HC",
-     lambda m: 11.19 + 0.070 * _cm(m, "HC") * _cm(m, "FL") + 0.2630 * _cm(m, "HC")),
-    (("AC", "FL"), "GA(wk) = 10.47 + 0.442*AC + 0.314*FL^2 - 0.0121*FL^3",
-     lambda m: 10.47 + 0.442 * _cm(m, "AC") + 0.314 * _cm(m, "FL") ** 2 - 0.0121 * _cm(m, "FL") ** 3),
-    (("BPD", "HC", "AC"), "GA(wk) = 10.58 + 0.005*HC^2 + 0.3635*AC + 0.02864*BPD*AC",
-     lambda m: 10.58 + 0.005 * _cm(m, "HC") ** 2 + 0.3635 * _cm(m, "AC")
-     + 0.02864 * _cm(m, "BPD") * _cm(m, "AC")),
-    (("BPD", "HC", "FL"), "GA(wk) = 11.38 + 0.070*HC*FL + 0.98*BPD",
-     lambda m: 11.38 + 0.070 * _cm(m, "HC") * _cm(m, "FL") + 0.98 * _cm(m, "BPD")),
-    (("BPD", "AC", "FL"), "GA(wk) = 10.61 + 0.175*BPD*FL + 0.297*AC + 0.710*FL",
-     lambda m: 10.61 + 0.175 * _cm(m, "BPD") * _cm(m, "FL") + 0.297 * _cm(m, "AC") + 0.710 * _cm(m, "FL")),
-    (("HC", "AC", "FL"), "GA(wk) = 10.33 + 0.031*HC*FL + 0.361*HC + 0.0298*AC*FL",
-     lambda m: 10.33 + 0.031 * _cm(m, "HC") * _cm(m, "FL") + 0.361 * _cm(m, "HC")
-     + 0.0298 * _cm(m, "AC") * _cm(m, "FL")),
-    (("BPD", "HC", "AC", "FL"), "GA(wk) = 10.85 + 0.060*HC*FL + 0.6700*BPD + 0.1680*AC",
-     lambda m: 10.85 + 0.060 * _cm(m, "HC") * _cm(m, "FL") + 0.6700 * _cm(m, "BPD") + 0.1680 * _cm(m, "AC")),
+    (
+        ("BPD",),
+        "GA(wk) = 9.54 + 1.482*BPD + 0.1676*BPD^2",
+        lambda m: 9.54 + 1.482 * _cm(m, "BPD") + 0.1676 * _cm(m, "BPD") ** 2,
+    ),
+    (
+        ("HC",),
+        "GA(wk) = 8.96 + 0.540*HC + 0.0003*HC^3",
+        lambda m: 8.96 + 0.540 * _cm(m, "HC") + 0.0003 * _cm(m, "HC") ** 3,
+    ),
+    (
+        ("AC",),
+        "GA(wk) = 8.14 + 0.753*AC + 0.0036*AC^2",
+        lambda m: 8.14 + 0.753 * _cm(m, "AC") + 0.0036 * _cm(m, "AC") ** 2,
+    ),
+    (
+        ("FL",),
+        "GA(wk) = 10.35 + 2.460*FL + 0.170*FL^2",
+        lambda m: 10.35 + 2.460 * _cm(m, "FL") + 0.170 * _cm(m, "FL") ** 2,
+    ),
+    (
+        ("BPD", "AC"),
+        "GA(wk) = 9.57 + 0.524*AC + 0.1220*BPD^2",
+        lambda m: 9.57 + 0.524 * _cm(m, "AC") + 0.1220 * _cm(m, "BPD") ** 2,
+    ),
+    (
+        ("BPD", "FL"),
+        "GA(wk) = 10.50 + 0.197*BPD*FL + 0.9500*FL + 0.7300*BPD",
+        lambda m: (
+            10.50 + 0.197 * _cm(m, "BPD") * _cm(m, "FL") + 0.9500 * _cm(m, "FL") + 0.7300 * _cm(m, "BPD")
+        ),
+    ),
+    (
+        ("HC", "AC"),
+        "GA(wk) = 10.31 + 0.012*HC^2 + 0.385*AC",
+        lambda m: 10.31 + 0.012 * _cm(m, "HC") ** 2 + 0.385 * _cm(m, "AC"),
+    ),
+    (
+        ("HC", "FL"),
+        "GA(wk) = 11.19 + 0.070*HC*FL + 0.2630*HC",
+        lambda m: 11.19 + 0.070 * _cm(m, "HC") * _cm(m, "FL") + 0.2630 * _cm(m, "HC"),
+    ),
+    (
+        ("AC", "FL"),
+        "GA(wk) = 10.47 + 0.442*AC + 0.314*FL^2 - 0.0121*FL^3",
+        lambda m: 10.47 + 0.442 * _cm(m, "AC") + 0.314 * _cm(m, "FL") ** 2 - 0.0121 * _cm(m, "FL") ** 3,
+    ),
+    (
+        ("BPD", "HC", "AC"),
+        "GA(wk) = 10.58 + 0.005*HC^2 + 0.3635*AC + 0.02864*BPD*AC",
+        lambda m: (
+            10.58 + 0.005 * _cm(m, "HC") ** 2 + 0.3635 * _cm(m, "AC") + 0.02864 * _cm(m, "BPD") * _cm(m, "AC")
+        ),
+    ),
+    (
+        ("BPD", "HC", "FL"),
+        "GA(wk) = 11.38 + 0.070*HC*FL + 0.98*BPD",
+        lambda m: 11.38 + 0.070 * _cm(m, "HC") * _cm(m, "FL") + 0.98 * _cm(m, "BPD"),
+    ),
+    (
+        ("BPD", "AC", "FL"),
+        "GA(wk) = 10.61 + 0.175*BPD*FL + 0.297*AC + 0.710*FL",
+        lambda m: 10.61 + 0.175 * _cm(m, "BPD") * _cm(m, "FL") + 0.297 * _cm(m, "AC") + 0.710 * _cm(m, "FL"),
+    ),
+    (
+        ("HC", "AC", "FL"),
+        "GA(wk) = 10.33 + 0.031*HC*FL + 0.361*HC + 0.0298*AC*FL",
+        lambda m: (
+            10.33
+            + 0.031 * _cm(m, "HC") * _cm(m, "FL")
+            + 0.361 * _cm(m, "HC")
+            + 0.0298 * _cm(m, "AC") * _cm(m, "FL")
+        ),
+    ),
+    (
+        ("BPD", "HC", "AC", "FL"),
+        "GA(wk) = 10.85 + 0.060*HC*FL + 0.6700*BPD + 0.1680*AC",
+        lambda m: (
+            10.85 + 0.060 * _cm(m, "HC") * _cm(m, "FL") + 0.6700 * _cm(m, "BPD") + 0.1680 * _cm(m, "AC")
+        ),
+    ),
 ]
 
 _HADLOCK_GA_RANGE = (14 * 7.0, 42 * 7.0)
@@ -417,24 +509,34 @@ def _invert(fn: Callable[[float], float], target: float, lo: float = 0.5, hi: fl
     return round((lo + hi) / 2, 1)
 
 
-def _single_range(fn: Callable[[Mapping[str, float]], float], param: str, days: tuple[float, float],
-                  scale: float = 1.0) -> dict[str, tuple[float, float]]:
+def _single_range(
+    fn: Callable[[Mapping[str, float]], float], param: str, days: tuple[float, float], scale: float = 1.0
+) -> dict[str, tuple[float, float]]:
     def g(v: float) -> float:
         return fn({param: v}) * scale
+
     return {param: (_invert(g, days[0]), _invert(g, days[1]))}
 
 
 def _hadlock_ga_equations() -> list[Equation]:
     out = []
     for inputs, formula, fn in _HADLOCK_GA:
-        days_fn: Callable[[Mapping[str, float]], float] = (lambda f: (lambda m: 7.0 * f(m)))(fn)
+        days_fn: Callable[[Mapping[str, float]], float] = (lambda f: lambda m: 7.0 * f(m))(fn)
         ranges = _single_range(fn, inputs[0], _HADLOCK_GA_RANGE, 7.0) if len(inputs) == 1 else {}
-        out.append(Equation(
-            key="hadlock1984_" + "_".join(p.lower() for p in inputs),
-            name=f"Hadlock 1984 ({', '.join(inputs)})", quantity="GA", inputs=inputs,
-            formula=formula + " (cm)", reference=REF_HADLOCK_1984, fn=days_fn,
-            valid_ga_days=_HADLOCK_GA_RANGE, valid_inputs_mm=ranges,
-            validity="derived from 361 fetuses at 14-42 menstrual weeks"))
+        out.append(
+            Equation(
+                key="hadlock1984_" + "_".join(p.lower() for p in inputs),
+                name=f"Hadlock 1984 ({', '.join(inputs)})",
+                quantity="GA",
+                inputs=inputs,
+                formula=formula + " (cm)",
+                reference=REF_HADLOCK_1984,
+                fn=days_fn,
+                valid_ga_days=_HADLOCK_GA_RANGE,
+                valid_inputs_mm=ranges,
+                validity="derived from 361 fetuses at 14-42 menstrual weeks",
+            )
+        )
     return out
 
 
@@ -449,7 +551,7 @@ def _ig_crl(m: Mapping[str, float]) -> float:
 
 def _ig_hc(m: Mapping[str, float]) -> float:
     hc = m["HC"]
-    return math.exp(0.05970 * math.log(hc) ** 2 + 0.000000006409 * hc ** 3 + 3.3258)
+    return math.exp(0.05970 * math.log(hc) ** 2 + 0.000000006409 * hc**3 + 3.3258)
 
 
 def _ig_hcfl(m: Mapping[str, float]) -> float:
@@ -459,71 +561,156 @@ def _ig_hcfl(m: Mapping[str, float]) -> float:
 
 _IG_LATE_RANGE = (98.0, 181.0)  # 14+0 to 25+6 weeks, Papageorghiou 2016
 
-GA_EQUATIONS: dict[str, Equation] = {e.key: e for e in [
-    *_hadlock_ga_equations(),
-    Equation("robinson1975_crl", "Robinson-Fleming 1975 (CRL)", "GA", ("CRL",),
-             "GA(days) = 8.052*sqrt(CRL) + 23.73 (mm)", REF_ROBINSON_1975, _robinson,
-             valid_ga_days=(42.0, 98.0), valid_inputs_mm=_single_range(_robinson, "CRL", (42.0, 98.0)),
-             validity="6 to 14 weeks; 2 SD +/- 4.7 days (no 1.037 velocity correction applied)"),
-    Equation("intergrowth2014_crl", "INTERGROWTH-21st (CRL)", "GA", ("CRL",),
-             "GA(days) = 40.9041 + 3.21585*CRL^0.5 + 0.348956*CRL (mm)", REF_IG_CRL_2014, _ig_crl,
-             valid_ga_days=None, valid_inputs_mm={"CRL": (15.0, 95.0)},
-             validity="CRL 15-95 mm (about 9+0 to 13+6 weeks)"),
-    Equation("intergrowth2016_hc", "INTERGROWTH-21st (HC)", "GA", ("HC",),
-             "ln GA(days) = 0.05970*(ln HC)^2 + 0.000000006409*HC^3 + 3.3258 (mm)", REF_IG_GA_2016, _ig_hc,
-             valid_ga_days=_IG_LATE_RANGE, valid_inputs_mm=_single_range(_ig_hc, "HC", _IG_LATE_RANGE),
-             validity="scans at 14+0 to 25+6 weeks without earlier dating"),
-    Equation("intergrowth2016_hc_fl", "INTERGROWTH-21st (HC, FL)", "GA", ("HC", "FL"),
-             "ln GA(days) = 0.03243*(ln HC)^2 + 0.001644*FL*ln HC + 3.813 (mm)", REF_IG_GA_2016, _ig_hcfl,
-             valid_ga_days=_IG_LATE_RANGE, validity="scans at 14+0 to 25+6 weeks without earlier dating"),
-]}
+GA_EQUATIONS: dict[str, Equation] = {
+    e.key: e
+    for e in [
+        *_hadlock_ga_equations(),
+        Equation(
+            "robinson1975_crl",
+            "Robinson-Fleming 1975 (CRL)",
+            "GA",
+            ("CRL",),
+            "GA(days) = 8.052*sqrt(CRL) + 23.73 (mm)",
+            REF_ROBINSON_1975,
+            _robinson,
+            valid_ga_days=(42.0, 98.0),
+            valid_inputs_mm=_single_range(_robinson, "CRL", (42.0, 98.0)),
+            validity="6 to 14 weeks; 2 SD +/- 4.7 days (no 1.037 velocity correction applied)",
+        ),
+        Equation(
+            "intergrowth2014_crl",
+            "INTERGROWTH-21st (CRL)",
+            "GA",
+            ("CRL",),
+            "GA(days) = 40.9041 + 3.21585*CRL^0.5 + 0.348956*CRL (mm)",
+            REF_IG_CRL_2014,
+            _ig_crl,
+            valid_ga_days=None,
+            valid_inputs_mm={"CRL": (15.0, 95.0)},
+            validity="CRL 15-95 mm (about 9+0 to 13+6 weeks)",
+        ),
+        Equation(
+            "intergrowth2016_hc",
+            "INTERGROWTH-21st (HC)",
+            "GA",
+            ("HC",),
+            "ln GA(days) = 0.05970*(ln HC)^2 + 0.000000006409*HC^3 + 3.3258 (mm)",
+            REF_IG_GA_2016,
+            _ig_hc,
+            valid_ga_days=_IG_LATE_RANGE,
+            valid_inputs_mm=_single_range(_ig_hc, "HC", _IG_LATE_RANGE),
+            validity="scans at 14+0 to 25+6 weeks without earlier dating",
+        ),
+        Equation(
+            "intergrowth2016_hc_fl",
+            "INTERGROWTH-21st (HC, FL)",
+            "GA",
+            ("HC", "FL"),
+            "ln GA(days) = 0.03243*(ln HC)^2 + 0.001644*FL*ln HC + 3.813 (mm)",
+            REF_IG_GA_2016,
+            _ig_hcfl,
+            valid_ga_days=_IG_LATE_RANGE,
+            validity="scans at 14+0 to 25+6 weeks without earlier dating",
+        ),
+    ]
+}
 
 
-def _hadlock_efw(intercept: float, terms: Callable[[float, float, float, float], float]) -> Callable[
-        [Mapping[str, float]], float]:
+def _hadlock_efw(
+    intercept: float, terms: Callable[[float, float, float, float], float]
+) -> Callable[[Mapping[str, float]], float]:
     def fn(m: Mapping[str, float]) -> float:
         bpd, hc, ac, fl = (m.get(k, 0.0) / 10.0 for k in ("BPD", "HC", "AC", "FL"))
         return 10.0 ** (intercept + terms(bpd, hc, ac, fl))
+
     return fn
 
 
 def _ig_efw(m: Mapping[str, float]) -> float:
     ac, hc = m["AC"] / 10.0, m["HC"] / 10.0  # cm
     x = ac / 100.0
-    return math.exp(5.084820 - 54.06633 * x ** 3 - 95.80076 * x ** 3 * math.log(x) + 3.136370 * (hc / 100.0))
+    return math.exp(5.084820 - 54.06633 * x**3 - 95.80076 * x**3 * math.log(x) + 3.136370 * (hc / 100.0))
 
 
-_HADLOCK_EFW_RANGE = (500.0, 5000.0)
-_HADLOCK_EFW_VALIDITY = "applied here for EFW 500-5000 g; accuracy about +/-15% (2 SD)"
+#: No GA or weight limits come with the Hadlock 1985 equations (they are applied across the second
+#: and third trimesters in practice), so no range warning is raised for them.
+_HADLOCK_EFW_VALIDITY = "no published GA limits; random error of ultrasound EFW is roughly +/-15% (2 SD)"
 
-EFW_EQUATIONS: dict[str, Equation] = {e.key: e for e in [
-    Equation("hadlock1985_hc_ac_fl", "Hadlock 1985 (HC, AC, FL)", "EFW", ("HC", "AC", "FL"),
-             "log10 EFW(g) = 1.326 - 0.00326*AC*FL + 0.0107*HC + 0.0438*AC + 0.158*FL (cm)", REF_HADLOCK_1985,
-             _hadlock_efw(1.326, lambda bpd, hc, ac, fl: -0.00326 * ac * fl + 0.0107 * hc + 0.0438 * ac + 0.158 * fl),
-             valid_output=_HADLOCK_EFW_RANGE, validity=_HADLOCK_EFW_VALIDITY),
-    Equation("hadlock1985_bpd_hc_ac_fl", "Hadlock 1985 (BPD, HC, AC, FL)", "EFW", ("BPD", "HC", "AC", "FL"),
-             "log10 EFW(g) = 1.3596 - 0.00386*AC*FL + 0.0064*HC + 0.00061*BPD*AC + 0.0424*AC + 0.174*FL (cm)",
-             REF_HADLOCK_1985,
-             _hadlock_efw(1.3596, lambda bpd, hc, ac, fl: -0.00386 * ac * fl + 0.0064 * hc + 0.00061 * bpd * ac
-                          + 0.0424 * ac + 0.174 * fl),
-             valid_output=_HADLOCK_EFW_RANGE, validity=_HADLOCK_EFW_VALIDITY),
-    Equation("hadlock1985_bpd_ac_fl", "Hadlock 1985 (BPD, AC, FL)", "EFW", ("BPD", "AC", "FL"),
-             "log10 EFW(g) = 1.335 - 0.0034*AC*FL + 0.0316*BPD + 0.0457*AC + 0.1623*FL (cm)", REF_HADLOCK_1985,
-             _hadlock_efw(1.335, lambda bpd, hc, ac, fl: -0.0034 * ac * fl + 0.0316 * bpd + 0.0457 * ac + 0.1623 * fl),
-             valid_output=_HADLOCK_EFW_RANGE, validity=_HADLOCK_EFW_VALIDITY),
-    Equation("hadlock1985_ac_fl", "Hadlock 1985 (AC, FL)", "EFW", ("AC", "FL"),
-             "log10 EFW(g) = 1.304 + 0.05281*AC + 0.1938*FL - 0.004*AC*FL (cm)", REF_HADLOCK_1985,
-             _hadlock_efw(1.304, lambda bpd, hc, ac, fl: 0.05281 * ac + 0.1938 * fl - 0.004 * ac * fl),
-             valid_output=_HADLOCK_EFW_RANGE, validity=_HADLOCK_EFW_VALIDITY),
-    Equation("intergrowth2017_ac_hc", "INTERGROWTH-21st (AC, HC)", "EFW", ("AC", "HC"),
-             "ln EFW(g) = 5.084820 - 54.06633*(AC/100)^3 - 95.80076*(AC/100)^3*ln(AC/100) + 3.136370*(HC/100) (cm)",
-             REF_IG_EFW_2017, _ig_efw, valid_ga_days=(154.0, 280.0),
-             validity="22+0 to 40+0 weeks"),
-]}
+EFW_EQUATIONS: dict[str, Equation] = {
+    e.key: e
+    for e in [
+        Equation(
+            "hadlock1985_hc_ac_fl",
+            "Hadlock 1985 (HC, AC, FL)",
+            "EFW",
+            ("HC", "AC", "FL"),
+            "log10 EFW(g) = 1.326 - 0.00326*AC*FL + 0.0107*HC + 0.0438*AC + 0.158*FL (cm)",
+            REF_HADLOCK_1985,
+            _hadlock_efw(
+                1.326, lambda bpd, hc, ac, fl: -0.00326 * ac * fl + 0.0107 * hc + 0.0438 * ac + 0.158 * fl
+            ),
+            validity=_HADLOCK_EFW_VALIDITY,
+        ),
+        Equation(
+            "hadlock1985_bpd_hc_ac_fl",
+            "Hadlock 1985 (BPD, HC, AC, FL)",
+            "EFW",
+            ("BPD", "HC", "AC", "FL"),
+            "log10 EFW(g) = 1.3596 - 0.00386*AC*FL + 0.0064*HC + 0.00061*BPD*AC + 0.0424*AC + 0.174*FL (cm)",
+            REF_HADLOCK_1985,
+            _hadlock_efw(
+                1.3596,
+                lambda bpd, hc, ac, fl: (
+                    -0.00386 * ac * fl + 0.0064 * hc + 0.00061 * bpd * ac + 0.0424 * ac + 0.174 * fl
+                ),
+            ),
+            validity=_HADLOCK_EFW_VALIDITY,
+        ),
+        Equation(
+            "hadlock1985_bpd_ac_fl",
+            "Hadlock 1985 (BPD, AC, FL)",
+            "EFW",
+            ("BPD", "AC", "FL"),
+            "log10 EFW(g) = 1.335 - 0.0034*AC*FL + 0.0316*BPD + 0.0457*AC + 0.1623*FL (cm)",
+            REF_HADLOCK_1985,
+            _hadlock_efw(
+                1.335, lambda bpd, hc, ac, fl: -0.0034 * ac * fl + 0.0316 * bpd + 0.0457 * ac + 0.1623 * fl
+            ),
+            validity=_HADLOCK_EFW_VALIDITY,
+        ),
+        Equation(
+            "hadlock1985_ac_fl",
+            "Hadlock 1985 (AC, FL)",
+            "EFW",
+            ("AC", "FL"),
+            "log10 EFW(g) = 1.304 + 0.05281*AC + 0.1938*FL - 0.004*AC*FL (cm)",
+            REF_HADLOCK_1985,
+            _hadlock_efw(1.304, lambda bpd, hc, ac, fl: 0.05281 * ac + 0.1938 * fl - 0.004 * ac * fl),
+            validity=_HADLOCK_EFW_VALIDITY,
+        ),
+        Equation(
+            "intergrowth2017_ac_hc",
+            "INTERGROWTH-21st (AC, HC)",
+            "EFW",
+            ("AC", "HC"),
+            "ln EFW(g) = 5.084820 - 54.06633*(AC/100)^3 - 95.80076*(AC/100)^3*ln(AC/100)"
+            " + 3.136370*(HC/100) (cm)",
+            REF_IG_EFW_2017,
+            _ig_efw,
+            valid_ga_days=(154.0, 280.0),
+            validity="22+0 to 40+0 weeks",
+        ),
+    ]
+}
 
 #: Preference order for the single EFW shown first (Hadlock HC/AC/FL is the most validated).
-EFW_PREFERENCE = ("hadlock1985_hc_ac_fl", "hadlock1985_bpd_hc_ac_fl", "hadlock1985_bpd_ac_fl",
-                  "hadlock1985_ac_fl", "intergrowth2017_ac_hc")
+EFW_PREFERENCE = (
+    "hadlock1985_hc_ac_fl",
+    "hadlock1985_bpd_hc_ac_fl",
+    "hadlock1985_bpd_ac_fl",
+    "hadlock1985_ac_fl",
+    "intergrowth2017_ac_hc",
+)
 
 
 # ---------------------------------------------------------------------------
@@ -555,11 +742,16 @@ class Estimate:
         return f"{self.value:.0f} g"
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"equation": self.equation.name, "key": self.equation.key,
-                             "formula": self.equation.formula, "reference": self.equation.reference,
-                             "validity": self.equation.validity,
-                             "inputs_mm": {k: round(v, 2) for k, v in self.inputs_mm.items()},
-                             "warnings": list(self.warnings), "in_range": self.in_range}
+        d: dict[str, Any] = {
+            "equation": self.equation.name,
+            "key": self.equation.key,
+            "formula": self.equation.formula,
+            "reference": self.equation.reference,
+            "validity": self.equation.validity,
+            "inputs_mm": {k: round(v, 2) for k, v in self.inputs_mm.items()},
+            "warnings": list(self.warnings),
+            "in_range": self.in_range,
+        }
         if self.equation.quantity == "GA":
             d.update(ga_days=round(self.value, 1), ga_weeks=round(self.value / 7.0, 2), ga_text=self.text)
         else:
@@ -583,8 +775,10 @@ def validate_measurements(values: Mapping[str, float | None]) -> dict[str, float
         if not math.isfinite(f) or f <= 0:
             raise MeasurementError(f"{k} must be a positive number of millimetres, got {v!r}.")
         if not lo <= f <= hi:
-            raise MeasurementError(f"{k} = {f:g} mm is not a plausible fetal measurement "
-                                   f"({lo:g}-{hi:g} mm); check the units (millimetres).")
+            raise MeasurementError(
+                f"{k} = {f:g} mm is not a plausible fetal measurement "
+                f"({lo:g}-{hi:g} mm); check the units (millimetres)."
+            )
         out[k] = f
     return out
 
@@ -612,8 +806,10 @@ def evaluate(eq: Equation, values: Mapping[str, float], ga_days: float | None = 
     if eq.valid_ga_days and check_ga is not None:
         lo, hi = eq.valid_ga_days
         if not lo <= check_ga <= hi:
-            warnings.append(f"GA {format_ga(check_ga)} is outside the range of {eq.name} "
-                            f"({format_ga(lo)} to {format_ga(hi)}).")
+            warnings.append(
+                f"GA {format_ga(check_ga)} is outside the range of {eq.name} "
+                f"({format_ga(lo)} to {format_ga(hi)})."
+            )
     if eq.valid_output:
         lo, hi = eq.valid_output
         if not lo <= value <= hi:
@@ -649,6 +845,7 @@ class BiometryReport:
     ga_by_dates_days: float | None
     warnings: tuple[str, ...]
     cephalic_index: float | None = None
+    references: tuple[str, ...] = ()  # every paper behind the estimates and warnings
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -660,6 +857,7 @@ class BiometryReport:
             "primary_efw": self.primary_efw.to_dict() if self.primary_efw else None,
             "ga_by_dates_days": self.ga_by_dates_days,
             "warnings": list(self.warnings),
+            "references": list(self.references),
         }
 
 
@@ -672,13 +870,17 @@ _HADLOCK_STRENGTH = {"HC": 4, "FL": 3, "BPD": 2, "AC": 1}
 def _hadlock_composite(m: Mapping[str, float]) -> Equation | None:
     """The Hadlock 1984 equation using the most of the available BPD/HC/AC/FL
     (all four when present; e.g. BPD + HC has no joint equation, HC alone is used)."""
-    usable = [e for e in GA_EQUATIONS.values() if e.key.startswith("hadlock1984_") and all(p in m for p in e.inputs)]
+    usable = [
+        e for e in GA_EQUATIONS.values() if e.key.startswith("hadlock1984_") and all(p in m for p in e.inputs)
+    ]
     if not usable:
         return None
     return max(usable, key=lambda e: (len(e.inputs), sum(_HADLOCK_STRENGTH[p] for p in e.inputs)))
 
 
-def biometry_report(values: Mapping[str, float | None], ga_by_dates_days: float | None = None) -> BiometryReport:
+def biometry_report(
+    values: Mapping[str, float | None], ga_by_dates_days: float | None = None
+) -> BiometryReport:
     """GA and EFW by every applicable equation, plus consistency warnings.
 
     Primary GA: CRL when present (INTERGROWTH-21st within 15-95 mm, else
@@ -720,28 +922,35 @@ def biometry_report(values: Mapping[str, float | None], ga_by_dates_days: float 
     efw_by_key = {e.equation.key: e for e in efw}
     primary_efw = next((efw_by_key[k] for k in EFW_PREFERENCE if k in efw_by_key), None)
 
-    singles = [by_key[f"hadlock1984_{p.lower()}"] for p in _HADLOCK_ORDER if f"hadlock1984_{p.lower()}" in by_key]
+    singles = [
+        by_key[f"hadlock1984_{p.lower()}"] for p in _HADLOCK_ORDER if f"hadlock1984_{p.lower()}" in by_key
+    ]
     if len(singles) >= 2:
         lo = min(singles, key=lambda e: e.value)
         hi = max(singles, key=lambda e: e.value)
         if hi.value - lo.value > 14.0:
-            warnings.append(f"Parameters disagree by more than 2 weeks: {hi.equation.inputs[0]} "
-                            f"gives {format_ga(hi.value)}, {lo.equation.inputs[0]} gives {format_ga(lo.value)} "
-                            f"(Hadlock 1984); check the measurements and consider growth disorders.")
+            warnings.append(
+                f"Parameters disagree by more than 2 weeks: {hi.equation.inputs[0]} "
+                f"gives {format_ga(hi.value)}, {lo.equation.inputs[0]} gives {format_ga(lo.value)} "
+                f"(Hadlock 1984); check the measurements and consider growth disorders."
+            )
     if primary is not None and ga_by_dates_days is not None:
         limit, window = redating_threshold_days(ga_by_dates_days)
         diff = primary.value - ga_by_dates_days
         if abs(diff) > limit:
-            warnings.append(f"GA by ultrasound ({format_ga(primary.value)}, {primary.equation.name}) differs from "
-                            f"GA by dates ({format_ga(ga_by_dates_days)}) by {abs(diff):.0f} days, more than the "
-                            f"{limit}-day redating threshold for {window} (ACOG CO 700).")
+            warnings.append(
+                f"GA by ultrasound ({format_ga(primary.value)}, {primary.equation.name}) differs from "
+                f"GA by dates ({format_ga(ga_by_dates_days)}) by {abs(diff):.0f} days, more than the "
+                f"{limit}-day redating threshold for {window} (ACOG CO 700)."
+            )
     ci = None
     if "BPD" in m and "OFD" in m:
         ci = 100.0 * m["BPD"] / m["OFD"]
         if not 74.0 <= ci <= 83.0:
             shape = "dolichocephalic" if ci < 74.0 else "brachycephalic"
-            warnings.append(f"Cephalic index {ci:.0f} ({shape}; normal 74-83, Hadlock 1981): BPD may misdate, "
-                            "prefer HC.")
+            warnings.append(
+                f"Cephalic index {ci:.0f} ({shape}; normal 74-83, Hadlock 1981): BPD may misdate, prefer HC."
+            )
     if "NT" in m:
         if m["NT"] >= 3.5:
             warnings.append(f"NT {m['NT']:.1f} mm is increased (>= 3.5 mm).")
@@ -750,12 +959,27 @@ def biometry_report(values: Mapping[str, float | None], ga_by_dates_days: float 
     for e in (*ga, *efw):
         if e is primary or e is primary_efw:
             warnings.extend(e.warnings)
-    return BiometryReport(m, tuple(ga), tuple(efw), primary, primary_efw, ga_by_dates_days,
-                          tuple(dict.fromkeys(warnings)), ci)
+    refs = [e.equation.reference for e in (*ga, *efw)]
+    if any("ACOG" in w for w in warnings):
+        refs.append(REF_ACOG_700)
+    if any("Cephalic index" in w for w in warnings):
+        refs.append(REF_HADLOCK_CI_1981)
+    return BiometryReport(
+        m,
+        tuple(ga),
+        tuple(efw),
+        primary,
+        primary_efw,
+        ga_by_dates_days,
+        tuple(dict.fromkeys(warnings)),
+        ci,
+        tuple(dict.fromkeys(refs)),
+    )
 
 
-def measurements_from_annotations(annotations: Iterable[Annotation],
-                                  calibrations: Mapping[Any, Calibration | None]) -> list[Measurement]:
+def measurements_from_annotations(
+    annotations: Iterable[Annotation], calibrations: Mapping[Any, Calibration | None]
+) -> list[Measurement]:
     """Measure every *accepted* annotation tagged with a parameter.
 
     ``calibrations`` maps each annotation's ``frame`` (FrameRef) to its

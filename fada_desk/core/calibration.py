@@ -52,7 +52,10 @@ class Region:
 
     @property
     def is_spatial_cm(self) -> bool:
-        return self.units_x == UNIT_CM and self.units_y == UNIT_CM and self.delta_x > 0 and self.delta_y > 0
+        # Physical Delta X/Y may be negative (it carries the axis direction); its magnitude is the spacing.
+        return (self.units_x == UNIT_CM and self.units_y == UNIT_CM
+                and math.isfinite(self.delta_x) and math.isfinite(self.delta_y)
+                and self.delta_x != 0 and self.delta_y != 0)
 
     @property
     def mm_per_px(self) -> tuple[float, float]:

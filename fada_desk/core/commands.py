@@ -131,8 +131,14 @@ class ReplaceAnnotations(Command):
 
     action = "annotation.edit"
 
-    def __init__(self, doc: AnnotationSet, after: Sequence[Annotation], text: str,
-                 gesture: object | None = None, detail: tuple[Any, ...] = ()) -> None:
+    def __init__(
+        self,
+        doc: AnnotationSet,
+        after: Sequence[Annotation],
+        text: str,
+        gesture: object | None = None,
+        detail: tuple[Any, ...] = (),
+    ) -> None:
         super().__init__(text)
         if not after:
             raise AnnotationError("Nothing to change.")
@@ -165,15 +171,20 @@ class ReplaceAnnotations(Command):
         return self.before == self.after
 
     def audit(self) -> list[AuditAction]:
-        return [AuditAction(self.action, b.id, b.to_dict(), a.to_dict())
-                for b, a in zip(self.before, self.after) if a != b]
+        return [
+            AuditAction(self.action, b.id, b.to_dict(), a.to_dict())
+            for b, a in zip(self.before, self.after)
+            if a != b
+        ]
 
 
 class MoveAnnotation(ReplaceAnnotations):
     merge_id = 1
     action = "annotation.move"
 
-    def __init__(self, doc: AnnotationSet, ann_id: str, dx: float, dy: float, gesture: object | None = None) -> None:
+    def __init__(
+        self, doc: AnnotationSet, ann_id: str, dx: float, dy: float, gesture: object | None = None
+    ) -> None:
         ann = doc.get(ann_id)
         super().__init__(doc, [ann.translated(dx, dy)], f"Move {ann.label or ann.kind}", gesture)
 
@@ -184,29 +195,50 @@ class SetGeometry(ReplaceAnnotations):
     merge_id = 2
     action = "annotation.geometry"
 
-    def __init__(self, doc: AnnotationSet, ann_id: str, geometry: dict[str, Any],
-                 gesture: object | None = None, text: str = "") -> None:
+    def __init__(
+        self,
+        doc: AnnotationSet,
+        ann_id: str,
+        geometry: dict[str, Any],
+        gesture: object | None = None,
+        text: str = "",
+    ) -> None:
         ann = doc.get(ann_id)
-        super().__init__(doc, [ann.with_geometry({**ann.geometry(), **geometry})],
-                         text or f"Reshape {ann.label or ann.kind}", gesture)
+        super().__init__(
+            doc,
+            [ann.with_geometry({**ann.geometry(), **geometry})],
+            text or f"Reshape {ann.label or ann.kind}",
+            gesture,
+        )
 
 
 class ResizeBox(SetGeometry):
     merge_id = 3
 
-    def __init__(self, doc: AnnotationSet, ann_id: str, x0: float, y0: float, x1: float, y1: float,
-                 gesture: object | None = None) -> None:
+    def __init__(
+        self,
+        doc: AnnotationSet,
+        ann_id: str,
+        x0: float,
+        y0: float,
+        x1: float,
+        y1: float,
+        gesture: object | None = None,
+    ) -> None:
         ann = doc.get(ann_id)
         if not isinstance(ann, Box):
             raise AnnotationError(f"Only boxes can be resized this way, not a {ann.kind}.")
-        super().__init__(doc, ann_id, {"x0": x0, "y0": y0, "x1": x1, "y1": y1}, gesture,
-                         f"Resize {ann.label or 'box'}")
+        super().__init__(
+            doc, ann_id, {"x0": x0, "y0": y0, "x1": x1, "y1": y1}, gesture, f"Resize {ann.label or 'box'}"
+        )
 
 
 class EditEllipse(SetGeometry):
     merge_id = 4
 
-    def __init__(self, doc: AnnotationSet, ann_id: str, gesture: object | None = None, **params: float) -> None:
+    def __init__(
+        self, doc: AnnotationSet, ann_id: str, gesture: object | None = None, **params: float
+    ) -> None:
         ann = doc.get(ann_id)
         if not isinstance(ann, Ellipse):
             raise AnnotationError(f"Not an ellipse: {ann.kind}.")
@@ -220,11 +252,13 @@ class MoveVertex(ReplaceAnnotations):
     merge_id = 5
     action = "annotation.vertex.move"
 
-    def __init__(self, doc: AnnotationSet, ann_id: str, index: int, x: float, y: float,
-                 gesture: object | None = None) -> None:
+    def __init__(
+        self, doc: AnnotationSet, ann_id: str, index: int, x: float, y: float, gesture: object | None = None
+    ) -> None:
         ann = doc.get(ann_id)
-        super().__init__(doc, [with_vertex(ann, index, x, y)], f"Move point of {ann.label or ann.kind}",
-                         gesture, (index,))
+        super().__init__(
+            doc, [with_vertex(ann, index, x, y)], f"Move point of {ann.label or ann.kind}", gesture, (index,)
+        )
 
 
 class InsertVertex(ReplaceAnnotations):
@@ -267,7 +301,9 @@ class Relabel(ReplaceAnnotations):
         ann = doc.get(ann_id)
         if not isinstance(label, str) or not label.strip():
             raise AnnotationError("A label cannot be empty.")
-        super().__init__(doc, [ann.edited(label=label)], f"Relabel {ann.label or ann.kind} as {label.strip()}")
+        super().__init__(
+            doc, [ann.edited(label=label)], f"Relabel {ann.label or ann.kind} as {label.strip()}"
+        )
 
 
 class SetMeasure(ReplaceAnnotations):
@@ -277,19 +313,32 @@ class SetMeasure(ReplaceAnnotations):
 
     def __init__(self, doc: AnnotationSet, ann_id: str, measure: str | None) -> None:
         ann = doc.get(ann_id)
-        super().__init__(doc, [ann.edited(measure=measure)], f"Use {ann.label or ann.kind} as {measure or 'no'} measurement")
+        super().__init__(
+            doc,
+            [ann.edited(measure=measure)],
+            f"Use {ann.label or ann.kind} as {measure or 'no'} measurement",
+        )
 
 
 class SetStatus(ReplaceAnnotations):
     action = "annotation.status"
 
-    def __init__(self, doc: AnnotationSet, ids: Sequence[str], status: ReviewStatus | str, text: str = "") -> None:
+    def __init__(
+        self, doc: AnnotationSet, ids: Sequence[str], status: ReviewStatus | str, text: str = ""
+    ) -> None:
         st = ReviewStatus(status)
         anns = [doc.get(i) for i in dict.fromkeys(ids)]
         verb = {"accepted": "Accept", "rejected": "Reject", "pending": "Reset"}[st.value]
-        super().__init__(doc, [a.edited(status=st) for a in anns],
-                         text or (f"{verb} {anns[0].label or anns[0].kind}" if len(anns) == 1
-                                  else f"{verb} {len(anns)} annotations"))
+        super().__init__(
+            doc,
+            [a.edited(status=st) for a in anns],
+            text
+            or (
+                f"{verb} {anns[0].label or anns[0].kind}"
+                if len(anns) == 1
+                else f"{verb} {len(anns)} annotations"
+            ),
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -302,8 +351,15 @@ class SetInterpretation(Command):
 
     action = "interpretation.edit"
 
-    def __init__(self, doc: AnnotationSet, frame: FrameRef, after: Interpretation | None, text: str,
-                 target: str = "", gesture: object | None = None) -> None:
+    def __init__(
+        self,
+        doc: AnnotationSet,
+        frame: FrameRef,
+        after: Interpretation | None,
+        text: str,
+        target: str = "",
+        gesture: object | None = None,
+    ) -> None:
         super().__init__(text)
         self.frame = frame
         self.before: Interpretation | None = doc.interpretation(frame)
@@ -318,8 +374,12 @@ class SetInterpretation(Command):
         doc.set_interpretation(self.frame, self.before)
 
     def merge_with(self, other: Command) -> bool:
-        if (self.gesture is None or type(other) is not type(self) or not isinstance(other, SetInterpretation)
-                or (other.gesture, other.frame, other.target) != (self.gesture, self.frame, self.target)):
+        if (
+            self.gesture is None
+            or type(other) is not type(self)
+            or not isinstance(other, SetInterpretation)
+            or (other.gesture, other.frame, other.target) != (self.gesture, self.frame, self.target)
+        ):
             return False
         self.after = other.after
         return True
@@ -354,12 +414,15 @@ class EditInterpretationField(SetInterpretation):
     merge_id = 10
     action = "interpretation.field.edit"
 
-    def __init__(self, doc: AnnotationSet, frame: FrameRef, name: str, value: Any,
-                 gesture: object | None = None) -> None:
+    def __init__(
+        self, doc: AnnotationSet, frame: FrameRef, name: str, value: Any, gesture: object | None = None
+    ) -> None:
         it = _interp(doc, frame, create=True)
         if name in (CLASSIFICATION, DET_CLASSES, SEG_CLASSES):
             raise AnnotationError(f"Use the classification/mapping commands for {name!r}.")
-        super().__init__(doc, frame, it.with_value(name, value), f"Edit {name.replace('_', ' ')}", name, gesture)
+        super().__init__(
+            doc, frame, it.with_value(name, value), f"Edit {name.replace('_', ' ')}", name, gesture
+        )
 
 
 class SetFieldStatus(SetInterpretation):
@@ -379,8 +442,13 @@ class SetClassification(SetInterpretation):
         it = _interp(doc, frame, create=True)
         if label is not None and (not isinstance(label, str) or not label.strip()):
             raise AnnotationError("The classification cannot be empty.")
-        super().__init__(doc, frame, it.with_value(CLASSIFICATION, label.strip() if label else None),
-                         f"Set view to {label}", CLASSIFICATION)
+        super().__init__(
+            doc,
+            frame,
+            it.with_value(CLASSIFICATION, label.strip() if label else None),
+            f"Set view to {label}",
+            CLASSIFICATION,
+        )
 
 
 class SetMappedClasses(SetInterpretation):
@@ -388,8 +456,13 @@ class SetMappedClasses(SetInterpretation):
 
     action = "interpretation.mapping"
 
-    def __init__(self, doc: AnnotationSet, frame: FrameRef, det_classes: str | Sequence[str] | None,
-                 seg_classes: str | Sequence[str] | None) -> None:
+    def __init__(
+        self,
+        doc: AnnotationSet,
+        frame: FrameRef,
+        det_classes: str | Sequence[str] | None,
+        seg_classes: str | Sequence[str] | None,
+    ) -> None:
         it = _interp(doc, frame, create=True)
         after = it.with_value(DET_CLASSES, det_classes).with_value(SEG_CLASSES, seg_classes)
         super().__init__(doc, frame, after, "Set mapped classes")
@@ -397,6 +470,7 @@ class SetMappedClasses(SetInterpretation):
     def audit(self) -> list[AuditAction]:
         def part(i: Interpretation | None) -> Any:
             return None if i is None else {k: i.values[k].to_dict() for k in (DET_CLASSES, SEG_CLASSES)}
+
         return [AuditAction(self.action, f"{self.frame.key()}/mapping", part(self.before), part(self.after))]
 
 
@@ -435,7 +509,7 @@ class AcceptAll(MacroCommand):
         pending = doc.pending(frame)
         if pending:
             self.children.append(SetStatus(doc, [a.id for a in pending], ReviewStatus.ACCEPTED, self.text))
-        for f in ([frame] if frame is not None else doc.frames()):
+        for f in [frame] if frame is not None else doc.frames():
             it = doc.interpretation(f)
             if it is not None and it.pending_names():
                 cmd = SetInterpretation(doc, f, it.with_all_accepted(), self.text)
@@ -544,17 +618,26 @@ class UndoStack:
         cmd.redo(self.doc)
         if self._macros:
             children = self._macros[-1].children
-            if children and children[-1].merge_id >= 0 and children[-1].merge_id == cmd.merge_id \
-                    and children[-1].merge_with(cmd):
+            if (
+                children
+                and children[-1].merge_id >= 0
+                and children[-1].merge_id == cmd.merge_id
+                and children[-1].merge_with(cmd)
+            ):
                 return
             children.append(cmd)
             return
-        del self._commands[self._index:]
+        del self._commands[self._index :]
         if self._clean_index is not None and self._clean_index > self._index:
             self._clean_index = None  # the saved state is no longer reachable
         top = self._commands[-1] if self._commands else None
-        can_merge = (top is not None and top.merge_id >= 0 and top.merge_id == cmd.merge_id
-                     and self._clean_index != self._index and self._seal_index != self._index)
+        can_merge = (
+            top is not None
+            and top.merge_id >= 0
+            and top.merge_id == cmd.merge_id
+            and self._clean_index != self._index
+            and self._seal_index != self._index
+        )
         if can_merge and top is not None and top.merge_with(cmd):
             if top.is_obsolete():
                 self._commands.pop()
@@ -606,7 +689,7 @@ class UndoStack:
             self._macros[-1].children.append(macro)
             return
         # children already ran; record the macro without re-running it
-        del self._commands[self._index:]
+        del self._commands[self._index :]
         if self._clean_index is not None and self._clean_index > self._index:
             self._clean_index = None
         if macro.is_obsolete():

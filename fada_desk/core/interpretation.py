@@ -90,8 +90,12 @@ class ReviewedValue:
         return Provenance.AI_EDITED if self.edited else Provenance.AI
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ai": self.ai, "value": self.value, "status": self.status.value,
-                "provenance": self.provenance.value}
+        return {
+            "ai": self.ai,
+            "value": self.value,
+            "status": self.status.value,
+            "provenance": self.provenance.value,
+        }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ReviewedValue:
@@ -126,8 +130,14 @@ class Interpretation:
 
     # -- construction ----------------------------------------------------------------
     @classmethod
-    def from_fada(cls, frame: FrameRef, analysis_id: str | None, interpretation: Mapping[str, Any] | None,
-                  classification: str | None = None, mapping: Mapping[str, Any] | None = None) -> Interpretation:
+    def from_fada(
+        cls,
+        frame: FrameRef,
+        analysis_id: str | None,
+        interpretation: Mapping[str, Any] | None,
+        classification: str | None = None,
+        mapping: Mapping[str, Any] | None = None,
+    ) -> Interpretation:
         """Build from FADA pipeline output (upstream shapes).
 
         ``interpretation``: the parsed 8-field dict (upstream adds ``_parse_success``
@@ -145,17 +155,28 @@ class Interpretation:
         for key in (DET_CLASSES, SEG_CLASSES):
             v = mapping.get(key)
             values[key] = ReviewedValue(v, v, ReviewStatus.PENDING, True)
-        extra = {k: _json_value(v, k) for k, v in interp.items()
-                 if k not in INTERPRETATION_FIELDS and not str(k).startswith("_")}
-        return cls(frame, analysis_id, values, mapping.get("tier"),
-                   bool(interp.get("_parse_success", bool(interp))), str(interp.get("_raw_text", "") or ""),
-                   extra)
+        extra = {
+            k: _json_value(v, k)
+            for k, v in interp.items()
+            if k not in INTERPRETATION_FIELDS and not str(k).startswith("_")
+        }
+        return cls(
+            frame,
+            analysis_id,
+            values,
+            mapping.get("tier"),
+            bool(interp.get("_parse_success", bool(interp))),
+            str(interp.get("_raw_text", "") or ""),
+            extra,
+        )
 
     @classmethod
     def manual(cls, frame: FrameRef) -> Interpretation:
         """An empty interpretation written by a human (no AI run)."""
-        values = {k: ReviewedValue(None, None, ReviewStatus.PENDING, False)
-                  for k in (*INTERPRETATION_FIELDS, *EXTRA_VALUES)}
+        values = {
+            k: ReviewedValue(None, None, ReviewStatus.PENDING, False)
+            for k in (*INTERPRETATION_FIELDS, *EXTRA_VALUES)
+        }
         return cls(frame, None, values, None, True, "")
 
     # -- access ------------------------------------------------------------------
@@ -174,17 +195,22 @@ class Interpretation:
 
     def accepted_fields(self) -> dict[str, Any]:
         """The 8 fields a human accepted (current values), in upstream order."""
-        return {k: self.values[k].value for k in INTERPRETATION_FIELDS
-                if self.values[k].status is ReviewStatus.ACCEPTED}
+        return {
+            k: self.values[k].value
+            for k in INTERPRETATION_FIELDS
+            if self.values[k].status is ReviewStatus.ACCEPTED
+        }
 
     def to_fada(self) -> dict[str, Any]:
         """Current values in FADA's shape: the 8-field object + classification + mapping."""
         return {
             "interpretation": {k: self.values[k].value for k in INTERPRETATION_FIELDS},
             "classification": self.values[CLASSIFICATION].value,
-            "mapping": {"det_classes": self.values[DET_CLASSES].value,
-                        "seg_classes": self.values[SEG_CLASSES].value,
-                        "tier": self.mapping_tier},
+            "mapping": {
+                "det_classes": self.values[DET_CLASSES].value,
+                "seg_classes": self.values[SEG_CLASSES].value,
+                "tier": self.mapping_tier,
+            },
         }
 
     # -- edits (return new objects) ----------------------------------------------------
@@ -208,25 +234,40 @@ class Interpretation:
 
     def with_all_accepted(self) -> Interpretation:
         """Accept every pending value that has content."""
-        values = {k: (replace(v, status=ReviewStatus.ACCEPTED)
-                      if v.status is ReviewStatus.PENDING and v.value is not None else v)
-                  for k, v in self.values.items()}
+        values = {
+            k: (
+                replace(v, status=ReviewStatus.ACCEPTED)
+                if v.status is ReviewStatus.PENDING and v.value is not None
+                else v
+            )
+            for k, v in self.values.items()
+        }
         return replace(self, values=values)
 
     # -- (de)serialisation ------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {"frame": self.frame.to_dict(), "analysis_id": self.analysis_id,
-                "values": {k: v.to_dict() for k, v in self.values.items()},
-                "mapping_tier": self.mapping_tier, "parse_success": self.parse_success,
-                "raw_text": self.raw_text, "extra": dict(self.extra)}
+        return {
+            "frame": self.frame.to_dict(),
+            "analysis_id": self.analysis_id,
+            "values": {k: v.to_dict() for k, v in self.values.items()},
+            "mapping_tier": self.mapping_tier,
+            "parse_success": self.parse_success,
+            "raw_text": self.raw_text,
+            "extra": dict(self.extra),
+        }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Interpretation:
         try:
-            return cls(FrameRef.from_dict(d["frame"]), d.get("analysis_id"),
-                       {k: ReviewedValue.from_dict(v) for k, v in d["values"].items()},
-                       d.get("mapping_tier"), bool(d.get("parse_success", True)),
-                       str(d.get("raw_text", "")), dict(d.get("extra", {})))
+            return cls(
+                FrameRef.from_dict(d["frame"]),
+                d.get("analysis_id"),
+                {k: ReviewedValue.from_dict(v) for k, v in d["values"].items()},
+                d.get("mapping_tier"),
+                bool(d.get("parse_success", True)),
+                str(d.get("raw_text", "")),
+                dict(d.get("extra", {})),
+            )
         except (KeyError, TypeError, ValueError) as err:
             raise AnnotationError(f"Malformed interpretation: {err}.") from None
 
@@ -260,8 +301,9 @@ def _latest_phases(analysis: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     return latest
 
 
-def review_items_from_analysis(analysis: Mapping[str, Any], frame: FrameRef,
-                               analysis_id: str) -> tuple[list[Any], Interpretation | None]:
+def review_items_from_analysis(
+    analysis: Mapping[str, Any], frame: FrameRef, analysis_id: str
+) -> tuple[list[Any], Interpretation | None]:
     """Turn a FADA analysis document (``AnalysisResult.to_dict()``, the
     ``analysis.json`` of ``fada-desk analyze``) into pending AI annotations and
     an :class:`Interpretation`.

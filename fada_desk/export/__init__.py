@@ -35,20 +35,39 @@ def get_exporter(fmt: str) -> Exporter:
     try:
         return EXPORTERS.get(fmt)()
     except KeyError:
-        raise ExportError(f"Unknown export format {fmt!r} (choose from {', '.join(EXPORTERS.names())}).") from None
+        raise ExportError(
+            f"Unknown export format {fmt!r} (choose from {', '.join(EXPORTERS.names())})."
+        ) from None
 
 
-def export_bundle(bundle: ExportBundle, fmt: str, out_dir: Path | str, options: ExportOptions | None = None,
-                  cancel: CancelToken | None = None) -> Job:
+def export_bundle(
+    bundle: ExportBundle,
+    fmt: str,
+    out_dir: Path | str,
+    options: ExportOptions | None = None,
+    cancel: CancelToken | None = None,
+) -> Job:
     """Run one exporter on an already gathered bundle (a generator job)."""
     exporter = get_exporter(fmt)
     return (yield from exporter.run(bundle, Path(out_dir), options or ExportOptions(), cancel))
 
 
-def export_exam(store: Any, exam_id: int, fmt: str, out_dir: Path | str, options: ExportOptions | None = None,
-                cancel: CancelToken | None = None) -> Job:
-    """Gather exam ``exam_id`` from an ExamStore and export it as ``fmt`` into ``out_dir``."""
+def export_exam(
+    store: Any,
+    exam_id: int,
+    fmt: str,
+    out_dir: Path | str,
+    options: ExportOptions | None = None,
+    cancel: CancelToken | None = None,
+    audit: bool = True,
+) -> Job:
+    """Gather exam ``exam_id`` from an ExamStore and export it as ``fmt`` into ``out_dir``.
+
+    A successful export is recorded in the audit trail (``exam.export``: format,
+    files, whether pending items were included, by the reviewer named on it).
+    """
     from fada_desk.export.bundle import build_bundle
+    from fada_desk.storage.review import AuditRecord, ReviewStore
 
     options = options or ExportOptions()
     exporter = get_exporter(fmt)  # unknown format: fail before reading anything
@@ -56,8 +75,34 @@ def export_exam(store: Any, exam_id: int, fmt: str, out_dir: Path | str, options
     bundle = build_bundle(store, exam_id, options)
     if cancel is not None:
         cancel.check()
-    return (yield from exporter.run(bundle, Path(out_dir), options, cancel))
+    paths = yield from exporter.run(bundle, Path(out_dir), options, cancel)
+    if audit:
+        ReviewStore(store).append_audit(
+            bundle.operator or "unknown operator",
+            [
+                AuditRecord(
+                    "exam.export",
+                    f"exam:{bundle.exam.uid}",
+                    None,
+                    {
+                        "format": fmt,
+                        "files": [str(p) for p in paths],
+                        "include_pending": options.include_pending,
+                        "audit_head_in_export": bundle.audit_head,
+                    },
+                )
+            ],
+            exam_id=exam_id,
+        )
+    return paths
 
 
-__all__ = ["EXPORTERS", "ClinicHeader", "ExportOptions", "Exporter", "export_bundle", "export_exam",
-           "get_exporter"]
+__all__ = [
+    "EXPORTERS",
+    "ClinicHeader",
+    "ExportOptions",
+    "Exporter",
+    "export_bundle",
+    "export_exam",
+    "get_exporter",
+]

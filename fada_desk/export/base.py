@@ -71,8 +71,9 @@ class Exporter:
     suffix: str = ""
     description: str = ""
 
-    def run(self, bundle: ExportBundle, out_dir: Path, options: ExportOptions,
-            cancel: CancelToken | None = None) -> Job:
+    def run(
+        self, bundle: ExportBundle, out_dir: Path, options: ExportOptions, cancel: CancelToken | None = None
+    ) -> Job:
         raise NotImplementedError
 
 

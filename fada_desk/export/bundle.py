@@ -114,8 +114,9 @@ def filter_interpretation(interp: Interpretation | None, include_pending: bool) 
     return out
 
 
-def frames_for_export(doc: AnnotationSet, items: Sequence[Any], include_pending: bool,
-                      load: Callable[[FrameRef], Frame]) -> list[ExportFrame]:
+def frames_for_export(
+    doc: AnnotationSet, items: Sequence[Any], include_pending: bool, load: Callable[[FrameRef], Frame]
+) -> list[ExportFrame]:
     """Every still image, plus every clip frame that carries annotations or an interpretation."""
     by_id = {it.id: it for it in items}
     wanted: list[FrameRef] = [FrameRef(it.id, 0) for it in items if it.kind == "image"]
@@ -129,8 +130,17 @@ def frames_for_export(doc: AnnotationSet, items: Sequence[Any], include_pending:
         item = by_id[f.item_id]
         anns = [a for a in doc.for_frame(f) if _visible(a.status, include_pending)]
         interp = doc.interpretation(f)
-        out.append(ExportFrame(f, item, item.calibration, anns, filter_interpretation(interp, include_pending),
-                               interp.mapping_tier if interp else None, (lambda fr=f: load(fr))))
+        out.append(
+            ExportFrame(
+                f,
+                item,
+                item.calibration,
+                anns,
+                filter_interpretation(interp, include_pending),
+                interp.mapping_tier if interp else None,
+                (lambda fr=f: load(fr)),
+            )
+        )
     return out
 
 
@@ -143,8 +153,9 @@ def build_bundle(store: Any, exam_id: int, options: ExportOptions) -> ExportBund
     items = store.list_items(exam_id)
     reviews = ReviewStore(store)
     doc = reviews.load(exam_id)
-    frames = frames_for_export(doc, items, options.include_pending,
-                               lambda f: store.load_frame(f.item_id, f.frame_index))
+    frames = frames_for_export(
+        doc, items, options.include_pending, lambda f: store.load_frame(f.item_id, f.frame_index)
+    )
     cals = {f: it.calibration for it in items for f in doc.frames() if f.item_id == it.id}
     measurements, problems = exam_measurements(doc, cals)
     values = latest_values(measurements)
@@ -154,10 +165,18 @@ def build_bundle(store: Any, exam_id: int, options: ExportOptions) -> ExportBund
     sign_off = reviews.last_sign_off(exam_id)
     operator = options.operator or (sign_off.operator if sign_off else "") or exam.operator
     return ExportBundle(
-        exam=exam, frames=frames, measurements=measurements, measurement_problems=problems, biometry=report,
-        sign_off=sign_off, audit_head=entries[-1].hash if entries else "", audit_count=len(entries),
+        exam=exam,
+        frames=frames,
+        measurements=measurements,
+        measurement_problems=problems,
+        biometry=report,
+        sign_off=sign_off,
+        audit_head=entries[-1].hash if entries else "",
+        audit_count=len(entries),
         clinic=options.clinic if options.clinic is not None else load_clinic_header(),
-        include_pending=options.include_pending, operator=operator)
+        include_pending=options.include_pending,
+        operator=operator,
+    )
 
 
 def iso(d: dt.date | dt.datetime | None) -> str | None:

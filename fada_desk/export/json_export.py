@@ -19,8 +19,16 @@ from typing import Any
 from fada_desk.core.annotations import Box, Keypoints, Polygon
 from fada_desk.core.cancel import CancelToken, Progress
 from fada_desk.core.interpretation import CLASSIFICATION, DET_CLASSES, INTERPRETATION_FIELDS, SEG_CLASSES
-from fada_desk.export.base import PENDING_MARK, Exporter, ExportOptions, Job, check, prepare_dir, safe_name, \
-    write_atomic
+from fada_desk.export.base import (
+    PENDING_MARK,
+    Exporter,
+    ExportOptions,
+    Job,
+    check,
+    prepare_dir,
+    safe_name,
+    write_atomic,
+)
 from fada_desk.export.bundle import ExportBundle, ExportFrame, iso
 
 FORMAT = "fada-desk-export/1"
@@ -40,34 +48,64 @@ def fada_fields(frame: ExportFrame) -> dict[str, Any]:
         if isinstance(a, Box):
             dets.append({"bbox_2d": [x0, y0, x1, y1], "label": a.label, **extra})
         elif isinstance(a, Polygon):
-            segs.append({"bbox_2d": [x0, y0, x1, y1], "label": a.label,
-                         "mask": [[round(x, 2), round(y, 2)] for x, y in a.points], **extra})
+            segs.append(
+                {
+                    "bbox_2d": [x0, y0, x1, y1],
+                    "label": a.label,
+                    "mask": [[round(x, 2), round(y, 2)] for x, y in a.points],
+                    **extra,
+                }
+            )
         elif isinstance(a, Keypoints):
-            kps.append({"bbox_2d": [x0, y0, x1, y1], "label": a.label,
-                        "keypoints": [[round(k.x, 2), round(k.y, 2), k.visibility] for k in a.points], **extra})
+            kps.append(
+                {
+                    "bbox_2d": [x0, y0, x1, y1],
+                    "label": a.label,
+                    "keypoints": [[round(k.x, 2), round(k.y, 2), k.visibility] for k in a.points],
+                    **extra,
+                }
+            )
     return {
         "coordinate_space": "pixel",
         "interpretation": {k: _value(frame, k) for k in INTERPRETATION_FIELDS},
         "classification": _value(frame, CLASSIFICATION),
-        "mapping": {"det_classes": _value(frame, DET_CLASSES), "seg_classes": _value(frame, SEG_CLASSES),
-                    "tier": frame.mapping_tier},
-        "detections": dets, "segmentations": segs, "keypoints": kps,
+        "mapping": {
+            "det_classes": _value(frame, DET_CLASSES),
+            "seg_classes": _value(frame, SEG_CLASSES),
+            "tier": frame.mapping_tier,
+        },
+        "detections": dets,
+        "segmentations": segs,
+        "keypoints": kps,
     }
 
 
 def frame_dict(frame: ExportFrame) -> dict[str, Any]:
     item = frame.item
     return {
-        "item_id": frame.frame.item_id, "frame_index": frame.frame.frame_index,
-        "kind": item.kind, "width": item.width, "height": item.height, "sha256": item.sha256,
+        "item_id": frame.frame.item_id,
+        "frame_index": frame.frame.frame_index,
+        "kind": item.kind,
+        "width": item.width,
+        "height": item.height,
+        "sha256": item.sha256,
         "source_uri": item.source_uri,
         "calibration": frame.calibration.to_dict() if frame.calibration else None,
         "fada": fada_fields(frame),
-        "review": {k: {"value": v.value, "ai": v.ai, "status": v.status, "provenance": v.provenance,
-                       **({"note": PENDING_MARK} if v.pending else {})}
-                   for k, v in frame.interpretation.items()},
-        "annotations": [{**a.to_dict(), **({"note": PENDING_MARK} if a.status.value == "pending" else {})}
-                        for a in frame.annotations],
+        "review": {
+            k: {
+                "value": v.value,
+                "ai": v.ai,
+                "status": v.status,
+                "provenance": v.provenance,
+                **({"note": PENDING_MARK} if v.pending else {}),
+            }
+            for k, v in frame.interpretation.items()
+        },
+        "annotations": [
+            {**a.to_dict(), **({"note": PENDING_MARK} if a.status.value == "pending" else {})}
+            for a in frame.annotations
+        ],
     }
 
 
@@ -83,11 +121,23 @@ def bundle_dict(bundle: ExportBundle, cancel: CancelToken | None = None) -> dict
         "generated_at": bundle.generated_at,
         "app_version": bundle.app_version,
         "clinic": bundle.clinic.to_dict(),
-        "patient": {"patient_id": patient.patient_id, "name": patient.name, "dob": iso(patient.dob),
-                    "sex": patient.sex},
-        "exam": {"id": exam.id, "uid": exam.uid, "exam_date": iso(exam.exam_date), "lmp": iso(exam.lmp),
-                 "edd": iso(exam.edd), "ga_by_dates": bundle.ga_by_dates(), "operator": exam.operator,
-                 "referring": exam.referring, "status": exam.status},
+        "patient": {
+            "patient_id": patient.patient_id,
+            "name": patient.name,
+            "dob": iso(patient.dob),
+            "sex": patient.sex,
+        },
+        "exam": {
+            "id": exam.id,
+            "uid": exam.uid,
+            "exam_date": iso(exam.exam_date),
+            "lmp": iso(exam.lmp),
+            "edd": iso(exam.edd),
+            "ga_by_dates": bundle.ga_by_dates(),
+            "operator": exam.operator,
+            "referring": exam.referring,
+            "status": exam.status,
+        },
         "include_pending": bundle.include_pending,
         "pending_count": bundle.pending_count,
         "images": frames,
@@ -97,9 +147,15 @@ def bundle_dict(bundle: ExportBundle, cancel: CancelToken | None = None) -> dict
         "review": {
             "reviewed_by": bundle.operator,
             "note": f"AI-assisted, reviewed by {bundle.operator}" if bundle.operator else "AI-assisted",
-            "sign_off": None if so is None else {"operator": so.operator, "ts_utc": so.ts_utc,
-                                                 "statement": (so.after or {}).get("statement", ""),
-                                                 "audit_seq": so.seq, "audit_hash": so.hash},
+            "sign_off": None
+            if so is None
+            else {
+                "operator": so.operator,
+                "ts_utc": so.ts_utc,
+                "statement": (so.after or {}).get("statement", ""),
+                "audit_seq": so.seq,
+                "audit_hash": so.hash,
+            },
         },
         "audit": {"entries": bundle.audit_count, "head_hash": bundle.audit_head},
     }
@@ -110,8 +166,9 @@ class JsonExporter(Exporter):
     suffix = ".json"
     description = "FADA-compatible JSON with provenance, measurements and GA/EFW"
 
-    def run(self, bundle: ExportBundle, out_dir: Path, options: ExportOptions,
-            cancel: CancelToken | None = None) -> Job:
+    def run(
+        self, bundle: ExportBundle, out_dir: Path, options: ExportOptions, cancel: CancelToken | None = None
+    ) -> Job:
         out = prepare_dir(out_dir)
         yield Progress("collecting exam data", 0.1)
         doc = bundle_dict(bundle, cancel)

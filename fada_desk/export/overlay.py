@@ -20,9 +20,11 @@ from fada_desk.core.annotations import Annotation, Box, Caliper, Ellipse, Keypoi
 from fada_desk.export.base import PENDING_MARK
 from fada_desk.inference.constants import class_color
 
-_FONTS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
-          "/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf",
-          "C:/Windows/Fonts/arialbd.ttf")
+_FONTS = (
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf",
+    "C:/Windows/Fonts/arialbd.ttf",
+)
 
 
 def _font(size: int) -> Any:
@@ -44,8 +46,15 @@ def annotation_color(ann: Annotation) -> tuple[int, int, int]:
     return class_color(ann.label or ann.measure or ann.kind)
 
 
-def _dashed(draw: Any, pts: Sequence[tuple[float, float]], color: Any, width: int, closed: bool,
-            dash: float = 10.0, gap: float = 6.0) -> None:
+def _dashed(
+    draw: Any,
+    pts: Sequence[tuple[float, float]],
+    color: Any,
+    width: int,
+    closed: bool,
+    dash: float = 10.0,
+    gap: float = 6.0,
+) -> None:
     seq = list(pts) + ([pts[0]] if closed and pts else [])
     carry = 0.0  # distance into the current dash/gap period, continued across segments
     for (x0, y0), (x1, y1) in zip(seq, seq[1:]):
@@ -56,16 +65,20 @@ def _dashed(draw: Any, pts: Sequence[tuple[float, float]], color: Any, width: in
             if phase < dash:
                 step = min(dash - phase, length - pos)
                 a, b = pos / length, (pos + step) / length
-                draw.line([(x0 + (x1 - x0) * a, y0 + (y1 - y0) * a), (x0 + (x1 - x0) * b, y0 + (y1 - y0) * b)],
-                          fill=color, width=width)
+                draw.line(
+                    [(x0 + (x1 - x0) * a, y0 + (y1 - y0) * a), (x0 + (x1 - x0) * b, y0 + (y1 - y0) * b)],
+                    fill=color,
+                    width=width,
+                )
             else:
                 step = min(dash + gap - phase, length - pos)
             pos += step
             carry += step
 
 
-def _outline(draw: Any, pts: Sequence[tuple[float, float]], color: Any, width: int, closed: bool,
-             pending: bool) -> None:
+def _outline(
+    draw: Any, pts: Sequence[tuple[float, float]], color: Any, width: int, closed: bool, pending: bool
+) -> None:
     if pending:
         _dashed(draw, pts, color, width, closed)
     else:
@@ -76,11 +89,19 @@ def _overlaps(a: tuple[float, float, float, float], b: tuple[float, float, float
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def _label(draw: Any, text: str, x: float, y: float, color: Any, font: Any, size: tuple[int, int],
-           placed: list[tuple[float, float, float, float]]) -> None:
+def _label(
+    draw: Any,
+    text: str,
+    x: float,
+    y: float,
+    color: Any,
+    font: Any,
+    size: tuple[int, int],
+    placed: list[tuple[float, float, float, float]],
+) -> None:
     """A filled label just above (x, y), moved up/down until it hides no other label."""
-    l, t, r, b = draw.textbbox((0, 0), text, font=font)
-    w, h = r - l + 6, b - t + 6
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+    w, h = right - left + 6, bottom - top + 6
     tx = min(max(0.0, x), max(0.0, size[0] - w))
     base = y - h - 2 if y - h - 2 >= 0 else y + 2
     rect = (tx, base, tx + w, base + h)
@@ -94,12 +115,18 @@ def _label(draw: Any, text: str, x: float, y: float, color: Any, font: Any, size
     draw.rectangle(list(rect), fill=color)
     luma = 0.299 * color[0] + 0.587 * color[1] + 0.114 * color[2]
     ink = (0, 0, 0) if luma > 160 else (255, 255, 255)  # readable on yellow as on navy
-    draw.text((rect[0] + 3 - l, rect[1] + 3 - t), text, fill=ink, font=font)
+    draw.text((rect[0] + 3 - left, rect[1] + 3 - top), text, fill=ink, font=font)
 
 
-def render_overlay(rgb: np.ndarray, annotations: Sequence[Annotation], *,
-                   measurements: Mapping[str, str] | None = None, classification: str | None = None,
-                   line_width: int | None = None, fill_alpha: float = 0.25) -> np.ndarray:
+def render_overlay(
+    rgb: np.ndarray,
+    annotations: Sequence[Annotation],
+    *,
+    measurements: Mapping[str, str] | None = None,
+    classification: str | None = None,
+    line_width: int | None = None,
+    fill_alpha: float = 0.25,
+) -> np.ndarray:
     """A new RGB uint8 array with ``annotations`` drawn (pixel coordinates of ``rgb``).
 
     ``measurements`` maps annotation id -> text (e.g. "HC 175.2 mm") shown in its label.
@@ -132,7 +159,11 @@ def render_overlay(rgb: np.ndarray, annotations: Sequence[Annotation], *,
         pending = a.status is ReviewStatus.PENDING
         text = a.label or a.measure or a.kind
         if a.id in measurements:
-            text = measurements[a.id] if not a.label or a.label == a.measure else f"{a.label}: {measurements[a.id]}"
+            text = (
+                measurements[a.id]
+                if not a.label or a.label == a.measure
+                else f"{a.label}: {measurements[a.id]}"
+            )
         if pending:
             text += f" ({PENDING_MARK})"
         x0, y0, _, _ = a.bounds()
@@ -145,7 +176,7 @@ def render_overlay(rgb: np.ndarray, annotations: Sequence[Annotation], *,
         elif isinstance(a, Caliper):
             _outline(draw, [a.p1, a.p2], color, lw, False, pending)
             r = 3 * lw
-            for (px, py) in (a.p1, a.p2):
+            for px, py in (a.p1, a.p2):
                 draw.line([(px - r, py - r), (px + r, py + r)], fill=color, width=lw)
                 draw.line([(px - r, py + r), (px + r, py - r)], fill=color, width=lw)
         elif isinstance(a, Keypoints):
@@ -164,7 +195,7 @@ def render_overlay(rgb: np.ndarray, annotations: Sequence[Annotation], *,
         _label(draw, text, x, y, color, font, (w, h), placed)
     if classification:
         text = f"View: {classification}"
-        l, t, r, b = draw.textbbox((10, 10), text, font=font)
-        draw.rectangle([l - 4, t - 4, r + 4, b + 4], fill=(40, 40, 40, 255))
+        left, top, right, bottom = draw.textbbox((10, 10), text, font=font)
+        draw.rectangle([left - 4, top - 4, right + 4, bottom + 4], fill=(40, 40, 40, 255))
         draw.text((10, 10), text, fill=(255, 255, 255, 255), font=font)
     return np.asarray(img.convert("RGB"))

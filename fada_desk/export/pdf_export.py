@@ -16,8 +16,17 @@ from xml.sax.saxutils import escape
 
 from fada_desk.core.cancel import CancelToken, Progress
 from fada_desk.core.interpretation import FIELD_TITLES, INTERPRETATION_FIELDS, display_text
-from fada_desk.export.base import AI_NOTE, PENDING_MARK, Exporter, ExportOptions, Job, check, prepare_dir, \
-    safe_name, write_atomic
+from fada_desk.export.base import (
+    AI_NOTE,
+    PENDING_MARK,
+    Exporter,
+    ExportOptions,
+    Job,
+    check,
+    prepare_dir,
+    safe_name,
+    write_atomic,
+)
 from fada_desk.export.bundle import ExportBundle, iso
 from fada_desk.export.png_export import frame_overlay
 
@@ -58,11 +67,16 @@ def _rows_person(bundle: ExportBundle) -> list[tuple[str, str]]:
     exam, p = bundle.exam, bundle.patient
     ga = bundle.ga_by_dates()
     return [
-        ("Patient", getattr(p, "display_name", p.name) or "-"), ("Patient ID", p.patient_id),
-        ("Date of birth", iso(p.dob) or "-"), ("Exam date", iso(exam.exam_date) or "-"),
-        ("LMP", iso(exam.lmp) or "-"), ("EDD", iso(getattr(exam.dating, "edd", None)) if exam.dating else "-"),
-        ("GA by dates", ga["text"] if ga else "-"), ("Operator", exam.operator or "-"),
-        ("Referring", exam.referring or "-"), ("Study UID", exam.uid),
+        ("Patient", getattr(p, "display_name", p.name) or "-"),
+        ("Patient ID", p.patient_id),
+        ("Date of birth", iso(p.dob) or "-"),
+        ("Exam date", iso(exam.exam_date) or "-"),
+        ("LMP", iso(exam.lmp) or "-"),
+        ("EDD", iso(getattr(exam.dating, "edd", None)) if exam.dating else "-"),
+        ("GA by dates", ga["text"] if ga else "-"),
+        ("Operator", exam.operator or "-"),
+        ("Referring", exam.referring or "-"),
+        ("Study UID", exam.uid),
     ]
 
 
@@ -71,8 +85,9 @@ class PdfExporter(Exporter):
     suffix = ".pdf"
     description = "Printable report: patient, biometry with GA/EFW, annotated images, sign-off"
 
-    def run(self, bundle: ExportBundle, out_dir: Path, options: ExportOptions,
-            cancel: CancelToken | None = None) -> Job:
+    def run(
+        self, bundle: ExportBundle, out_dir: Path, options: ExportOptions, cancel: CancelToken | None = None
+    ) -> Job:
         from PIL import Image as PILImage
         from reportlab.lib import colors
         from reportlab.lib.pagesizes import A4
@@ -94,16 +109,24 @@ class PdfExporter(Exporter):
         regular, bold = _fonts()
         base = getSampleStyleSheet()
         body = ParagraphStyle("body", parent=base["BodyText"], fontName=regular, fontSize=9, leading=11.5)
-        small = ParagraphStyle("small", parent=body, fontSize=7.5, leading=9.5, textColor=colors.HexColor("#444444"))
+        small = ParagraphStyle(
+            "small", parent=body, fontSize=7.5, leading=9.5, textColor=colors.HexColor("#444444")
+        )
         h1 = ParagraphStyle("h1", parent=base["Heading1"], fontName=bold, fontSize=15, spaceAfter=4)
-        h2 = ParagraphStyle("h2", parent=base["Heading2"], fontName=bold, fontSize=11.5, spaceBefore=8, spaceAfter=4)
+        h2 = ParagraphStyle(
+            "h2", parent=base["Heading2"], fontName=bold, fontSize=11.5, spaceBefore=8, spaceAfter=4
+        )
         warn = ParagraphStyle("warn", parent=body, textColor=colors.HexColor("#9a3412"))
-        grid = TableStyle([
-            ("FONTNAME", (0, 0), (-1, -1), regular), ("FONTSIZE", (0, 0), (-1, -1), 8.5),
-            ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#b0b0b0")),
-            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef5")), ("FONTNAME", (0, 0), (-1, 0), bold),
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ])
+        grid = TableStyle(
+            [
+                ("FONTNAME", (0, 0), (-1, -1), regular),
+                ("FONTSIZE", (0, 0), (-1, -1), 8.5),
+                ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#b0b0b0")),
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef5")),
+                ("FONTNAME", (0, 0), (-1, 0), bold),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ]
+        )
         page_w, page_h = A4
         margin = 15 * mm
         width = page_w - 2 * margin
@@ -115,8 +138,11 @@ class PdfExporter(Exporter):
             return Paragraph(text, style)
 
         def table(rows: list[list[Any]], widths: list[float], header: bool = True) -> Table:
-            t = Table([[c if isinstance(c, Paragraph) else para(_t(c)) for c in r] for r in rows],
-                      colWidths=widths, repeatRows=1 if header else 0)
+            t = Table(
+                [[c if isinstance(c, Paragraph) else para(_t(c)) for c in r] for r in rows],
+                colWidths=widths,
+                repeatRows=1 if header else 0,
+            )
             style = TableStyle(grid.getCommands())
             if not header:
                 style.add("BACKGROUND", (0, 0), (-1, 0), colors.white)
@@ -135,16 +161,27 @@ class PdfExporter(Exporter):
         story.append(table(rows, [0.16 * width, 0.34 * width, 0.16 * width, 0.34 * width], header=False))
         if bundle.include_pending and bundle.pending_count:
             story.append(Spacer(1, 4))
-            story.append(para(f"This report includes {bundle.pending_count} AI item(s) that are still "
-                              f"<b>{PENDING_MARK}</b>; they are marked and are not confirmed findings.", warn))
+            story.append(
+                para(
+                    f"This report includes {bundle.pending_count} AI item(s) that are still "
+                    f"<b>{PENDING_MARK}</b>; they are marked and are not confirmed findings.",
+                    warn,
+                )
+            )
 
         # ---- biometry
         story.append(para("Biometry", h2))
         if bundle.measurements:
-            story.append(table([["Parameter", "Value", "Method"]]
-                               + [[f"{m.parameter} ({_t(m.to_dict()['name'])})", f"{m.value_mm:.1f} mm", m.method]
-                                  for m in bundle.measurements],
-                               [0.3 * width, 0.15 * width, 0.55 * width]))
+            story.append(
+                table(
+                    [["Parameter", "Value", "Method"]]
+                    + [
+                        [f"{m.parameter} ({_t(m.to_dict()['name'])})", f"{m.value_mm:.1f} mm", m.method]
+                        for m in bundle.measurements
+                    ],
+                    [0.3 * width, 0.15 * width, 0.55 * width],
+                )
+            )
         else:
             story.append(para("No accepted measurements."))
         for problem in bundle.measurement_problems:
@@ -173,8 +210,17 @@ class PdfExporter(Exporter):
                 if e.equation.key in seen:
                     continue
                 seen.add(e.equation.key)
-                story.append(para(f"<b>{_t(e.equation.name)}</b>: {_t(e.equation.formula)}. Valid: "
-                                  f"{_t(e.equation.validity)}. {_t(e.equation.reference)}", small))
+                story.append(
+                    para(
+                        f"<b>{_t(e.equation.name)}</b>: {_t(e.equation.formula)}. Valid: "
+                        f"{_t(e.equation.validity)}. {_t(e.equation.reference)}",
+                        small,
+                    )
+                )
+            cited = {e.equation.reference for e in (*rep.ga, *rep.efw)}
+            for ref in rep.references:
+                if ref not in cited:  # papers behind the warnings (ACOG redating, cephalic index)
+                    story.append(para(_t(ref), small))
         check(cancel)
 
         # ---- images
@@ -192,14 +238,22 @@ class PdfExporter(Exporter):
             max_h = 0.42 * page_h
             if ih > max_h:
                 ih, iw = max_h, max_h * w_px / h_px
-            block: list[Any] = [para(f"Image {i + 1}: item #{frame.frame.item_id}, frame {frame.frame.frame_index}"
-                                     f" ({_t(frame.item.kind)})", h2), Image(buf, width=iw, height=ih)]
+            block: list[Any] = [
+                para(
+                    f"Image {i + 1}: item #{frame.frame.item_id}, frame {frame.frame.frame_index}"
+                    f" ({_t(frame.item.kind)})",
+                    h2,
+                ),
+                Image(buf, width=iw, height=ih),
+            ]
             cls = frame.classification
             if cls is not None:
                 mark = f" <i>({PENDING_MARK})</i>" if cls.pending else ""
                 block.append(para(f"View classification: <b>{_t(cls.value)}</b>{mark}"))
             story.append(KeepTogether(block))
-            fields = [(k, frame.interpretation[k]) for k in INTERPRETATION_FIELDS if k in frame.interpretation]
+            fields = [
+                (k, frame.interpretation[k]) for k in INTERPRETATION_FIELDS if k in frame.interpretation
+            ]
             if fields:
                 rows = [["Interpretation", "Finding", "Review"]]
                 for k, v in fields:
@@ -213,20 +267,37 @@ class PdfExporter(Exporter):
         # ---- sign-off
         yield Progress("sign-off", 0.9)
         so = bundle.sign_off
-        sign = [para("Review and sign-off", h2), para(f"<b>{_t(note)}</b>. AI output (FADA) was reviewed by the "
-                                                       "operator; rejected items are not shown.")]
+        sign = [
+            para("Review and sign-off", h2),
+            para(
+                f"<b>{_t(note)}</b>. AI output (FADA) was reviewed by the "
+                "operator; rejected items are not shown."
+            ),
+        ]
         if so is not None:
             stmt = (so.after or {}).get("statement") if isinstance(so.after, dict) else ""
-            sign.append(para(f"Signed off in fada_desk by <b>{_t(so.operator)}</b> on {_t(so.ts_utc)} (UTC)."
-                             + (f" Statement: {_t(stmt)}" if stmt else "")))
+            sign.append(
+                para(
+                    f"Signed off in fada_desk by <b>{_t(so.operator)}</b> on {_t(so.ts_utc)} (UTC)."
+                    + (f" Statement: {_t(stmt)}" if stmt else "")
+                )
+            )
         else:
             sign.append(para("Not yet signed off in fada_desk.", warn))
         sign.append(Spacer(1, 14))
-        sign.append(table([["Operator", "Signature", "Date"], [operator, "", ""]],
-                          [0.4 * width, 0.4 * width, 0.2 * width]))
+        sign.append(
+            table(
+                [["Operator", "Signature", "Date"], [operator, "", ""]],
+                [0.4 * width, 0.4 * width, 0.2 * width],
+            )
+        )
         sign.append(Spacer(1, 4))
-        sign.append(para(f"Audit trail: {bundle.audit_count} entries; chain head {_t(bundle.audit_head or '-')}.",
-                         small))
+        sign.append(
+            para(
+                f"Audit trail: {bundle.audit_count} entries; chain head {_t(bundle.audit_head or '-')}.",
+                small,
+            )
+        )
         story.append(KeepTogether(sign))
 
         header_lines = clinic
@@ -272,11 +343,18 @@ class PdfExporter(Exporter):
         path = out / f"exam-{bundle.exam.id}_{safe_name(bundle.patient.patient_id, 'patient')}_report.pdf"
 
         def build(p: Path) -> None:
-            doc = SimpleDocTemplate(str(p), pagesize=A4, leftMargin=margin, rightMargin=margin,
-                                    topMargin=26 * mm, bottomMargin=18 * mm,
-                                    title=f"Fetal ultrasound report {bundle.patient.patient_id}",
-                                    author=operator, creator=f"fada_desk {bundle.app_version}",
-                                    subject="AI-assisted fetal ultrasound report")
+            doc = SimpleDocTemplate(
+                str(p),
+                pagesize=A4,
+                leftMargin=margin,
+                rightMargin=margin,
+                topMargin=26 * mm,
+                bottomMargin=18 * mm,
+                title=f"Fetal ultrasound report {bundle.patient.patient_id}",
+                author=operator,
+                creator=f"fada_desk {bundle.app_version}",
+                subject="AI-assisted fetal ultrasound report",
+            )
             doc.build(story, canvasmaker=NumberedCanvas)
 
         check(cancel)

@@ -12,7 +12,9 @@ from fada_desk.export.overlay import render_overlay
 
 def measurement_labels(bundle: ExportBundle) -> dict[str, str]:
     """Annotation id -> "HC 175.2 mm" for every measured annotation."""
-    return {m.annotation_id: f"{m.parameter} {m.value_mm:.1f} mm" for m in bundle.measurements if m.annotation_id}
+    return {
+        m.annotation_id: f"{m.parameter} {m.value_mm:.1f} mm" for m in bundle.measurements if m.annotation_id
+    }
 
 
 def frame_overlay(bundle: ExportBundle, frame: ExportFrame):  # noqa: ANN201 - numpy array
@@ -20,8 +22,9 @@ def frame_overlay(bundle: ExportBundle, frame: ExportFrame):  # noqa: ANN201 - n
     label = None
     if cls is not None:
         label = f"{cls.value} (pending review)" if cls.pending else str(cls.value)
-    return render_overlay(frame.rgb(), frame.annotations, measurements=measurement_labels(bundle),
-                          classification=label)
+    return render_overlay(
+        frame.rgb(), frame.annotations, measurements=measurement_labels(bundle), classification=label
+    )
 
 
 def png_name(bundle: ExportBundle, frame: ExportFrame) -> str:
@@ -33,8 +36,9 @@ class PngExporter(Exporter):
     suffix = ".png"
     description = "One PNG per image with reviewed annotations and measurements burned in"
 
-    def run(self, bundle: ExportBundle, out_dir: Path, options: ExportOptions,
-            cancel: CancelToken | None = None) -> Job:
+    def run(
+        self, bundle: ExportBundle, out_dir: Path, options: ExportOptions, cancel: CancelToken | None = None
+    ) -> Job:
         from PIL import Image
 
         out = prepare_dir(out_dir)

@@ -40,7 +40,7 @@ def _unquote(value: str) -> str:
                 while j < len(v) and j - i - 2 < 4 and v[j] in "0123456789abcdefABCDEF":
                     j += 1
                 if j > i + 2:
-                    out.append(chr(int(v[i + 2:j], 16)))
+                    out.append(chr(int(v[i + 2 : j], 16)))
                     i = j
                     continue
             out.append(nxt)

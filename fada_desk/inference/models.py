@@ -496,10 +496,9 @@ def download(manifest: ModelManifest, dest: Path | None = None, *, endpoint: str
     hub = _hub()
     if manifest.source.get("type", "huggingface") != "huggingface" or not manifest.source.get("repo_id"):
         raise ModelError(f"model set {manifest.name!r} has no Hugging Face source to download from")
-    try:
-        offline = bool(hub.constants.HF_HUB_OFFLINE)
-    except AttributeError:
-        offline = False
+    import importlib
+
+    offline = bool(getattr(importlib.import_module("huggingface_hub.constants"), "HF_HUB_OFFLINE", False))
     if offline:
         raise ModelError("downloads are disabled (HF_HUB_OFFLINE is set); install from a folder instead")
     repo = manifest.source["repo_id"]
@@ -508,6 +507,7 @@ def download(manifest: ModelManifest, dest: Path | None = None, *, endpoint: str
     dest = Path(dest) if dest is not None else user_models_dir() / manifest.name
     dest.mkdir(parents=True, exist_ok=True)
     yield Progress(f"looking up {repo}", None)
+    _probe(endpoint or "https://huggingface.co", timeout)
     names = _resolve_filenames(manifest, hub, endpoint, revision, token)
 
     plans = []
@@ -555,6 +555,21 @@ def download(manifest: ModelManifest, dest: Path | None = None, *, endpoint: str
     if not status.ok:
         raise ModelError(status.message)
     return status
+
+
+def _probe(endpoint: str, timeout: float) -> None:
+    """Fail fast (one TCP connect) when the hub cannot be reached, instead of minutes of retries."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(endpoint)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "", port), timeout=min(timeout, 10.0)):
+            pass
+    except OSError as err:
+        raise ModelError(f"cannot reach {parts.hostname}: {_why(err)} - no internet connection? "
+                         "Install the model from a folder instead (fada-desk models install PATH)") from None
 
 
 def _same_host(url: str, endpoint: str | None) -> bool:

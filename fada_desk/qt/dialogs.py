@@ -104,6 +104,9 @@ class DeviceDialog(QDialog):
         fourcc = FOURCC_CHOICES[self.fourcc_combo.currentIndex()][1]
         if fourcc is not None:
             options["fourcc"] = fourcc
+        backend = getattr(dev, "backend", "")
+        if backend:  # open it through the driver API that enumerated it (DirectShow vs Media Foundation)
+            options["backend"] = backend
         return DeviceChoice(f"device:{getattr(dev, 'index', i)}", options, self.device_combo.currentText())
 
 

@@ -80,6 +80,14 @@ def _json_safe(value: Any, depth: int = 0) -> Any:
     return str(value)
 
 
+def _redact(uri: str) -> str:
+    if "://" not in uri:
+        return uri
+    from fada_desk.sources.capture import redact_uri
+
+    return redact_uri(uri)
+
+
 def calibration_text(cal: Calibration | None) -> str:
     """One line for the status bar: which calibration is active and its scale."""
     if cal is None or not cal.is_calibrated:
@@ -143,6 +151,7 @@ class MainWindow(QMainWindow):
         self._review: FramePump | None = None
         self._review_item: Any = None
         self._source_uri = ""
+        self._reopen: tuple[str, dict[str, Any]] | None = None
         self._shown: Frame | None = None
         self._manual: ManualCalibration | None = None
         self._exam: Any = None
@@ -229,6 +238,8 @@ class MainWindow(QMainWindow):
         self.act_open_folder = self._action("Open &folder…", self.choose_folder)
         self.act_open_device = self._action("Open &device…", self.choose_device, "Ctrl+D")
         self.act_open_stream = self._action("Open &stream URL…", self.choose_stream, "Ctrl+U")
+        self.act_reopen = self._action("&Reopen source", self.reopen_source, "Ctrl+R",
+                                       "Open the current device, stream or file again")
         self.act_close_source = self._action("&Close source", self.close_source)
         self.act_quit = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
         self.act_freeze = self._action("Freeze", self.toggle_freeze, Qt.Key.Key_Space,
@@ -252,7 +263,7 @@ class MainWindow(QMainWindow):
         mb = self.menuBar()
         m = mb.addMenu("&File")
         for a in (self.act_open, self.act_open_folder, self.act_open_device, self.act_open_stream,
-                  self.act_close_source):
+                  self.act_reopen, self.act_close_source):
             m.addAction(a)
         m.addSeparator()
         m.addAction(self.act_quit)
@@ -384,7 +395,8 @@ class MainWindow(QMainWindow):
         opts = dict(options or {})
         if self._opening is not None:
             self._opening.cancel()
-        self.state_label.setText(f"Opening {Path(text).name or text}…")
+        shown = _redact(text)
+        self.state_label.setText(f"Opening {shown if '://' in shown else (Path(shown).name or shown)}…")
 
         def job(token: CancelToken) -> Any:
             from fada_desk.sources import open_source
@@ -403,7 +415,7 @@ class MainWindow(QMainWindow):
 
         h = self._jobs.submit(job, "open-source")
         self._opening = h
-        h.result.connect(lambda res: self._attach(res[0], text))
+        h.result.connect(lambda res: self._attach(res[0], text, opts))
         h.error.connect(lambda e: self._open_failed(text, e))
         h.finished.connect(lambda: self._close_pending_unattached(h))
         return h
@@ -421,13 +433,15 @@ class MainWindow(QMainWindow):
 
     def _open_failed(self, uri: str, err: BaseException) -> None:
         self._update_state_label()
-        self.show_error(f"Cannot open {Path(uri).name or uri}", error_text(err))
+        shown = _redact(uri)
+        self.show_error(f"Cannot open {shown if '://' in shown else (Path(shown).name or shown)}",
+                        error_text(err))
 
     def open_source(self, source: FrameSource, uri: str = "") -> FramePump:
         """Show an already opened source (tests, benchmark, other windows)."""
         return self._attach(source, uri or source.info.uri)
 
-    def _attach(self, source: FrameSource, uri: str) -> FramePump:
+    def _attach(self, source: FrameSource, uri: str, options: dict[str, Any] | None = None) -> FramePump:
         with self._pending_lock:
             if source in self._pending_sources:
                 self._pending_sources.remove(source)
@@ -440,13 +454,15 @@ class MainWindow(QMainWindow):
         cine = CineBuffer(max_seconds=float(self.settings.value("cine/seconds", DEFAULT_SECONDS)),
                           max_bytes=int(self.settings.value("cine/max_bytes", DEFAULT_MAX_BYTES)))
         self._pump = FramePump(source, cine=cine, on_publish=self._waker.wake).start()
-        self._source_uri = uri
+        self._source_uri = _redact(uri)  # stored with every capture: never a stream password
+        self._reopen = (uri, dict(options or {})) if not isinstance(source, FrameListSource) else None
         self._shown = None
         self._last_state = ""
         self._mark_in = self._mark_out = None
         self.view.clear()
         info = source.info
-        self.setWindowTitle(f"fada_desk — {Path(uri).name or uri}")
+        shown = self._source_uri
+        self.setWindowTitle(f"fada_desk — {shown if '://' in shown else (Path(shown).name or shown)}")
         self.statusBar().showMessage(
             f"Opened {info.kind} {info.width}×{info.height}"
             + (f", {info.frame_count} frames" if info.frame_count else "")
@@ -456,6 +472,14 @@ class MainWindow(QMainWindow):
         self._update_calibration_label()
         self.sourceOpened.emit(info)
         return self._pump
+
+    def reopen_source(self) -> JobHandle | None:
+        """Open the current source again (after a lost device or a stream that ended)."""
+        if self._reopen is None:
+            self.statusBar().showMessage("Nothing to reopen.", 4000)
+            return None
+        uri, options = self._reopen
+        return self.open_uri(uri, options)
 
     def close_source(self) -> None:
         self._leave_review(show_acquisition=False)
@@ -508,7 +532,8 @@ class MainWindow(QMainWindow):
         if state == P.RECONNECTING:
             self.statusBar().showMessage(p.message or "Signal lost, reconnecting…")
         elif state == P.LOST:
-            self.show_error("Capture device lost", p.message or "The capture device stopped sending frames.")
+            self.show_error("Capture device lost", (p.message or "The capture device stopped sending frames.")
+                            + " Check the cable, then use File > Reopen source (Ctrl+R).")
         elif state == P.ERROR:
             self.show_error("Cannot read the source", p.message or "Unknown error.")
         elif previous == P.RECONNECTING and state == P.PLAYING:
@@ -1053,6 +1078,7 @@ class MainWindow(QMainWindow):
         self.act_calibrate.setEnabled(has)
         self.act_live.setEnabled(self._review is not None)
         self.act_close_source.setEnabled(self._pump is not None)
+        self.act_reopen.setEnabled(self._reopen is not None)
         self._update_calibration_label()
 
     # ------------------------------------------------------------------ keys, drag & drop, close

@@ -52,7 +52,9 @@ def _file_size(fp: BinaryIO) -> int:
         return size
 
 
-def locate(fp: BinaryIO, offset: int, implicit_vr: bool, little_endian: bool, name: str) -> PixelLayout | None:
+def locate(
+    fp: BinaryIO, offset: int, implicit_vr: bool, little_endian: bool, name: str
+) -> PixelLayout | None:
     """Parse the pixel data element header at ``offset`` (where pydicom stopped before pixels).
 
     Returns None when there is no pixel data element there (end of file).

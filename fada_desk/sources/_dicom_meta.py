@@ -15,27 +15,80 @@ from fada_desk.core.calibration import Calibration, Region
 # Header tags copied into SourceInfo.metadata (DICOM keywords, so they mean
 # what the standard says). Absent or empty tags are left out.
 SUMMARY_KEYWORDS: tuple[str, ...] = (
-    "PatientName", "PatientID", "PatientBirthDate", "PatientSex", "PatientAge",
-    "OtherPatientIDs", "IssuerOfPatientID",
-    "StudyDate", "StudyTime", "StudyDescription", "StudyID", "AccessionNumber", "ReferringPhysicianName",
-    "StudyInstanceUID", "SeriesInstanceUID", "SeriesNumber", "SeriesDescription", "InstanceNumber",
-    "SOPClassUID", "SOPInstanceUID", "Modality", "Manufacturer", "ManufacturerModelName",
-    "SoftwareVersions", "DeviceSerialNumber", "InstitutionName", "StationName", "OperatorsName",
-    "BodyPartExamined", "ContentDate", "ContentTime", "AcquisitionDateTime", "ImageType",
-    "TransducerData", "TransducerType", "BurnedInAnnotation", "LossyImageCompression",
-    "LossyImageCompressionRatio", "PixelRepresentation", "SamplesPerPixel", "PlanarConfiguration",
-    "Rows", "Columns", "WindowCenter", "WindowWidth", "RescaleSlope", "RescaleIntercept",
-    "FrameTime", "CineRate", "RecommendedDisplayFrameRate",
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "PatientAge",
+    "OtherPatientIDs",
+    "IssuerOfPatientID",
+    "StudyDate",
+    "StudyTime",
+    "StudyDescription",
+    "StudyID",
+    "AccessionNumber",
+    "ReferringPhysicianName",
+    "StudyInstanceUID",
+    "SeriesInstanceUID",
+    "SeriesNumber",
+    "SeriesDescription",
+    "InstanceNumber",
+    "SOPClassUID",
+    "SOPInstanceUID",
+    "Modality",
+    "Manufacturer",
+    "ManufacturerModelName",
+    "SoftwareVersions",
+    "DeviceSerialNumber",
+    "InstitutionName",
+    "StationName",
+    "OperatorsName",
+    "BodyPartExamined",
+    "ContentDate",
+    "ContentTime",
+    "AcquisitionDateTime",
+    "ImageType",
+    "TransducerData",
+    "TransducerType",
+    "BurnedInAnnotation",
+    "LossyImageCompression",
+    "LossyImageCompressionRatio",
+    "PixelRepresentation",
+    "SamplesPerPixel",
+    "PlanarConfiguration",
+    "Rows",
+    "Columns",
+    "WindowCenter",
+    "WindowWidth",
+    "RescaleSlope",
+    "RescaleIntercept",
+    "FrameTime",
+    "CineRate",
+    "RecommendedDisplayFrameRate",
 )
 
 
 # PS3.3 C.8.5.5.1.1 / C.8.5.5.1.2: what an ultrasound region shows.
 REGION_SPATIAL_FORMATS = {0: "none", 1: "2D", 2: "M-mode", 3: "spectral", 4: "waveform", 5: "graphics"}
 REGION_DATA_TYPES = {
-    0: "none", 1: "tissue", 2: "color flow", 3: "PW spectral Doppler", 4: "CW spectral Doppler",
-    5: "Doppler mean trace", 6: "Doppler mode trace", 7: "Doppler max trace", 8: "volume trace",
-    9: "dV/dt trace", 10: "ECG trace", 11: "pulse trace", 12: "phonocardiogram trace", 13: "gray bar",
-    14: "color bar", 15: "integrated backscatter", 16: "area trace", 17: "d(area)/dt trace",
+    0: "none",
+    1: "tissue",
+    2: "color flow",
+    3: "PW spectral Doppler",
+    4: "CW spectral Doppler",
+    5: "Doppler mean trace",
+    6: "Doppler mode trace",
+    7: "Doppler max trace",
+    8: "volume trace",
+    9: "dV/dt trace",
+    10: "ECG trace",
+    11: "pulse trace",
+    12: "phonocardiogram trace",
+    13: "gray bar",
+    14: "color bar",
+    15: "integrated backscatter",
+    16: "area trace",
+    17: "d(area)/dt trace",
     18: "other physiological input",
 }
 
@@ -51,7 +104,7 @@ def plain(value: Any) -> Any:
     """A pydicom element value as JSON-friendly Python."""
     from pydicom.multival import MultiValue
     from pydicom.uid import UID
-    from pydicom.valuerep import DSfloat, IS, PersonName
+    from pydicom.valuerep import IS, DSfloat, PersonName
 
     if value is None:
         return None
@@ -133,13 +186,20 @@ def regions(ds: Any) -> tuple[tuple[Region, ...], list[str]]:
         if x1 < x0 or y1 < y0:
             warnings.append(f"ultrasound region {n} skipped: empty bounds ({x0},{y0})-({x1},{y1})")
             continue
-        out.append(Region(
-            x0=x0, y0=y0, x1=x1, y1=y1, delta_x=dx, delta_y=dy,
-            units_x=_num(item, "PhysicalUnitsXDirection", int) or 0,
-            units_y=_num(item, "PhysicalUnitsYDirection", int) or 0,
-            spatial_format=_num(item, "RegionSpatialFormat", int) or 0,
-            data_type=_num(item, "RegionDataType", int) or 0,
-        ))
+        out.append(
+            Region(
+                x0=x0,
+                y0=y0,
+                x1=x1,
+                y1=y1,
+                delta_x=dx,
+                delta_y=dy,
+                units_x=_num(item, "PhysicalUnitsXDirection", int) or 0,
+                units_y=_num(item, "PhysicalUnitsYDirection", int) or 0,
+                spatial_format=_num(item, "RegionSpatialFormat", int) or 0,
+                data_type=_num(item, "RegionDataType", int) or 0,
+            )
+        )
     return tuple(out), warnings
 
 
@@ -231,5 +291,14 @@ def _from_vector(value: Any, n_frames: int) -> tuple[float, list[float]] | None:
     return round(fps, 3), times
 
 
-__all__ = ["REGION_DATA_TYPES", "REGION_SPATIAL_FORMATS", "SUMMARY_KEYWORDS", "calibration", "frame_timing",
-           "plain", "region_label", "regions", "summary"]
+__all__ = [
+    "REGION_DATA_TYPES",
+    "REGION_SPATIAL_FORMATS",
+    "SUMMARY_KEYWORDS",
+    "calibration",
+    "frame_timing",
+    "plain",
+    "region_label",
+    "regions",
+    "summary",
+]

@@ -19,8 +19,9 @@ from fada_desk.sources import _convert
 
 # Suffixes we treat as still images (lower case). Pillow reads more; these are
 # the ones a clinic exports and the brief promises.
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".dib", ".tif", ".tiff",
-                            ".gif", ".webp"})
+IMAGE_SUFFIXES = frozenset(
+    {".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".dib", ".tif", ".tiff", ".gif", ".webp"}
+)
 
 # First bytes of the same formats: lets a file without (or with a wrong) suffix still be recognised.
 _MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"BM", b"II*\x00", b"MM\x00*", b"GIF87a", b"GIF89a")
@@ -62,7 +63,9 @@ def open_image(path: Path) -> Any:
     except PermissionError:
         raise SourceError(f"{path}: permission denied") from None
     except UnidentifiedImageError:
-        raise UnsupportedFormatError(f"{path.name}: not a readable image (unknown or corrupt format)") from None
+        raise UnsupportedFormatError(
+            f"{path.name}: not a readable image (unknown or corrupt format)"
+        ) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise SourceError(f"{path.name}: image is too large to open safely") from None
     except OSError as err:

@@ -34,8 +34,21 @@ from fada_desk.sources.base import FrameSource, LatestFrameSlot, LiveStats, Sour
 STREAM_SCHEMES = ("udp", "rtp", "rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "srt", "tcp")
 BACKENDS = ("auto", "v4l2", "dshow", "msmf", "avfoundation", "any")
 
-__all__ = ["BACKENDS", "STREAM_SCHEMES", "CaptureDevice", "CaptureSource", "LiveSource", "StreamSource",
-           "list_devices", "redact_uri"]
+__all__ = [
+    "BACKENDS",
+    "STREAM_SCHEMES",
+    "CaptureDevice",
+    "CaptureSource",
+    "LiveSource",
+    "StreamSource",
+    "list_devices",
+    "redact_uri",
+]
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def redact_uri(uri: str) -> str:
@@ -62,8 +75,14 @@ class LiveSource(FrameSource):
 
     kind = "live"
 
-    def __init__(self, uri: str, *, read_timeout_s: float = 3.0, give_up_s: float = 15.0,
-                 backoff_s: tuple[float, float] = (0.25, 2.0)) -> None:
+    def __init__(
+        self,
+        uri: str,
+        *,
+        read_timeout_s: float = 3.0,
+        give_up_s: float = 15.0,
+        backoff_s: tuple[float, float] = (0.25, 2.0),
+    ) -> None:
         import cv2
 
         if give_up_s <= 0 or read_timeout_s <= 0:
@@ -90,9 +109,16 @@ class LiveSource(FrameSource):
             raise SourceError(f"{self._display_uri()}: opened, but no frame arrived")
         self._cap: Any = cap
         self._publish(first)
-        self._info = SourceInfo(kind=self.kind, uri=self._display_uri(), width=first.width, height=first.height,
-                                frame_count=None, fps=self._nominal_fps(cap), live=True,
-                                metadata=self._metadata(cap))
+        self._info = SourceInfo(
+            kind=self.kind,
+            uri=self._display_uri(),
+            width=first.width,
+            height=first.height,
+            frame_count=None,
+            fps=self._nominal_fps(cap),
+            live=True,
+            metadata=self._metadata(cap),
+        )
         self._set_state("running")
         self._thread = threading.Thread(target=self._run, name=f"fada-{self.kind}-reader", daemon=True)
         self._thread.start()
@@ -128,10 +154,13 @@ class LiveSource(FrameSource):
     def _grab(self, cap: Any) -> Frame | None:
         from fada_desk.sources.video import bgr_to_rgb
 
-        if not cap.grab():
+        try:
+            if not cap.grab():
+                return None
+            t = time.monotonic()
+            ok, bgr = cap.retrieve()
+        except Exception:  # noqa: BLE001 - cv2.error from a dying driver is a lost frame, not a crash
             return None
-        t = time.monotonic()
-        ok, bgr = cap.retrieve()
         if not ok or bgr is None or bgr.size == 0:
             return None
         return Frame(pixels=bgr_to_rgb(bgr), index=None, timestamp=t)
@@ -168,8 +197,8 @@ class LiveSource(FrameSource):
                         continue
                     try:
                         cap = self._open_capture(budget)
-                    except SourceError as err:
-                        self._set_state("reconnecting", str(err))
+                    except Exception as err:  # noqa: BLE001 - SourceError, or cv2.error while re-opening
+                        self._set_state("reconnecting", _first_line(err))
                         cap = None
                     continue
                 self._pace()
@@ -184,8 +213,8 @@ class LiveSource(FrameSource):
                             cap = self._open_capture()
                             self._loops += 1
                             continue
-                        except SourceError as err:
-                            self._set_state("reconnecting", str(err))
+                        except Exception as err:  # noqa: BLE001
+                            self._set_state("reconnecting", _first_line(err))
                     if failing_since is None:
                         failing_since = self._last_frame_t or time.monotonic()
                     self._set_state("reconnecting", f"no frames from {self._display_uri()}")
@@ -198,6 +227,11 @@ class LiveSource(FrameSource):
                     delay = self._backoff[0]
                 if self._stats.state != "running":
                     self._set_state("running")
+        except Exception as err:  # noqa: BLE001 - never die silently: consumers must learn the source is gone
+            msg = f"{self._display_uri()}: reader failed ({type(err).__name__}: {_first_line(err)})"
+            self._error = DeviceLostError(msg)
+            self._set_state("lost", msg)
+            self._slot.close()
         finally:
             if cap is not None:
                 cap.release()
@@ -243,7 +277,10 @@ class LiveSource(FrameSource):
         return (len(ts) - 1) / (ts[-1] - ts[0])
 
     def next_frame(self, after_seq: int = 0, timeout: float | None = None) -> tuple[Frame | None, int]:
-        """The newest frame after ``after_seq`` (waits up to ``timeout``); raises DeviceLostError when lost."""
+        """The newest frame after ``after_seq`` (waits up to ``timeout``).
+
+        Raises DeviceLostError once the source is lost.
+        """
         frame, seq = self._slot.wait_next(after_seq, timeout)
         if frame is None and self._error is not None:
             raise self._error
@@ -288,8 +325,13 @@ def _backend_api(cv2: Any, backend: str) -> tuple[int, str]:
             backend = "avfoundation"
         else:
             backend = "any"
-    api = {"v4l2": cv2.CAP_V4L2, "dshow": cv2.CAP_DSHOW, "msmf": cv2.CAP_MSMF,
-           "avfoundation": getattr(cv2, "CAP_AVFOUNDATION", cv2.CAP_ANY), "any": cv2.CAP_ANY}[backend]
+    api = {
+        "v4l2": cv2.CAP_V4L2,
+        "dshow": cv2.CAP_DSHOW,
+        "msmf": cv2.CAP_MSMF,
+        "avfoundation": getattr(cv2, "CAP_AVFOUNDATION", cv2.CAP_ANY),
+        "any": cv2.CAP_ANY,
+    }[backend]
     return api, backend
 
 
@@ -307,9 +349,18 @@ class CaptureSource(LiveSource):
     def probe(cls, uri: str) -> int:
         return 80 if uri.startswith("device:") else 0
 
-    def __init__(self, uri: str = "device:0", *, width: int | None = None, height: int | None = None,
-                 fps: float | None = None, fourcc: str | None = None, backend: str = "auto",
-                 read_timeout_s: float = 3.0, give_up_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        uri: str = "device:0",
+        *,
+        width: int | None = None,
+        height: int | None = None,
+        fps: float | None = None,
+        fourcc: str | None = None,
+        backend: str = "auto",
+        read_timeout_s: float = 3.0,
+        give_up_s: float = 10.0,
+    ) -> None:
         import cv2
 
         if fourcc is not None and len(fourcc) != 4:
@@ -320,7 +371,7 @@ class CaptureSource(LiveSource):
         super().__init__(uri, read_timeout_s=read_timeout_s, give_up_s=give_up_s)
 
     def _resolve(self, uri: str) -> tuple[int | str, str]:
-        spec = uri[len("device:"):].strip() if uri.startswith("device:") else uri.strip()
+        spec = uri[len("device:") :].strip() if uri.startswith("device:") else uri.strip()
         if not spec:
             raise SourceError("empty device name: use device:0, device:/dev/video0 or device:NAME")
         if re.fullmatch(r"\d+", spec):
@@ -338,7 +389,9 @@ class CaptureSource(LiveSource):
             raise SourceError(f"no capture device named {spec!r}: no capture devices found")
         names = ", ".join(d.name for d in devices)
         if len(partial) > 1:
-            raise SourceError(f"device name {spec!r} is ambiguous (matches {', '.join(d.name for d in partial)})")
+            raise SourceError(
+                f"device name {spec!r} is ambiguous (matches {', '.join(d.name for d in partial)})"
+            )
         raise SourceError(f"no capture device named {spec!r} (found: {names})")
 
     def _describe(self) -> str:
@@ -359,10 +412,12 @@ class CaptureSource(LiveSource):
         cap = cv2.VideoCapture(target, self._api)
         if not cap.isOpened():
             cap.release()
-            raise SourceError(f"{self._describe()} could not be opened (unplugged, or in use by another program?)")
+            raise SourceError(
+                f"{self._describe()} could not be opened (unplugged, or in use by another program?)"
+            )
         req = self._request
         if req["fourcc"]:
-            cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*req["fourcc"]))
+            cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*str(req["fourcc"])))
         if req["width"]:
             cap.set(cv2.CAP_PROP_FRAME_WIDTH, float(req["width"]))
         if req["height"]:
@@ -375,9 +430,12 @@ class CaptureSource(LiveSource):
     def _metadata(self, cap: Any) -> dict[str, Any]:
         from fada_desk.sources.video import _fourcc_text
 
-        return {"backend": self._backend, "device": self._device_name or str(self._target),
-                "requested": {k: v for k, v in self._request.items() if v is not None},
-                "fourcc": _fourcc_text(cap.get(self._cv2.CAP_PROP_FOURCC))}
+        return {
+            "backend": self._backend,
+            "device": self._device_name or str(self._target),
+            "requested": {k: v for k, v in self._request.items() if v is not None},
+            "fourcc": _fourcc_text(cap.get(self._cv2.CAP_PROP_FOURCC)),
+        }
 
 
 class StreamSource(LiveSource):
@@ -395,8 +453,15 @@ class StreamSource(LiveSource):
         scheme = uri.split("://", 1)[0].lower() if "://" in uri else ""
         return 80 if scheme in STREAM_SCHEMES else 0
 
-    def __init__(self, uri: str, *, open_timeout_s: float = 10.0, read_timeout_s: float = 3.0,
-                 give_up_s: float = 15.0, loop: bool = True) -> None:
+    def __init__(
+        self,
+        uri: str,
+        *,
+        open_timeout_s: float = 10.0,
+        read_timeout_s: float = 3.0,
+        give_up_s: float = 15.0,
+        loop: bool = True,
+    ) -> None:
         self._open_timeout_s = float(open_timeout_s)
         self._is_file = "://" not in uri
         if self._is_file and not Path(uri).is_file():
@@ -411,14 +476,20 @@ class StreamSource(LiveSource):
     def _open_capture(self, budget_s: float | None = None) -> Any:
         cv2 = self._cv2
         timeout = self._open_timeout_s if budget_s is None else min(self._open_timeout_s, max(0.5, budget_s))
-        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(timeout * 1000),
-                  cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(self._read_timeout_s * 1000)]
+        params = [
+            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+            int(timeout * 1000),
+            cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+            int(self._read_timeout_s * 1000),
+        ]
         cap = cv2.VideoCapture(self._uri, cv2.CAP_FFMPEG, params)
         if not cap.isOpened():
             cap.release()
             what = "file" if self._is_file else "stream"
-            raise SourceError(f"{self._display_uri()}: cannot open {what} (nothing received within "
-                              f"{self._open_timeout_s:g} s, or unsupported format)")
+            raise SourceError(
+                f"{self._display_uri()}: cannot open {what} (nothing received within "
+                f"{self._open_timeout_s:g} s, or unsupported format)"
+            )
         return cap
 
     def _pace(self) -> None:
@@ -436,8 +507,11 @@ class StreamSource(LiveSource):
         from fada_desk.sources.video import _fourcc_text
 
         scheme = "file" if self._is_file else self._uri.split("://", 1)[0].lower()
-        return {"protocol": scheme, "codec": _fourcc_text(cap.get(self._cv2.CAP_PROP_FOURCC)),
-                "loop": self._loop if self._is_file else None}
+        return {
+            "protocol": scheme,
+            "codec": _fourcc_text(cap.get(self._cv2.CAP_PROP_FOURCC)),
+            "loop": self._loop if self._is_file else None,
+        }
 
     @property
     def loops(self) -> int:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import os
-import struct
 import tempfile
 import threading
 import warnings
@@ -58,20 +57,31 @@ def _short(err: BaseException) -> str:
     return text[:240]
 
 
+# warnings.catch_warnings swaps process-global state: never let two of ours interleave.
+_WARNINGS_LOCK = threading.RLock()
+
+
 class _Recorder:
-    """Collects library warnings (non-conformant files are common) instead of printing them."""
+    """Collects library warnings (non-conformant files are common) instead of printing them.
+
+    They end up in ``info.metadata["warnings"]``, where the user and support can see them.
+    """
 
     def __init__(self) -> None:
         self.messages: list[str] = []
 
     def __enter__(self) -> _Recorder:
+        _WARNINGS_LOCK.acquire()
         self._ctx = warnings.catch_warnings(record=True)
         self._caught = self._ctx.__enter__()
         warnings.simplefilter("always")
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._ctx.__exit__(*exc)
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            self._ctx.__exit__(*exc)
+        finally:
+            _WARNINGS_LOCK.release()
         for w in self._caught:
             msg = _short(w.message) if isinstance(w.message, BaseException) else str(w.message)
             if msg not in self.messages:
@@ -100,8 +110,9 @@ class DicomSource(FrameSource):
         # Suffix only (no "DICM" marker): below an image's magic bytes, so a PNG renamed .dcm still opens.
         return 25 if path.suffix.lower() in DICOM_SUFFIXES else 0
 
-    def __init__(self, uri: str | Path, window: tuple[float, float] | None = None,
-                 allow_truncated: bool = False) -> None:
+    def __init__(
+        self, uri: str | Path, window: tuple[float, float] | None = None, allow_truncated: bool = False
+    ) -> None:
         self._path = Path(uri)
         self._name = self._path.name
         if not self._path.exists():
@@ -138,13 +149,17 @@ class DicomSource(FrameSource):
         self._ts = ts
         if not ts.is_transfer_syntax:
             # Unknown (newer or private) syntax: even the byte layout of the pixel data is unknown.
-            raise UnsupportedFormatError(f"{self._name}: transfer syntax {self._ts_label(ts)} is not supported")
+            raise UnsupportedFormatError(
+                f"{self._name}: transfer syntax {self._ts_label(ts)} is not supported"
+            )
         rows, cols = ds.get("Rows"), ds.get("Columns")
         if not rows or not cols:
             what = _dicom_meta.plain(ds.get("SOPClassUID"))
             kind = dcm_uid.UID(what).name if what else ""
             if len(ds) == 0:
-                raise SourceError(f"{self._name}: DICOM file is empty or truncated (no data after the file header)")
+                raise SourceError(
+                    f"{self._name}: DICOM file is empty or truncated (no data after the file header)"
+                )
             if "Image" in kind:
                 raise SourceError(f"{self._name}: {kind} without an image description (file truncated?)")
             raise SourceError(f"{self._name}: DICOM file has no image" + (f" ({kind})" if kind else ""))
@@ -164,7 +179,8 @@ class DicomSource(FrameSource):
         self._bits_stored = int(ds.get("BitsStored") or self._bits_allocated or 8)
         if photometric not in SUPPORTED_PHOTOMETRIC:
             raise UnsupportedFormatError(
-                f"{self._name}: photometric interpretation {photometric or '(missing)'!r} is not supported")
+                f"{self._name}: photometric interpretation {photometric or '(missing)'!r} is not supported"
+            )
 
         if layout is None:
             self._check_decoder(ts)
@@ -192,8 +208,12 @@ class DicomSource(FrameSource):
             first_px = self._video.read(0).pixels
         else:
             first_raw = self._decode_raw(0)
-            if photometric in GREY and self._window is None and not ds.get("VOILUTSequence") \
-                    and not self._is_plain_8bit(first_raw):
+            if (
+                photometric in GREY
+                and self._window is None
+                and not ds.get("VOILUTSequence")
+                and not self._is_plain_8bit(first_raw)
+            ):
                 self._auto_range = self._default_range(ds, first_raw)
                 self._window_from = "auto"
             first_px = self._display(first_raw)
@@ -204,9 +224,16 @@ class DicomSource(FrameSource):
         fps, times, fps_from = _dicom_meta.frame_timing(ds, n_frames)
         self._fps, self._times = fps, times
         meta = self._metadata(ds, ts, n_frames, cal_from, fps_from)
-        self._info = SourceInfo(kind=self.kind, uri=str(self._path), width=int(first_px.shape[1]),
-                                height=int(first_px.shape[0]), frame_count=n_frames, fps=fps,
-                                calibration=cal, metadata=meta)
+        self._info = SourceInfo(
+            kind=self.kind,
+            uri=str(self._path),
+            width=int(first_px.shape[1]),
+            height=int(first_px.shape[0]),
+            frame_count=n_frames,
+            fps=fps,
+            calibration=cal,
+            metadata=meta,
+        )
         self._last = self._make_frame(0, first_px)
 
     def _read_header(self) -> tuple[Any, int]:
@@ -220,8 +247,10 @@ class DicomSource(FrameSource):
                 ds = pydicom.dcmread(self._fp, stop_before_pixels=True)
             except InvalidDicomError:
                 ds = self._read_raw_dataset()
-            except (EOFError, ValueError, KeyError, TypeError, OSError, struct.error) as err:
-                raise SourceError(f"{self._name}: corrupt or truncated DICOM header ({_short(err)})") from None
+            except Exception as err:  # noqa: BLE001 - a damaged header can make the parser fail in any way
+                raise SourceError(
+                    f"{self._name}: corrupt or truncated DICOM header ({_short(err)})"
+                ) from None
         self._warnings.extend(rec.messages)
         return ds, self._fp.tell()
 
@@ -284,15 +313,19 @@ class DicomSource(FrameSource):
         except NotImplementedError:
             raise UnsupportedFormatError(f"{self._name}: transfer syntax {label} is not supported") from None
         if not decoder.is_available:
-            missing = "; ".join(f"{k}: {', '.join(v)}" for k, v in decoder.missing_dependencies.items()) \
-                if hasattr(decoder, "missing_dependencies") else ""
-            hint = f" (missing {missing})" if missing else ""
+            missing = "; ".join(getattr(decoder, "missing_dependencies", []) or [])
+            hint = f" ({missing})" if missing else ""
             raise UnsupportedFormatError(f"{self._name}: no decoder installed for {label}{hint}")
-        if ts == dcm_uid.JPEGExtended12Bit and self._bits_stored > 8 and importlib.util.find_spec("libjpeg") is None:
+        if (
+            ts == dcm_uid.JPEGExtended12Bit
+            and self._bits_stored > 8
+            and importlib.util.find_spec("libjpeg") is None
+        ):
             # GDCM and Pillow only decode 8-bit JPEG Extended (GDCM wraps undershoots at 12 bits);
             # the one decoder that handles 12 bits, pylibjpeg-libjpeg, is GPL and not bundled.
             raise UnsupportedFormatError(
-                f"{self._name}: 12-bit JPEG Extended images need the optional pylibjpeg-libjpeg decoder")
+                f"{self._name}: 12-bit JPEG Extended images need the optional pylibjpeg-libjpeg decoder"
+            )
 
     def _check_layout(self, ds: Any, layout: PixelLayout, n_frames: int, allow_truncated: bool) -> int:
         from pydicom.pixels.utils import get_expected_length
@@ -301,11 +334,14 @@ class DicomSource(FrameSource):
             if not layout.fragments:
                 raise SourceError(f"{self._name}: DICOM file contains no compressed frames")
             if not layout.complete:
-                raise SourceError(f"{self._name}: file is truncated or damaged inside the compressed pixel data")
+                raise SourceError(
+                    f"{self._name}: file is truncated or damaged inside the compressed pixel data"
+                )
             if len(layout.fragments) < n_frames:
                 # Fewer fragments than frames is impossible (one frame needs at least one fragment).
                 raise SourceError(
-                    f"{self._name}: pixel data holds {len(layout.fragments)} fragments for {n_frames} frames")
+                    f"{self._name}: pixel data holds {len(layout.fragments)} fragments for {n_frames} frames"
+                )
             return n_frames
         try:
             expected = int(get_expected_length(ds, "bytes"))
@@ -318,8 +354,10 @@ class DicomSource(FrameSource):
         if allow_truncated and complete >= 1:
             self._warnings.append(f"file truncated: {complete} of {n_frames} frames are complete")
             return int(complete)
-        raise SourceError(f"{self._name}: file is truncated (pixel data has {layout.available:,} of "
-                          f"{expected:,} bytes; {complete} of {n_frames} frames complete)")
+        raise SourceError(
+            f"{self._name}: file is truncated (pixel data has {layout.available:,} of "
+            f"{expected:,} bytes; {complete} of {n_frames} frames complete)"
+        )
 
     def _read_full(self) -> Any:
         import pydicom
@@ -343,17 +381,26 @@ class DicomSource(FrameSource):
             raise SourceError(f"{self._name}: video transfer syntax without an encapsulated video stream")
         if not layout.complete:
             raise SourceError(f"{self._name}: file is truncated inside the video stream")
-        suffix = ".mpg" if "MPEG2" in self._ts.keyword.upper() else (
-            ".hevc" if "HEVC" in self._ts.keyword.upper() else ".h264")
-        fd, tmp = tempfile.mkstemp(prefix="fada_dicom_", suffix=suffix)
-        self._video_tmp = tmp
-        with os.fdopen(fd, "wb") as out:
-            copy_fragments(self._fp, layout, out)
+        suffix = (
+            ".mpg"
+            if "MPEG2" in self._ts.keyword.upper()
+            else (".hevc" if "HEVC" in self._ts.keyword.upper() else ".h264")
+        )
+        try:
+            fd, tmp = tempfile.mkstemp(prefix="fada_dicom_", suffix=suffix)
+            self._video_tmp = tmp
+            with os.fdopen(fd, "wb") as out:
+                copy_fragments(self._fp, layout, out)
+        except OSError as err:
+            raise SourceError(
+                f"{self._name}: cannot write a temporary copy of the video stream ({err.strerror or err})"
+            ) from None
         try:
             self._video = VideoSource(tmp, exact_seek=True)
-        except SourceError as err:
+        except SourceError:
             raise UnsupportedFormatError(
-                f"{self._name}: cannot decode the {self._ts.name} video stream ({err})") from None
+                f"{self._name}: cannot decode the {self._ts.name} video stream (damaged or unsupported codec)"
+            ) from None
         decoded = int(self._video.info.frame_count or 0)
         if decoded != n_frames and self._ds.get("NumberOfFrames") is not None:
             self._warnings.append(f"Number of Frames says {n_frames}, the video stream has {decoded}")
@@ -366,7 +413,9 @@ class DicomSource(FrameSource):
             return True
         slope, intercept = ds.get("RescaleSlope"), ds.get("RescaleIntercept")
         try:
-            return (slope is not None and float(slope) != 1.0) or (intercept is not None and float(intercept) != 0)
+            return (slope is not None and float(slope) != 1.0) or (
+                intercept is not None and float(intercept) != 0
+            )
         except (TypeError, ValueError):
             return False
 
@@ -433,6 +482,7 @@ class DicomSource(FrameSource):
                 if self._full_ds is not None:
                     arr = pixel_array(self._full_ds, index=index)
                 else:
+                    assert self._fp is not None
                     arr = pixel_array(self._fp, index=index, transfer_syntax_uid=self._ts)
             except Exception as err:  # noqa: BLE001 - decoders raise anything on damaged data
                 raise SourceError(f"{self._name}: cannot decode frame {index} ({_short(err)})") from None
@@ -509,9 +559,17 @@ class DicomSource(FrameSource):
             ts = self._times[index]
         else:
             ts = index / self._fps if self._fps else 0.0
-        return Frame(pixels=px, index=index, timestamp=ts, calibration=self._calibration,
-                     meta={"bits_stored": self._bits_stored, "photometric": self._photometric,
-                           "path": str(self._path)})
+        return Frame(
+            pixels=px,
+            index=index,
+            timestamp=ts,
+            calibration=self._calibration,
+            meta={
+                "bits_stored": self._bits_stored,
+                "photometric": self._photometric,
+                "path": str(self._path),
+            },
+        )
 
     def read(self, index: int) -> Frame:
         n = self._n_frames
@@ -548,19 +606,23 @@ class DicomSource(FrameSource):
 
     def _metadata(self, ds: Any, ts: Any, n_frames: int, cal_from: str, fps_from: str) -> dict[str, Any]:
         meta = _dicom_meta.summary(ds)
-        meta.update({
-            "PhotometricInterpretation": self._photometric,
-            "TransferSyntaxUID": str(ts),
-            "TransferSyntaxName": ts.name,
-            "BitsAllocated": self._bits_allocated,
-            "BitsStored": self._bits_stored,
-            "NumberOfFrames": n_frames,
-            "path": str(self._path),
-        })
+        meta.update(
+            {
+                "PhotometricInterpretation": self._photometric,
+                "TransferSyntaxUID": str(ts),
+                "TransferSyntaxName": ts.name,
+                "BitsAllocated": self._bits_allocated,
+                "BitsStored": self._bits_stored,
+                "NumberOfFrames": n_frames,
+                "path": str(self._path),
+            }
+        )
         if self._window is not None or self._auto_range is not None:
-            meta["display_window"] = {"from": self._window_from,
-                                      "center_width": list(self._window) if self._window else None,
-                                      "range": list(self._auto_range) if self._auto_range else None}
+            meta["display_window"] = {
+                "from": self._window_from,
+                "center_width": list(self._window) if self._window else None,
+                "range": list(self._auto_range) if self._auto_range else None,
+            }
         if fps_from:
             meta["fps_from"] = fps_from
         if cal_from:
@@ -590,4 +652,3 @@ class DicomSource(FrameSource):
             if fp is not None:
                 fp.close()
                 self._fp = None
-

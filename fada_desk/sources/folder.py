@@ -40,8 +40,7 @@ def list_images(folder: Path) -> list[Path]:
         raise SourceError(f"{folder}: permission denied") from None
     except OSError as err:
         raise SourceError(f"{folder}: cannot list folder ({err.strerror or err})") from None
-    files = [p for p in entries
-             if not p.name.startswith(".") and _pil.is_image_path(p) and p.is_file()]
+    files = [p for p in entries if not p.name.startswith(".") and _pil.is_image_path(p) and p.is_file()]
     return sorted(files, key=lambda p: natural_key(p.name))
 
 
@@ -72,10 +71,17 @@ class FolderSource(FrameSource):
         self._last: Frame | None = None
         first = self._header_size(self._files[0])
         self._info = SourceInfo(
-            kind=self.kind, uri=str(self._path), width=first[0], height=first[1],
-            frame_count=len(self._files), fps=float(fps) if fps else None,
-            metadata={"files": len(self._files), "first_file": self._files[0].name,
-                      "last_file": self._files[-1].name},
+            kind=self.kind,
+            uri=str(self._path),
+            width=first[0],
+            height=first[1],
+            frame_count=len(self._files),
+            fps=float(fps) if fps else None,
+            metadata={
+                "files": len(self._files),
+                "first_file": self._files[0].name,
+                "last_file": self._files[-1].name,
+            },
         )
 
     @staticmethod
@@ -110,7 +116,11 @@ class FolderSource(FrameSource):
             finally:
                 im.close()
             fps = self._info.fps
-            frame = Frame(pixels=px, index=index, timestamp=(index / fps) if fps else 0.0,
-                          meta={"bits_stored": meta["bits_stored"], "path": str(path)})
+            frame = Frame(
+                pixels=px,
+                index=index,
+                timestamp=(index / fps) if fps else 0.0,
+                meta={"bits_stored": meta["bits_stored"], "path": str(path)},
+            )
             self._last = frame
             return frame

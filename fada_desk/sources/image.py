@@ -45,8 +45,12 @@ class ImageSource(FrameSource):
             self._fmt = str(self._im.format or self._path.suffix.lstrip(".").upper())
             first_px, first_meta = _pil.decode(self._im, self._path.name)
             fps = self._fps_hint() if n > 1 else None
-            meta: dict[str, Any] = {"format": self._fmt, "mode": first_meta["mode"],
-                                    "bits_stored": first_meta["bits_stored"], "path": str(self._path)}
+            meta: dict[str, Any] = {
+                "format": self._fmt,
+                "mode": first_meta["mode"],
+                "bits_stored": first_meta["bits_stored"],
+                "path": str(self._path),
+            }
             dpi = self._im.info.get("dpi")
             if dpi:
                 meta["dpi"] = [float(dpi[0]), float(dpi[1])]
@@ -54,8 +58,15 @@ class ImageSource(FrameSource):
             self._im.close()
             raise
         self._cache: dict[int, Frame] = {0: self._make_frame(0, first_px, first_meta, fps)}
-        self._info = SourceInfo(kind=self.kind, uri=str(self._path), width=int(first_px.shape[1]),
-                                height=int(first_px.shape[0]), frame_count=n, fps=fps, metadata=meta)
+        self._info = SourceInfo(
+            kind=self.kind,
+            uri=str(self._path),
+            width=int(first_px.shape[1]),
+            height=int(first_px.shape[0]),
+            frame_count=n,
+            fps=fps,
+            metadata=meta,
+        )
         if n == 1:
             self._im.close()  # decoded already: do not hold the file open
             self._im = None
@@ -69,8 +80,12 @@ class ImageSource(FrameSource):
         return round(1000.0 / ms, 3) if ms > 0 else None
 
     def _make_frame(self, index: int, px: Any, meta: dict[str, Any], fps: float | None) -> Frame:
-        return Frame(pixels=px, index=index, timestamp=(index / fps) if fps else 0.0,
-                     meta={"bits_stored": meta["bits_stored"], "path": str(self._path), "page": index})
+        return Frame(
+            pixels=px,
+            index=index,
+            timestamp=(index / fps) if fps else 0.0,
+            meta={"bits_stored": meta["bits_stored"], "path": str(self._path), "page": index},
+        )
 
     @property
     def info(self) -> SourceInfo:

@@ -22,8 +22,28 @@ from fada_desk.core.frame import Frame
 from fada_desk.sources import _convert
 from fada_desk.sources.base import FrameSource, SourceInfo
 
-VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".m2v",
-                            ".wmv", ".ogv", ".ts", ".mts", ".m2ts", ".3gp", ".flv", ".h264", ".264"})
+VIDEO_SUFFIXES = frozenset(
+    {
+        ".mp4",
+        ".m4v",
+        ".mov",
+        ".avi",
+        ".mkv",
+        ".webm",
+        ".mpg",
+        ".mpeg",
+        ".m2v",
+        ".wmv",
+        ".ogv",
+        ".ts",
+        ".mts",
+        ".m2ts",
+        ".3gp",
+        ".flv",
+        ".h264",
+        ".264",
+    }
+)
 
 # A forward jump up to this many frames is done by grabbing rather than seeking.
 FORWARD_GRAB_LIMIT = 30
@@ -84,7 +104,7 @@ class VideoSource(FrameSource):
         self._cap: Any = None
         self._exact = exact_seek
         self._open_capture()
-        cap = self._cap
+        cap: Any = self._cap
         fps = sane_fps(cap.get(cv2.CAP_PROP_FPS))
         reported = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         codec = _fourcc_text(cap.get(cv2.CAP_PROP_FOURCC))
@@ -107,10 +127,19 @@ class VideoSource(FrameSource):
         self._first = Frame(pixels=first, index=0, timestamp=0.0)
         self._last: Frame | None = self._first
         self._info = SourceInfo(
-            kind=self.kind, uri=str(self._path), width=int(w), height=int(h), frame_count=count, fps=fps,
-            metadata={"codec": codec, "container_frame_count": reported, "frame_count_from": how,
-                      "exact_seek": self._exact,
-                      "duration_s": round(count / fps, 3) if fps else None},
+            kind=self.kind,
+            uri=str(self._path),
+            width=int(w),
+            height=int(h),
+            frame_count=count,
+            fps=fps,
+            metadata={
+                "codec": codec,
+                "container_frame_count": reported,
+                "frame_count_from": how,
+                "exact_seek": self._exact,
+                "duration_s": round(count / fps, 3) if fps else None,
+            },
         )
 
     # -- decoder handling -------------------------------------------------
@@ -120,7 +149,8 @@ class VideoSource(FrameSource):
         if not cap.isOpened():
             cap.release()
             raise UnsupportedFormatError(
-                f"{self._path.name}: cannot decode this video (unknown codec or corrupt file)")
+                f"{self._path.name}: cannot decode this video (unknown codec or corrupt file)"
+            )
         self._cap = cap
         self._pos = 0
 

@@ -47,7 +47,13 @@ from fada_desk.core.audit import (
     utc_now,
     verify_chain,
 )
-from fada_desk.core.biometry import BiometryReport, Measurement, biometry_report, latest_values, measure_annotation
+from fada_desk.core.biometry import (
+    BiometryReport,
+    Measurement,
+    biometry_report,
+    latest_values,
+    measure_annotation,
+)
 from fada_desk.core.calibration import Calibration
 from fada_desk.core.commands import AuditAction, Command, StackEvent, UndoStack
 from fada_desk.core.errors import FadaError, StorageError
@@ -55,6 +61,23 @@ from fada_desk.core.interpretation import Interpretation, review_items_from_anal
 from fada_desk.storage.store import ExamStore
 
 SIGN_OFF = "exam.sign_off"
+
+_UPSERT_ANNOTATION = """
+INSERT INTO annotations (id, exam_id, item_id, frame_index, position, kind, label, provenance, status,
+                         analysis_id, data, updated_at, deleted_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
+ON CONFLICT(id) DO UPDATE SET position = excluded.position, label = excluded.label,
+    provenance = excluded.provenance, status = excluded.status, data = excluded.data,
+    updated_at = excluded.updated_at, deleted_at = NULL
+WHERE annotations.exam_id = excluded.exam_id
+"""
+
+_UPSERT_INTERPRETATION = """
+INSERT INTO interpretations (exam_id, item_id, frame_index, analysis_id, data, updated_at, deleted_at)
+VALUES (?, ?, ?, ?, ?, ?, NULL)
+ON CONFLICT(item_id, frame_index) DO UPDATE SET analysis_id = excluded.analysis_id, data = excluded.data,
+    updated_at = excluded.updated_at, deleted_at = NULL
+"""
 AI_OUTPUT = "ai.output"
 
 
@@ -85,8 +108,18 @@ def _sql(action: str) -> Iterator[None]:
 
 
 def _entry(row: sqlite3.Row) -> AuditEntry:
-    return AuditEntry(row["seq"], row["ts_utc"], row["operator"], row["exam_id"], row["action"], row["target"],
-                      json.loads(row["before"]), json.loads(row["after"]), row["prev_hash"], row["hash"])
+    return AuditEntry(
+        row["seq"],
+        row["ts_utc"],
+        row["operator"],
+        row["exam_id"],
+        row["action"],
+        row["target"],
+        json.loads(row["before"]),
+        json.loads(row["after"]),
+        row["prev_hash"],
+        row["hash"],
+    )
 
 
 class ReviewStore:
@@ -100,10 +133,16 @@ class ReviewStore:
         """The exam's current (not deleted) annotations and interpretations."""
         self.store.get_exam(exam_id)  # clear error for an unknown exam
         with _sql("load the exam's annotations"), self.store._read() as conn:
-            rows = conn.execute("SELECT data FROM annotations WHERE exam_id = ? AND deleted_at IS NULL "
-                                "ORDER BY position, rowid", (exam_id,)).fetchall()
-            irows = conn.execute("SELECT data FROM interpretations WHERE exam_id = ? AND deleted_at IS NULL "
-                                 "ORDER BY item_id, frame_index", (exam_id,)).fetchall()
+            rows = conn.execute(
+                "SELECT data FROM annotations WHERE exam_id = ? AND deleted_at IS NULL "
+                "ORDER BY position, rowid",
+                (exam_id,),
+            ).fetchall()
+            irows = conn.execute(
+                "SELECT data FROM interpretations WHERE exam_id = ? AND deleted_at IS NULL "
+                "ORDER BY item_id, frame_index",
+                (exam_id,),
+            ).fetchall()
         try:
             anns = [Annotation.from_dict(json.loads(r["data"])) for r in rows]
             interps = [Interpretation.from_dict(json.loads(r["data"])) for r in irows]
@@ -117,7 +156,9 @@ class ReviewStore:
             if exam_id is None:
                 rows = conn.execute("SELECT * FROM audit_log ORDER BY seq").fetchall()
             else:
-                rows = conn.execute("SELECT * FROM audit_log WHERE exam_id = ? ORDER BY seq", (exam_id,)).fetchall()
+                rows = conn.execute(
+                    "SELECT * FROM audit_log WHERE exam_id = ? ORDER BY seq", (exam_id,)
+                ).fetchall()
         return [_entry(r) for r in rows]
 
     def verify_audit(self, expected_head: str | None = None) -> ChainCheck:
@@ -129,18 +170,29 @@ class ReviewStore:
 
     def last_sign_off(self, exam_id: int) -> AuditEntry | None:
         with _sql("read the sign-off"), self.store._read() as conn:
-            row = conn.execute("SELECT * FROM audit_log WHERE exam_id = ? AND action = ? ORDER BY seq DESC LIMIT 1",
-                               (exam_id, SIGN_OFF)).fetchone()
+            row = conn.execute(
+                "SELECT * FROM audit_log WHERE exam_id = ? AND action = ? ORDER BY seq DESC LIMIT 1",
+                (exam_id, SIGN_OFF),
+            ).fetchone()
         return _entry(row) if row else None
 
     # ------------------------------------------------------------------ writing
-    def append_audit(self, operator: str, records: Sequence[AuditRecord], exam_id: int | None = None) -> list[AuditEntry]:
+    def append_audit(
+        self, operator: str, records: Sequence[AuditRecord], exam_id: int | None = None
+    ) -> list[AuditEntry]:
         """Append entries (one transaction)."""
         return self.commit(exam_id, operator=operator, audit=records)
 
-    def commit(self, exam_id: int | None, *, operator: str, annotations: Sequence[tuple[Annotation, int]] = (),
-               removed: Sequence[str] = (), interpretations: Sequence[tuple[FrameRef, Interpretation | None]] = (),
-               audit: Sequence[AuditRecord] = ()) -> list[AuditEntry]:
+    def commit(
+        self,
+        exam_id: int | None,
+        *,
+        operator: str,
+        annotations: Sequence[tuple[Annotation, int]] = (),
+        removed: Sequence[str] = (),
+        interpretations: Sequence[tuple[FrameRef, Interpretation | None]] = (),
+        audit: Sequence[AuditRecord] = (),
+    ) -> list[AuditEntry]:
         """Write changed rows and audit entries atomically.
 
         ``annotations``: (annotation, position) to insert or update;
@@ -151,66 +203,107 @@ class ReviewStore:
         now = utc_now()
         with _sql("save the review"), self.store._write() as conn:
             if exam_id is not None:
-                self._check_frames(conn, exam_id, [a.frame for a, _ in annotations]
-                                   + [f for f, _ in interpretations])
+                self._check_frames(
+                    conn, exam_id, [a.frame for a, _ in annotations] + [f for f, _ in interpretations]
+                )
             for ann, pos in annotations:
                 data = canonical_json(ann.to_dict())
-                conn.execute(
-                    "INSERT INTO annotations (id, exam_id, item_id, frame_index, position, kind, label, provenance, "
-                    "status, analysis_id, data, updated_at, deleted_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,NULL) "
-                    "ON CONFLICT(id) DO UPDATE SET position=excluded.position, label=excluded.label, "
-                    "provenance=excluded.provenance, status=excluded.status, data=excluded.data, "
-                    "updated_at=excluded.updated_at, deleted_at=NULL WHERE annotations.exam_id = excluded.exam_id",
-                    (ann.id, exam_id, ann.frame.item_id, ann.frame.frame_index, pos, ann.kind, ann.label,
-                     ann.provenance.value, ann.status.value, ann.analysis_id, data, now))
+                row = (
+                    ann.id,
+                    exam_id,
+                    ann.frame.item_id,
+                    ann.frame.frame_index,
+                    pos,
+                    ann.kind,
+                    ann.label,
+                    ann.provenance.value,
+                    ann.status.value,
+                    ann.analysis_id,
+                    data,
+                    now,
+                )
+                conn.execute(_UPSERT_ANNOTATION, row)
                 owner = conn.execute("SELECT exam_id FROM annotations WHERE id = ?", (ann.id,)).fetchone()
                 if owner is None or owner["exam_id"] != exam_id:
                     raise StorageError(f"Annotation {ann.id} belongs to another exam.")
             for ann_id in removed:
-                conn.execute("UPDATE annotations SET deleted_at = ?, updated_at = ? WHERE id = ? AND exam_id = ? "
-                             "AND deleted_at IS NULL", (now, now, ann_id, exam_id))
+                conn.execute(
+                    "UPDATE annotations SET deleted_at = ?, updated_at = ? WHERE id = ? AND exam_id = ? "
+                    "AND deleted_at IS NULL",
+                    (now, now, ann_id, exam_id),
+                )
             for frame, interp in interpretations:
                 if interp is None:
-                    conn.execute("UPDATE interpretations SET deleted_at = ?, updated_at = ? WHERE item_id = ? "
-                                 "AND frame_index = ?", (now, now, frame.item_id, frame.frame_index))
-                else:
                     conn.execute(
-                        "INSERT INTO interpretations (exam_id, item_id, frame_index, analysis_id, data, updated_at, "
-                        "deleted_at) VALUES (?,?,?,?,?,?,NULL) ON CONFLICT(item_id, frame_index) DO UPDATE SET "
-                        "analysis_id=excluded.analysis_id, data=excluded.data, updated_at=excluded.updated_at, "
-                        "deleted_at=NULL",
-                        (exam_id, frame.item_id, frame.frame_index, interp.analysis_id,
-                         canonical_json(interp.to_dict()), now))
+                        "UPDATE interpretations SET deleted_at = ?, updated_at = ? WHERE item_id = ? "
+                        "AND frame_index = ?",
+                        (now, now, frame.item_id, frame.frame_index),
+                    )
+                else:
+                    row = (
+                        exam_id,
+                        frame.item_id,
+                        frame.frame_index,
+                        interp.analysis_id,
+                        canonical_json(interp.to_dict()),
+                        now,
+                    )
+                    conn.execute(_UPSERT_INTERPRETATION, row)
             return self._append(conn, operator, exam_id, audit, now)
 
     @staticmethod
     def _check_frames(conn: sqlite3.Connection, exam_id: int, frames: Sequence[FrameRef]) -> None:
         for frame in set(frames):
-            row = conn.execute("SELECT exam_id, n_frames FROM items WHERE id = ?", (frame.item_id,)).fetchone()
+            row = conn.execute(
+                "SELECT exam_id, n_frames FROM items WHERE id = ?", (frame.item_id,)
+            ).fetchone()
             if row is None:
                 raise StorageError(f"No captured item #{frame.item_id} in the exam store.")
             if row["exam_id"] != exam_id:
                 raise StorageError(f"Captured item #{frame.item_id} belongs to another exam.")
             if frame.frame_index >= row["n_frames"]:
-                raise StorageError(f"Item #{frame.item_id} has {row['n_frames']} frame(s), "
-                                   f"there is no frame {frame.frame_index}.")
+                raise StorageError(
+                    f"Item #{frame.item_id} has {row['n_frames']} frame(s), "
+                    f"there is no frame {frame.frame_index}."
+                )
 
     @staticmethod
-    def _append(conn: sqlite3.Connection, operator: str, exam_id: int | None, records: Sequence[AuditRecord],
-                ts: str) -> list[AuditEntry]:
+    def _append(
+        conn: sqlite3.Connection, operator: str, exam_id: int | None, records: Sequence[AuditRecord], ts: str
+    ) -> list[AuditEntry]:
         row = conn.execute("SELECT * FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
         prev = _entry(row) if row else None
         out = []
         for rec in records:
             try:
-                entry = make_entry(prev, operator=operator, action=rec.action, target=rec.target,
-                                   before=rec.before, after=rec.after, exam_id=exam_id, ts_utc=ts)
+                entry = make_entry(
+                    prev,
+                    operator=operator,
+                    action=rec.action,
+                    target=rec.target,
+                    before=rec.before,
+                    after=rec.after,
+                    exam_id=exam_id,
+                    ts_utc=ts,
+                )
             except (TypeError, ValueError) as exc:
                 raise StorageError(f"Audit data for {rec.action} is not JSON: {exc}") from exc
-            conn.execute("INSERT INTO audit_log (seq, ts_utc, operator, exam_id, action, target, before, after, "
-                         "prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                         (entry.seq, entry.ts_utc, entry.operator, entry.exam_id, entry.action, entry.target,
-                          canonical_json(entry.before), canonical_json(entry.after), entry.prev_hash, entry.hash))
+            conn.execute(
+                "INSERT INTO audit_log (seq, ts_utc, operator, exam_id, action, target, before, after, "
+                "prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    entry.seq,
+                    entry.ts_utc,
+                    entry.operator,
+                    entry.exam_id,
+                    entry.action,
+                    entry.target,
+                    canonical_json(entry.before),
+                    canonical_json(entry.after),
+                    entry.prev_hash,
+                    entry.hash,
+                ),
+            )
             out.append(entry)
             prev = entry
         return out
@@ -259,7 +352,7 @@ class ReviewSession:
         self._positions = {a.id: i for i, a in enumerate(self.doc)}
         self._pending: Command | None = None
         self._queued: list[AuditRecord] = []
-        self._unsubs = [self.doc.subscribe(self._on_change), self.stack.subscribe(self._on_stack)]
+        self._unsubs = [self.doc.subscribe(self._on_change), self.stack.subscribe(self.on_stack_event)]
         self._closed = False
 
     # ------------------------------------------------------------------ editing
@@ -286,8 +379,14 @@ class ReviewSession:
         return self._write()
 
     # ------------------------------------------------------------------ AI results
-    def import_analysis(self, item_id: int, analysis: Mapping[str, Any], frame_index: int = 0,
-                        analysis_id: str | None = None, replace_reviewed: bool = False) -> list[Annotation]:
+    def import_analysis(
+        self,
+        item_id: int,
+        analysis: Mapping[str, Any],
+        frame_index: int = 0,
+        analysis_id: str | None = None,
+        replace_reviewed: bool = False,
+    ) -> list[Annotation]:
         """Add a FADA analysis (``AnalysisResult.to_dict()``) of one frame as pending AI items.
 
         The whole analysis document (raw model text included) is recorded in
@@ -304,18 +403,38 @@ class ReviewSession:
         if interp is not None and old is not None:
             reviewed = [k for k, v in old.values.items() if v.status is not ReviewStatus.PENDING or v.edited]
             if reviewed and not replace_reviewed:
-                raise ReviewError("This frame's interpretation was already reviewed; a new AI result would "
-                                  "replace it (confirm to replace).")
+                raise ReviewError(
+                    "This frame's interpretation was already reviewed; a new AI result would "
+                    "replace it (confirm to replace)."
+                )
         self.doc.insert_many(anns)
         if interp is not None:
             self.doc.set_interpretation(frame, interp)
             if old is not None:
                 self.stack.clear()  # earlier interpretation edits no longer apply to this frame
-        self._queued.append(AuditRecord(AI_OUTPUT, frame.key(), old.to_dict() if old else None,
-                                        {"analysis_id": analysis_id, "analysis": dict(analysis),
-                                         "annotation_ids": [a.id for a in anns]}))
+        self._queued.append(
+            AuditRecord(
+                AI_OUTPUT,
+                frame.key(),
+                old.to_dict() if old else None,
+                {
+                    "analysis_id": analysis_id,
+                    "analysis": dict(analysis),
+                    "annotation_ids": [a.id for a in anns],
+                },
+            )
+        )
         self._write()
         return anns
+
+    def record_action(
+        self, action: str, target: str = "", before: Any = None, after: Any = None
+    ) -> AuditEntry:
+        """Audit a human action made outside the editor (calibration change, exam edit, export...)."""
+        self._check_open()
+        self.flush()
+        self._queued.append(AuditRecord(action, target, before, after))
+        return self._write()[-1]
 
     # ------------------------------------------------------------------ measurements / sign-off
     def calibrations(self) -> dict[FrameRef, Calibration | None]:
@@ -349,15 +468,19 @@ class ReviewSession:
         pending = self.doc.pending()
         pending_fields = sum(len(i.pending_names()) for i in self.doc.interpretations())
         if (pending or pending_fields) and not allow_pending:
-            raise ReviewError(f"{len(pending)} AI annotation(s) and {pending_fields} interpretation value(s) are "
-                              "still pending review; accept or reject them before signing off.")
+            raise ReviewError(
+                f"{len(pending)} AI annotation(s) and {pending_fields} interpretation value(s) are "
+                "still pending review; accept or reject them before signing off."
+            )
         report = self.biometry()
         ms, problems = self.measurements()
         summary = {
-            "operator": self.operator, "statement": statement,
+            "operator": self.operator,
+            "statement": statement,
             "annotations": {s.value: sum(1 for a in self.doc if a.status is s) for s in ReviewStatus},
             "pending_interpretation_values": pending_fields,
-            "measurements": [m.to_dict() for m in ms], "measurement_problems": problems,
+            "measurements": [m.to_dict() for m in ms],
+            "measurement_problems": problems,
             "biometry": report.to_dict() if report else None,
         }
         self._queued.append(AuditRecord(SIGN_OFF, f"exam:{self.exam.uid}", None, summary))
@@ -395,7 +518,9 @@ class ReviewSession:
                 raise ReviewError(f"Captured item #{frame.item_id} belongs to another exam.")
             n = self._frames_ok[frame.item_id] = item.n_frames
         if frame.frame_index >= n:
-            raise ReviewError(f"Item #{frame.item_id} has {n} frame(s), there is no frame {frame.frame_index}.")
+            raise ReviewError(
+                f"Item #{frame.item_id} has {n} frame(s), there is no frame {frame.frame_index}."
+            )
 
     def _on_change(self, change: Change) -> None:
         if change.kind == "reset":
@@ -405,7 +530,9 @@ class ReviewSession:
         else:
             self._dirty.ids.update(change.ids)
 
-    def _on_stack(self, event: StackEvent) -> None:
+    def on_stack_event(self, event: StackEvent) -> None:
+        """Persist + audit one undo-stack event. Subscribed to :attr:`stack`; a Qt
+        QUndoStack adapter that runs these commands itself forwards its events here."""
         if event.kind == "merge":
             if event.command is self._pending and event.command is not None and event.command.is_obsolete():
                 self._pending = None  # dragged back to where it started: nothing happened
@@ -442,14 +569,21 @@ class ReviewSession:
         positions = {a.id: i for i, a in enumerate(self.doc)}
         upserts = [(self.doc.get(i), positions[i]) for i in ids if i in self.doc]
         # order changes shift neighbours: rewrite every row whose position moved
-        upserts += [(self.doc.get(i), p) for i, p in positions.items()
-                    if i not in ids and self._positions.get(i) != p]
+        upserts += [
+            (self.doc.get(i), p) for i, p in positions.items() if i not in ids and self._positions.get(i) != p
+        ]
         removed = [i for i in ids if i not in self.doc]
         interps = [(f, self.doc.interpretation(f)) for f in frames]
         if not (upserts or removed or interps or self._queued):
             return []
-        entries = self.reviews.commit(self.exam_id, operator=self.operator, annotations=upserts, removed=removed,
-                                      interpretations=interps, audit=list(self._queued))
+        entries = self.reviews.commit(
+            self.exam_id,
+            operator=self.operator,
+            annotations=upserts,
+            removed=removed,
+            interpretations=interps,
+            audit=list(self._queued),
+        )
         # only now is it safe to forget what was written
         self._queued.clear()
         self._dirty = _Dirty()
@@ -457,8 +591,9 @@ class ReviewSession:
         return entries
 
 
-def exam_measurements(doc: AnnotationSet, calibrations: Mapping[FrameRef, Calibration | None]
-                      ) -> tuple[list[Measurement], list[str]]:
+def exam_measurements(
+    doc: AnnotationSet, calibrations: Mapping[FrameRef, Calibration | None]
+) -> tuple[list[Measurement], list[str]]:
     """Measure every accepted annotation tagged with a biometry parameter."""
     out: list[Measurement] = []
     problems: list[str] = []

@@ -80,7 +80,7 @@ def window(qtbot):  # noqa: ANN001, ANN201 - pytest-qt types
 @pytest.fixture
 def wait_for(qtbot) -> Callable[..., None]:  # noqa: ANN001
     """``wait_for(pred, timeout_s)``: process events until pred() is true (fails otherwise)."""
-    def _wait(pred: Callable[[], object], timeout: float = 10.0) -> None:
+    def _wait(pred: Callable[[], object], timeout: float = 30.0) -> None:
         qtbot.waitUntil(lambda: bool(pred()), timeout=int(timeout * 1000))
 
     return _wait

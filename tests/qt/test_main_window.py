@@ -85,7 +85,7 @@ def test_open_freeze_scrub_capture_new_exam_and_reopen(qtbot, window, wait_for, 
     wait_for(dlg.isVisible)
     fill_new_exam(dlg, "MRN-0001")
     assert dlg.ga_label.text().startswith("GA today: 21w3d")
-    with qtbot.waitSignal(window.itemSaved, timeout=10000) as saved:
+    with qtbot.waitSignal(window.itemSaved, timeout=30000) as saved:
         qtbot.mouseClick(ok_button(dlg), Qt.MouseButton.LeftButton)
     item = saved.args[0]
     assert item.kind == "image" and item.frame_index == 7 and (item.width, item.height) == (320, 240)
@@ -107,7 +107,7 @@ def test_open_freeze_scrub_capture_new_exam_and_reopen(qtbot, window, wait_for, 
     wait_for(lambda: browser.table.rowCount() == 1 and browser.status.text() == "1 exam")
     assert browser.table.item(0, 1).text() == "MRN-0001"
     assert browser.table.item(0, 5).text() == "1"
-    with qtbot.waitSignal(win2.examChanged, timeout=10000):
+    with qtbot.waitSignal(win2.examChanged, timeout=30000):
         qtbot.mouseClick(browser.buttons.button(QDialogButtonBox.StandardButton.Open), Qt.MouseButton.LeftButton)
     assert win2.exam.id == exam_id
     wait_for(lambda: win2.thumbs.count() == 1)
@@ -148,13 +148,13 @@ def test_live_freeze_cine_scrub_and_save_clip(qtbot, window, wait_for) -> None: 
     window.save_clip()
     dlg = window.exam_dialog
     fill_new_exam(dlg, "MRN-CLIP")
-    with qtbot.waitSignal(window.itemSaved, timeout=15000) as saved:
+    with qtbot.waitSignal(window.itemSaved, timeout=30000) as saved:
         qtbot.mouseClick(ok_button(dlg), Qt.MouseButton.LeftButton)
     item = saved.args[0]
     assert item.kind == "clip" and item.n_frames == 10
     assert item.fps == pytest.approx(60, rel=0.25)
     h = window.store_call(lambda store: list(store.iter_clip(item.id)), "check")
-    with qtbot.waitSignal(h.finished, timeout=10000):
+    with qtbot.waitSignal(h.finished, timeout=30000):
         pass
     stored = h.value
     assert all(np.array_equal(a.pixels, b.pixels) for a, b in zip(stored, expected, strict=True))
@@ -188,7 +188,7 @@ def test_manual_calibration_on_frozen_frame_is_stored_with_the_capture(qtbot, wi
 
     window.capture_still()
     fill_new_exam(window.exam_dialog, "MRN-CAL")
-    with qtbot.waitSignal(window.itemSaved, timeout=10000) as saved:
+    with qtbot.waitSignal(window.itemSaved, timeout=30000) as saved:
         qtbot.mouseClick(ok_button(window.exam_dialog), Qt.MouseButton.LeftButton)
     item = saved.args[0]
     assert item.calibration.manual is not None
@@ -202,7 +202,7 @@ def test_manual_calibration_on_frozen_frame_is_stored_with_the_capture(qtbot, wi
     window.apply_manual_calibration((10.0, 10.0), (10.0, 110.0), 20.0)
     wait_for(lambda: window.review_item.calibration.manual.distance_mm == 20.0)
     h = window.store_call(lambda store: store.calibration_history(item.id), "history")
-    with qtbot.waitSignal(h.finished, timeout=10000):
+    with qtbot.waitSignal(h.finished, timeout=30000):
         pass
     assert [r.calibration.manual.distance_mm for r in h.value if r.calibration and r.calibration.manual][-2:] \
         == [50.0, 20.0]
@@ -294,7 +294,8 @@ def test_open_device_dialog_passes_mode_to_the_source(qtbot, window, wait_for, m
     dlg.fourcc_combo.setCurrentIndex(1)
     qtbot.mouseClick(ok_button(dlg), Qt.MouseButton.LeftButton)
     wait_for(lambda: window.shown_frame is not None)
-    assert calls == [("device:2", {"width": 1280, "height": 720, "fps": 30.0, "fourcc": "MJPG"})]
+    assert calls == [("device:2", {"width": 1280, "height": 720, "fps": 30.0, "fourcc": "MJPG",
+                                   "backend": "v4l2"})]
 
 
 def test_open_device_failure_is_reported(qtbot, window, wait_for, monkeypatch) -> None:  # noqa: ANN001
@@ -360,7 +361,7 @@ def test_new_exam_validation(qtbot, window) -> None:  # noqa: ANN001
     dlg.edd_radio.setChecked(True)
     dlg.dating_date.set_value(dt.date.today() + dt.timedelta(days=70))  # EDD in 10 weeks -> GA 30w0d
     assert "30w0d" in dlg.ga_label.text()
-    with qtbot.waitSignal(window.examChanged, timeout=10000) as changed:
+    with qtbot.waitSignal(window.examChanged, timeout=30000) as changed:
         qtbot.mouseClick(ok_button(dlg), Qt.MouseButton.LeftButton)
     exam = changed.args[0]
     assert exam.edd == dt.date.today() + dt.timedelta(days=70) and exam.lmp is None
@@ -376,9 +377,34 @@ def test_store_contents_survive_for_another_process(qtbot, window, wait_for) -> 
     frame = window.shown_frame
     window.capture_still()
     fill_new_exam(window.exam_dialog, "MRN-DISK")
-    with qtbot.waitSignal(window.itemSaved, timeout=10000) as saved:
+    with qtbot.waitSignal(window.itemSaved, timeout=30000) as saved:
         qtbot.mouseClick(ok_button(window.exam_dialog), Qt.MouseButton.LeftButton)
     window.close()
     with ExamStore.open() as store:
         back = store.load_frame(saved.args[0].id)
     assert np.array_equal(back.pixels, frame.pixels) and back.pixels.ndim == 2
+
+
+def test_stream_password_never_shown_or_stored_and_reopen(qtbot, window, wait_for, monkeypatch) -> None:  # noqa: ANN001
+    import fada_desk.sources as sources
+
+    opened: list[tuple[str, dict]] = []
+
+    def fake_open(uri: str, **options: object) -> SyntheticLiveSource:
+        opened.append((uri, options))
+        return SyntheticLiveSource(32, 32, fps=30)
+
+    monkeypatch.setattr(sources, "open_source", fake_open)
+    window.open_uri("rtsp://clinic:s3cret@10.0.0.5/live")
+    assert "s3cret" not in window.state_label.text()
+    wait_for(lambda: window.shown_frame is not None)
+    assert "s3cret" not in window.windowTitle()
+    window.capture_still()
+    fill_new_exam(window.exam_dialog, "MRN-RTSP")
+    with qtbot.waitSignal(window.itemSaved, timeout=30000) as saved:
+        qtbot.mouseClick(ok_button(window.exam_dialog), Qt.MouseButton.LeftButton)
+    assert saved.args[0].source_uri == "rtsp://clinic:***@10.0.0.5/live"
+    first = window.pump
+    window.reopen_source()  # e.g. after "device lost": same URI (with its password), same options
+    wait_for(lambda: window.pump is not first and window.pump is not None)
+    assert opened[-1][0] == "rtsp://clinic:s3cret@10.0.0.5/live" and len(opened) == 2

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import shared_or_local
 from fada_desk.core.calibration import Calibration, Region
 from fada_desk.core.frame import Frame
 from fada_desk.storage import CapturedItem, Exam, ExamStore
+
+from ._data import data_file as shared_or_local
 
 #: HC18 image 001_HC: 800 x 540, 0.0896585200514 mm/px (the challenge CSV).
 HC18_IMAGE = "001_HC.png"

@@ -31,8 +31,9 @@ def _all_kinds() -> list[Annotation]:
     return [
         Box(frame=F, label="head", x0=30, y0=40, x1=10, y1=20, provenance=Provenance.AI, analysis_id="run1"),
         Polygon(frame=F, label="Brain", points=[(0, 0), (10, 0), (10, 10), (0, 10)]),
-        Keypoints(frame=F, label="CRL_KP", points=[[1, 2, 2], [30.5, 40.25, 1]], provenance="ai",
-                  analysis_id="run1"),
+        Keypoints(
+            frame=F, label="CRL_KP", points=[[1, 2, 2], [30.5, 40.25, 1]], provenance="ai", analysis_id="run1"
+        ),
         Ellipse(frame=F, label="head", cx=50, cy=60, rx=20, ry=10, angle_deg=390, measure="HC"),
         Caliper(frame=F, label="BPD", p1=(1, 1), p2=(4, 5), measure="BPD", note="outer-inner"),
     ]
@@ -52,20 +53,23 @@ def test_box_is_normalised_and_ellipse_angle_wrapped() -> None:
     assert e.angle_deg == pytest.approx(30.0)
 
 
-@pytest.mark.parametrize("bad", [
-    lambda: Box(frame=F, x0="a", y0=0, x1=1, y1=1),
-    lambda: Box(frame=F, x0=float("nan"), y0=0, x1=1, y1=1),
-    lambda: Polygon(frame=F, points=[(0, 0), (1, 1)]),
-    lambda: Keypoints(frame=F, points=[[1, 2, 7]]),
-    lambda: Keypoints(frame=F, points=[]),
-    lambda: Ellipse(frame=F, cx=0, cy=0, rx=0, ry=1),
-    lambda: Caliper(frame=F, p1=(1,), p2=(2, 2)),
-    lambda: Caliper(frame=F, p1=(1, 1), p2=(2, 2), measure="XYZ"),
-    lambda: Caliper(frame=F, p1=(1, 1), p2=(2, 2), provenance="robot"),
-    lambda: Caliper(frame=F, p1=(1, 1), p2=(2, 2), provenance="ai-edited"),  # no AI original
-    lambda: FrameRef(1, -1),
-    lambda: FrameRef("1", 0),  # type: ignore[arg-type]
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        lambda: Box(frame=F, x0="a", y0=0, x1=1, y1=1),
+        lambda: Box(frame=F, x0=float("nan"), y0=0, x1=1, y1=1),
+        lambda: Polygon(frame=F, points=[(0, 0), (1, 1)]),
+        lambda: Keypoints(frame=F, points=[[1, 2, 7]]),
+        lambda: Keypoints(frame=F, points=[]),
+        lambda: Ellipse(frame=F, cx=0, cy=0, rx=0, ry=1),
+        lambda: Caliper(frame=F, p1=(1,), p2=(2, 2)),
+        lambda: Caliper(frame=F, p1=(1, 1), p2=(2, 2), measure="XYZ"),
+        lambda: Caliper(frame=F, p1=(1, 1), p2=(2, 2), provenance="robot"),
+        lambda: Caliper(frame=F, p1=(1, 1), p2=(2, 2), provenance="ai-edited"),  # no AI original
+        lambda: FrameRef(1, -1),
+        lambda: FrameRef("1", 0),  # type: ignore[arg-type]
+    ],
+)
 def test_invalid_input_is_a_clear_error(bad) -> None:
     with pytest.raises(AnnotationError):
         bad()
@@ -126,6 +130,7 @@ def test_with_vertex_for_polygon_keypoints_caliper() -> None:
 def test_ellipse_sample_lies_on_the_ellipse() -> None:
     e = Ellipse(frame=F, cx=100, cy=50, rx=40, ry=20, angle_deg=30)
     import math
+
     t = math.radians(30)
     for x, y in e.sample(24):
         u = (x - 100) * math.cos(t) + (y - 50) * math.sin(t)

@@ -43,9 +43,15 @@ def ga(key: str, **mm: float) -> float:
 # --- published check values --------------------------------------------------------
 
 
-@pytest.mark.parametrize(("hc_ac_fl_cm", "grams"), [
-    ((6, 6, 6), 304.5), ((9, 9, 9), 942.8), ((12, 12, 12), 2550.1), ((6, 9, 12), 2129.7),
-])
+@pytest.mark.parametrize(
+    ("hc_ac_fl_cm", "grams"),
+    [
+        ((6, 6, 6), 304.5),
+        ((9, 9, 9), 942.8),
+        ((12, 12, 12), 2550.1),
+        ((6, 9, 12), 2129.7),
+    ],
+)
 def test_hadlock_1985_hc_ac_fl_published_values(hc_ac_fl_cm: tuple[int, int, int], grams: float) -> None:
     """gigs test suite / WHO calculator check values (inputs in cm there, mm here)."""
     hc, ac, fl = (10.0 * v for v in hc_ac_fl_cm)
@@ -77,7 +83,9 @@ def test_intergrowth_crl_uses_the_square_root() -> None:
         assert abs(ga("intergrowth2014_crl", CRL=c) - ga("robinson1975_crl", CRL=c)) < 3.5, c
 
 
-@pytest.mark.parametrize(("weeks", "days", "crl_mm"), [(8, 0, 17.0), (10, 0, 33.0), (12, 0, 58.3), (14, 0, 79.6)])
+@pytest.mark.parametrize(
+    ("weeks", "days", "crl_mm"), [(8, 0, 17.0), (10, 0, 33.0), (12, 0, 58.3), (14, 0, 79.6)]
+)
 def test_robinson_reproduces_its_table(weeks: int, days: int, crl_mm: float) -> None:
     """Robinson & Fleming 1975 mean CRL by menstrual age; the fitted equation is within its 2 SD (4.7 d)."""
     assert abs(ga("robinson1975_crl", CRL=crl_mm) - (7 * weeks + days)) < 4.7
@@ -86,8 +94,10 @@ def test_robinson_reproduces_its_table(weeks: int, days: int, crl_mm: float) -> 
 def test_hadlock_equations_agree_on_typical_biometry() -> None:
     """Typical Hadlock biometry at 20 and 30 weeks: every single and composite Hadlock 1984
     equation gives that age within a week (a mistyped coefficient would not)."""
-    for weeks, m in ((20, {"BPD": 46, "HC": 175, "AC": 151, "FL": 32}),
-                     (30, {"BPD": 77, "HC": 278, "AC": 260, "FL": 57})):
+    for weeks, m in (
+        (20, {"BPD": 46, "HC": 175, "AC": 151, "FL": 32}),
+        (30, {"BPD": 77, "HC": 278, "AC": 260, "FL": 57}),
+    ):
         hadlock = [e for e in GA_EQUATIONS.values() if e.key.startswith("hadlock1984_")]
         assert len(hadlock) == 14
         for eq in hadlock:
@@ -97,7 +107,8 @@ def test_hadlock_equations_agree_on_typical_biometry() -> None:
     assert composite.name == "Hadlock 1984 (BPD, HC, AC, FL)"
     # 10.85 + 0.060*HC*FL + 0.6700*BPD + 0.1680*AC, cm
     assert evaluate(composite, {"BPD": 77, "HC": 278, "AC": 260, "FL": 57}).value / 7 == pytest.approx(
-        10.85 + 0.060 * 27.8 * 5.7 + 0.67 * 7.7 + 0.168 * 26.0)
+        10.85 + 0.060 * 27.8 * 5.7 + 0.67 * 7.7 + 0.168 * 26.0
+    )
 
 
 def test_hadlock_efw_variants_are_consistent() -> None:
@@ -108,11 +119,16 @@ def test_hadlock_efw_variants_are_consistent() -> None:
     for k, v in values.items():
         assert abs(v / base - 1) < 0.1, (k, v)
     # 4-parameter: 1.3596 - 0.00386 AC FL + 0.0064 HC + 0.00061 BPD AC + 0.0424 AC + 0.174 FL (cm)
-    assert values["hadlock1985_bpd_hc_ac_fl"] == pytest.approx(10 ** (
-        1.3596 - 0.00386 * 26 * 5.7 + 0.0064 * 27.8 + 0.00061 * 7.7 * 26 + 0.0424 * 26 + 0.174 * 5.7))
+    assert values["hadlock1985_bpd_hc_ac_fl"] == pytest.approx(
+        10 ** (1.3596 - 0.00386 * 26 * 5.7 + 0.0064 * 27.8 + 0.00061 * 7.7 * 26 + 0.0424 * 26 + 0.174 * 5.7)
+    )
     names = {e.name for e in EFW_EQUATIONS.values()}
-    assert {"Hadlock 1985 (HC, AC, FL)", "Hadlock 1985 (BPD, HC, AC, FL)", "Hadlock 1985 (BPD, AC, FL)",
-            "INTERGROWTH-21st (AC, HC)"} <= names
+    assert {
+        "Hadlock 1985 (HC, AC, FL)",
+        "Hadlock 1985 (BPD, HC, AC, FL)",
+        "Hadlock 1985 (BPD, AC, FL)",
+        "INTERGROWTH-21st (AC, HC)",
+    } <= names
 
 
 def test_every_equation_names_its_reference_and_validity() -> None:
@@ -288,6 +304,7 @@ def test_parameters_disagreeing_by_more_than_two_weeks() -> None:
 def test_ultrasound_vs_dates_uses_acog_thresholds() -> None:
     r = biometry_report({"HC": 278}, ga_by_dates_days=26 * 7)  # ~30w by US, 26w by dates, limit 14 d
     assert any("redating threshold" in w and "ACOG" in w for w in r.warnings)
+    assert any("Committee Opinion No. 700" in ref for ref in r.references)
     ok = biometry_report({"HC": 278}, ga_by_dates_days=30 * 7)
     assert not ok.warnings
     assert redating_threshold_days(60) == (5, "up to 8+6 weeks (CRL)")
@@ -312,20 +329,24 @@ def test_cephalic_index_and_nt_warnings() -> None:
     r = biometry_report({"BPD": 60, "OFD": 90})
     assert r.cephalic_index == pytest.approx(66.7, abs=0.1)
     assert any("dolichocephalic" in w for w in r.warnings)
+    assert any("AJR Am J Roentgenol 1981;137:83-85" in ref for ref in r.references)
     nt = biometry_report({"NT": 3.8, "CRL": 40})
     assert any("NT 3.8 mm is increased" in w for w in nt.warnings)
     assert any("CRL 45-84 mm" in w for w in nt.warnings)
 
 
-@pytest.mark.parametrize(("values", "match"), [
-    ({}, "at least one"),
-    ({"HC": None}, "at least one"),
-    ({"HC": -5}, "positive"),
-    ({"HC": "abc"}, "number"),
-    ({"HC": float("nan")}, "positive"),
-    ({"FL": 5000}, "plausible"),
-    ({"XX": 5}, "Unknown parameter"),
-])
+@pytest.mark.parametrize(
+    ("values", "match"),
+    [
+        ({}, "at least one"),
+        ({"HC": None}, "at least one"),
+        ({"HC": -5}, "positive"),
+        ({"HC": "abc"}, "number"),
+        ({"HC": float("nan")}, "positive"),
+        ({"FL": 5000}, "plausible"),
+        ({"XX": 5}, "Unknown parameter"),
+    ],
+)
 def test_bad_input_is_a_clear_error(values, match) -> None:
     with pytest.raises(MeasurementError, match=match):
         biometry_report(values)

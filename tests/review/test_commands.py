@@ -43,12 +43,22 @@ F = FrameRef(1, 0)
 @pytest.fixture()
 def doc() -> AnnotationSet:
     box = Box(id="box", frame=F, label="head", x0=10, y0=10, x1=50, y1=40, provenance="ai", analysis_id="a1")
-    poly = Polygon(id="poly", frame=F, label="Brain", points=[(0, 0), (20, 0), (20, 20), (0, 20)],
-                   provenance="ai", analysis_id="a1")
+    poly = Polygon(
+        id="poly",
+        frame=F,
+        label="Brain",
+        points=[(0, 0), (20, 0), (20, 20), (0, 20)],
+        provenance="ai",
+        analysis_id="a1",
+    )
     cal = Caliper(id="cal", frame=F, label="BPD", p1=(0, 0), p2=(10, 0), measure="BPD")
-    interp = Interpretation.from_fada(F, "a1", {"imaging_plane": "transthalamic", "image_quality": "good"},
-                                      "BPD_PLANE", {"det_classes": "Brain, CSP, LV", "seg_classes": "Brain",
-                                                    "tier": "priority_1"})
+    interp = Interpretation.from_fada(
+        F,
+        "a1",
+        {"imaging_plane": "transthalamic", "image_quality": "good"},
+        "BPD_PLANE",
+        {"det_classes": "Brain, CSP, LV", "seg_classes": "Brain", "tier": "priority_1"},
+    )
     return AnnotationSet([box, poly, cal], [interp])
 
 

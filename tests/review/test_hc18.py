@@ -22,7 +22,8 @@ from fada_desk.core.biometry import (
     measure_annotation,
 )
 from fada_desk.core.calibration import Calibration, ManualCalibration
-from conftest import shared_or_local
+
+from ._data import data_file as shared_or_local
 
 CSV = shared_or_local("hc18", "hc18_pixel_size_and_hc.csv")
 

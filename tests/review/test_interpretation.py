@@ -34,8 +34,15 @@ FADA_OUTPUT = {
 def test_field_names_match_the_upstream_prompt() -> None:
     """The names are fixed by FADA's INTERPRET_PROMPT (webapp/constants.py)."""
     assert INTERPRETATION_FIELDS == (
-        "anatomical_structures", "fetal_orientation", "imaging_plane", "biometric_measurements",
-        "gestational_age", "image_quality", "normality_assessment", "clinical_recommendations")
+        "anatomical_structures",
+        "fetal_orientation",
+        "imaging_plane",
+        "biometric_measurements",
+        "gestational_age",
+        "image_quality",
+        "normality_assessment",
+        "clinical_recommendations",
+    )
     from fada_desk.inference import constants
 
     assert INTERPRETATION_FIELDS == constants.INTERPRETATION_KEYS
@@ -45,8 +52,13 @@ def test_field_names_match_the_upstream_prompt() -> None:
 
 
 def test_from_fada_keeps_everything() -> None:
-    it = Interpretation.from_fada(F, "run-9", FADA_OUTPUT, "BPD_PLANE",
-                                  {"det_classes": "Brain, CSP, LV", "seg_classes": "Brain", "tier": "p1"})
+    it = Interpretation.from_fada(
+        F,
+        "run-9",
+        FADA_OUTPUT,
+        "BPD_PLANE",
+        {"det_classes": "Brain, CSP, LV", "seg_classes": "Brain", "tier": "p1"},
+    )
     assert it.parse_success and it.raw_text == "{...}" and it.mapping_tier == "p1"
     assert it.extra == {"extra_key": "kept"}
     for name in INTERPRETATION_FIELDS:

@@ -33,8 +33,9 @@ def test_pure_chain_detects_edits_insertions_and_truncation() -> None:
     entries = []
     prev = None
     for k in range(5):
-        prev = make_entry(prev, operator="op", action=f"a{k}", target="t", before={"k": k}, after=[k, "é"],
-                          exam_id=1)
+        prev = make_entry(
+            prev, operator="op", action=f"a{k}", target="t", before={"k": k}, after=[k, "é"], exam_id=1
+        )
         entries.append(prev)
     assert entries[0].prev_hash == GENESIS_HASH
     assert verify_chain(entries).ok and verify_chain(entries, entries[-1].hash).ok
@@ -50,8 +51,11 @@ def test_pure_chain_detects_edits_insertions_and_truncation() -> None:
 def test_session_autosaves_and_reloads(store: ExamStore, exam: Exam, item: CapturedItem) -> None:
     f = FrameRef(item.id)
     with ReviewSession(store, exam.id, OP) as s:
-        s.push(AddAnnotation(s.doc, Caliper(id="bpd", frame=f, label="BPD", p1=(300, 270), p2=(490, 270),
-                                            measure="BPD")))
+        s.push(
+            AddAnnotation(
+                s.doc, Caliper(id="bpd", frame=f, label="BPD", p1=(300, 270), p2=(490, 270), measure="BPD")
+            )
+        )
         s.push(AddAnnotation(s.doc, Box(id="b", frame=f, label="head", x0=1, y0=2, x1=30, y1=40)))
         s.push(Relabel(s.doc, "b", "skull"))
         s.push(DeleteAnnotations(s.doc, ["b"]))
@@ -64,7 +68,9 @@ def test_session_autosaves_and_reloads(store: ExamStore, exam: Exam, item: Captu
     again.close()
 
 
-def test_deleted_annotations_are_kept_in_the_database(store: ExamStore, exam: Exam, item: CapturedItem) -> None:
+def test_deleted_annotations_are_kept_in_the_database(
+    store: ExamStore, exam: Exam, item: CapturedItem
+) -> None:
     with ReviewSession(store, exam.id, OP) as s:
         s.push(AddAnnotation(s.doc, Box(id="gone", frame=FrameRef(item.id), x0=0, y0=0, x1=5, y1=5)))
         s.push(DeleteAnnotations(s.doc, ["gone"]))
@@ -74,7 +80,9 @@ def test_deleted_annotations_are_kept_in_the_database(store: ExamStore, exam: Ex
     assert "gone" not in ReviewStore(store).load(exam.id)
 
 
-def test_a_drag_is_one_audit_entry_and_undo_is_audited(store: ExamStore, exam: Exam, item: CapturedItem) -> None:
+def test_a_drag_is_one_audit_entry_and_undo_is_audited(
+    store: ExamStore, exam: Exam, item: CapturedItem
+) -> None:
     f = FrameRef(item.id)
     s = ReviewSession(store, exam.id, OP)
     s.push(AddAnnotation(s.doc, Caliper(id="fl", frame=f, p1=(10, 10), p2=(50, 10), measure="FL")))
@@ -86,19 +94,27 @@ def test_a_drag_is_one_audit_entry_and_undo_is_audited(store: ExamStore, exam: E
     s.undo()
     s.close()
     actions = [(e.action, e.target) for e in ReviewStore(store).audit_entries(exam.id)]
-    assert actions == [("annotation.add", "fl"), ("annotation.vertex.move", "fl"),
-                       ("annotation.vertex.move", "fl"), ("annotation.vertex.move.undo", "fl")]
+    assert actions == [
+        ("annotation.add", "fl"),
+        ("annotation.vertex.move", "fl"),
+        ("annotation.vertex.move", "fl"),
+        ("annotation.vertex.move.undo", "fl"),
+    ]
     entries = ReviewStore(store).audit_entries(exam.id)
     drag_entry = entries[1]
     assert drag_entry.before["geometry"]["p2"] == [50.0, 10.0]
     assert drag_entry.after["geometry"]["p2"] == [69.0, 10.0]
-    assert entries[3].before["geometry"]["p2"] == [99.0, 9.0] and entries[3].after["geometry"]["p2"] == [69.0, 10.0]
+    assert entries[3].before["geometry"]["p2"] == [99.0, 9.0] and entries[3].after["geometry"]["p2"] == [
+        69.0,
+        10.0,
+    ]
     assert all(e.operator == OP for e in entries)
     assert ReviewStore(store).verify_audit().ok
 
 
-def test_audit_log_is_append_only_and_tampering_is_detected(store: ExamStore, exam: Exam,
-                                                             item: CapturedItem) -> None:
+def test_audit_log_is_append_only_and_tampering_is_detected(
+    store: ExamStore, exam: Exam, item: CapturedItem
+) -> None:
     with ReviewSession(store, exam.id, OP) as s:
         for k in range(4):
             s.push(AddAnnotation(s.doc, Box(id=f"b{k}", frame=FrameRef(item.id), x0=k, y0=0, x1=k + 5, y1=5)))
@@ -113,7 +129,7 @@ def test_audit_log_is_append_only_and_tampering_is_detected(store: ExamStore, ex
             conn.execute("DELETE FROM audit_log WHERE seq=4")
         # a determined attacker drops the trigger: the chain still tells
         conn.execute("DROP TRIGGER audit_log_append_only_update")
-        conn.execute("UPDATE audit_log SET after='{\"id\":\"forged\"}' WHERE seq=2")
+        conn.execute('UPDATE audit_log SET after=\'{"id":"forged"}\' WHERE seq=2')
         conn.commit()
         check = reviews.verify_audit()
         assert not check.ok and check.first_bad_seq == 2
@@ -177,8 +193,9 @@ def test_items_must_belong_to_the_exam(store: ExamStore, exam: Exam, item: Captu
         ReviewSession(store, exam.id, OP).import_analysis(item.id, analysis_dict(), frame_index=3)
 
 
-def test_failed_write_is_retried_not_lost(store: ExamStore, exam: Exam, item: CapturedItem,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_write_is_retried_not_lost(
+    store: ExamStore, exam: Exam, item: CapturedItem, monkeypatch: pytest.MonkeyPatch
+) -> None:
     s = ReviewSession(store, exam.id, OP)
     real = ReviewStore.commit
     calls = {"n": 0}
@@ -197,7 +214,10 @@ def test_failed_write_is_retried_not_lost(store: ExamStore, exam: Exam, item: Ca
     s.close()
     doc = ReviewStore(store).load(exam.id)
     assert doc.get("kept").label == "head"
-    assert [e.action for e in ReviewStore(store).audit_entries(exam.id)] == ["annotation.add", "annotation.relabel"]
+    assert [e.action for e in ReviewStore(store).audit_entries(exam.id)] == [
+        "annotation.add",
+        "annotation.relabel",
+    ]
 
 
 def test_operator_is_required(store: ExamStore, exam: Exam) -> None:
@@ -207,13 +227,19 @@ def test_operator_is_required(store: ExamStore, exam: Exam) -> None:
         ReviewSession(store, 999, OP)
 
 
-def test_measurements_and_biometry_use_the_item_calibration(store: ExamStore, exam: Exam, item: CapturedItem,
-                                                           plain_item: CapturedItem) -> None:
+def test_measurements_and_biometry_use_the_item_calibration(
+    store: ExamStore, exam: Exam, item: CapturedItem, plain_item: CapturedItem
+) -> None:
     with ReviewSession(store, exam.id, OP) as s:
-        s.push(AddAnnotation(s.doc, Ellipse(frame=FrameRef(item.id), label="head", cx=400, cy=270, rx=100,
-                                            ry=80, measure="HC")))
-        s.push(AddAnnotation(s.doc, Caliper(frame=FrameRef(plain_item.id), p1=(0, 0), p2=(10, 0),
-                                            measure="FL")))
+        s.push(
+            AddAnnotation(
+                s.doc,
+                Ellipse(frame=FrameRef(item.id), label="head", cx=400, cy=270, rx=100, ry=80, measure="HC"),
+            )
+        )
+        s.push(
+            AddAnnotation(s.doc, Caliper(frame=FrameRef(plain_item.id), p1=(0, 0), p2=(10, 0), measure="FL"))
+        )
         ms, problems = s.measurements()
         assert [m.parameter for m in ms] == ["HC"]
         a, b = 100 * HC18_MM_PER_PX, 80 * HC18_MM_PER_PX
@@ -226,3 +252,11 @@ def test_measurements_and_biometry_use_the_item_calibration(store: ExamStore, ex
         entry = s.sign_off()
         assert entry.after["biometry"]["primary_ga"]["equation"] == "Hadlock 1984 (HC)"
         assert entry.after["measurement_problems"] == problems
+
+
+def test_record_action_for_changes_outside_the_editor(
+    store: ExamStore, exam: Exam, item: CapturedItem
+) -> None:
+    with ReviewSession(store, exam.id, OP) as s:
+        e = s.record_action("item.calibration", f"item:{item.id}", None, {"mm_per_px": 0.1})
+    assert e.action == "item.calibration" and e.after == {"mm_per_px": 0.1} and e.exam_id == exam.id

@@ -14,12 +14,11 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+from conftest import shared_or_local
 from PIL import Image
 from pydicom import uid
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
-
-from conftest import shared_or_local
 
 US_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.6.1"
 US_MULTIFRAME_STORAGE = "1.2.840.10008.5.1.4.1.1.3.1"
@@ -31,7 +30,7 @@ def hc18_grey() -> np.ndarray:
 
 
 def cine_rgb(n: int = 30) -> np.ndarray:
-    """The real SonoSite cine as (n, 240, 320, 3) uint8 RGB (decoded with OpenCV, independent of the sources)."""
+    """The real SonoSite cine as (n, 240, 320, 3) uint8 RGB, decoded with plain OpenCV."""
     import cv2
 
     cap = cv2.VideoCapture(str(shared_or_local("video", "us_cine_sonosite_30f.avi")))
@@ -45,8 +44,18 @@ def cine_rgb(n: int = 30) -> np.ndarray:
     return np.stack(frames)
 
 
-def base(rows: int, cols: int, *, photometric: str, samples: int, bits_allocated: int, bits_stored: int,
-         frames: int | None = None, signed: bool = False, ts: str = uid.ExplicitVRLittleEndian) -> Dataset:
+def base(
+    rows: int,
+    cols: int,
+    *,
+    photometric: str,
+    samples: int,
+    bits_allocated: int,
+    bits_stored: int,
+    frames: int | None = None,
+    signed: bool = False,
+    ts: str = uid.ExplicitVRLittleEndian,
+) -> Dataset:
     """A minimal, valid US image dataset (no pixel data yet)."""
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = US_MULTIFRAME_STORAGE if frames else US_IMAGE_STORAGE
@@ -83,19 +92,34 @@ def save(ds: Dataset, path: Path) -> Path:
     return path
 
 
-def native(path: Path, arr: np.ndarray, *, photometric: str, bits_stored: int | None = None,
-           big_endian: bool = False, multiframe: bool | None = None) -> Path:
+def native(
+    path: Path,
+    arr: np.ndarray,
+    *,
+    photometric: str,
+    bits_stored: int | None = None,
+    big_endian: bool = False,
+    multiframe: bool | None = None,
+) -> Path:
     """Uncompressed file from (H,W), (H,W,3), (N,H,W) or (N,H,W,3) pixels."""
     colour = photometric not in ("MONOCHROME1", "MONOCHROME2", "PALETTE COLOR")
     if multiframe is None:
         multiframe = arr.ndim == (4 if colour else 3)
     frames = arr.shape[0] if multiframe else None
-    rows, cols = (arr.shape[1:3] if multiframe else arr.shape[0:2])
+    rows, cols = arr.shape[1:3] if multiframe else arr.shape[0:2]
     bits_allocated = arr.dtype.itemsize * 8
     ts = uid.ExplicitVRBigEndian if big_endian else uid.ExplicitVRLittleEndian
-    ds = base(rows, cols, photometric=photometric, samples=3 if colour else 1, bits_allocated=bits_allocated,
-              bits_stored=bits_stored or bits_allocated, frames=frames,
-              signed=np.issubdtype(arr.dtype, np.signedinteger), ts=ts)
+    ds = base(
+        rows,
+        cols,
+        photometric=photometric,
+        samples=3 if colour else 1,
+        bits_allocated=bits_allocated,
+        bits_stored=bits_stored or bits_allocated,
+        frames=frames,
+        signed=np.issubdtype(arr.dtype, np.signedinteger),
+        ts=ts,
+    )
     data = arr.astype(arr.dtype.newbyteorder(">" if big_endian else "<")).tobytes()
     ds.PixelData = data + (b"\0" if len(data) % 2 else b"")
     ds["PixelData"].VR = "OW" if bits_allocated > 8 else "OB"
@@ -145,8 +169,16 @@ def jpeg_baseline(path: Path, rgb_frames: np.ndarray, *, quality: int = 92) -> t
         Image.fromarray(rgb).save(buf, format="JPEG", quality=quality, subsampling=1)
         streams.append(buf.getvalue())
     n, h, w, _ = rgb_frames.shape
-    ds = base(h, w, photometric="YBR_FULL_422", samples=3, bits_allocated=8, bits_stored=8, frames=n,
-              ts=uid.JPEGBaseline8Bit)
+    ds = base(
+        h,
+        w,
+        photometric="YBR_FULL_422",
+        samples=3,
+        bits_allocated=8,
+        bits_stored=8,
+        frames=n,
+        ts=uid.JPEGBaseline8Bit,
+    )
     ds.PixelData = encapsulate(streams)
     ds["PixelData"].VR = "OB"
     ds["PixelData"].is_undefined_length = True
@@ -183,18 +215,43 @@ def gdcm_transcode(src: Path, dst: Path, ts_name: str) -> Path:
 
 
 def h264_dicom(path: Path, mp4: Path, ffmpeg: str, *, frame_time_ms: float = 1000 / 30) -> Path:
-    """An MPEG-4 AVC/H.264 DICOM cine: the MP4's H.264 stream, bit-for-bit, as an Annex B elementary stream."""
-    raw = subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-i", str(mp4), "-c:v", "copy",
-                          "-bsf:v", "h264_mp4toannexb", "-f", "h264", "-"],
-                         check=True, capture_output=True, timeout=60).stdout
+    """An MPEG-4 AVC/H.264 DICOM cine: the MP4's H.264 stream, bit for bit, as an Annex B stream."""
+    raw = subprocess.run(
+        [
+            ffmpeg,
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-i",
+            str(mp4),
+            "-c:v",
+            "copy",
+            "-bsf:v",
+            "h264_mp4toannexb",
+            "-f",
+            "h264",
+            "-",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    ).stdout
     import cv2
 
     cap = cv2.VideoCapture(str(mp4))
     n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
     w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
     cap.release()
-    ds = base(h, w, photometric="YBR_PARTIAL_420", samples=3, bits_allocated=8, bits_stored=8, frames=n,
-              ts=uid.MPEG4HP41)
+    ds = base(
+        h,
+        w,
+        photometric="YBR_PARTIAL_420",
+        samples=3,
+        bits_allocated=8,
+        bits_stored=8,
+        frames=n,
+        ts=uid.MPEG4HP41,
+    )
     ds.FrameTime = f"{frame_time_ms:.4f}"
     ds.FrameIncrementPointer = 0x00181063
     # One video stream split into fragments of about 16 KiB, as scanners write it.
@@ -227,14 +284,14 @@ def edit(src: Path, dst: Path, change: object) -> Path:
 def with_transfer_syntax(src: Path, dst: Path, ts: str) -> Path:
     """Byte-level copy with a different Transfer Syntax UID in the file meta (the dataset bytes are
     untouched). pydicom refuses to write unknown or mismatching syntaxes; scanners and broken tools do not."""
+    from pydicom.filebase import DicomBytesIO
     from pydicom.filereader import read_file_meta_info
     from pydicom.filewriter import write_file_meta_info
-    from pydicom.filebase import DicomBytesIO
 
     data = src.read_bytes()
     meta = read_file_meta_info(src)
     group_length = int(meta.FileMetaInformationGroupLength)
-    body = data[132 + 12 + group_length:]
+    body = data[132 + 12 + group_length :]
     meta.TransferSyntaxUID = ts
     buf = DicomBytesIO()
     buf.is_little_endian, buf.is_implicit_VR = True, False

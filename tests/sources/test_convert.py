@@ -83,8 +83,9 @@ def test_palette_first_mapped_and_clamping() -> None:
 
 def test_ybr_full_to_rgb_primaries() -> None:
     # Y/Cb/Cr of pure red, green, blue, white and black (BT.601 full range).
-    ybr = np.array([[[76, 85, 255], [150, 44, 21], [29, 255, 107], [255, 128, 128], [0, 128, 128]]],
-                   dtype=np.uint8)
+    ybr = np.array(
+        [[[76, 85, 255], [150, 44, 21], [29, 255, 107], [255, 128, 128], [0, 128, 128]]], dtype=np.uint8
+    )
     rgb = cv.ybr_full_to_rgb(ybr).astype(int)
     expect = np.array([[[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 255], [0, 0, 0]]])
     assert np.abs(rgb - expect).max() <= 2

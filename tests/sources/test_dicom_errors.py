@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import shared_or_local
 from pydicom import uid
 from pydicom.dataset import Dataset
 from pydicom.encaps import generate_frames
 
-from conftest import shared_or_local
 from fada_desk.core.errors import SourceError, UnsupportedFormatError
 from fada_desk.sources import open_source
 from fada_desk.sources.dicom import DicomSource
@@ -67,8 +67,11 @@ def test_truncated_header(tmp_path: Path, keep: int) -> None:
     assert "truncated" in _one_line(err)
 
 
-@pytest.mark.parametrize("content", [b"hello, this is a text file\n" * 20, b"", bytes(range(256)) * 8],
-                         ids=["text", "empty", "binary"])
+@pytest.mark.parametrize(
+    "content",
+    [b"hello, this is a text file\n" * 20, b"", bytes(range(256)) * 8],
+    ids=["text", "empty", "binary"],
+)
 def test_not_a_dicom_file_with_dcm_suffix(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "fake.dcm"
     path.write_bytes(content)
@@ -84,8 +87,9 @@ def test_png_renamed_to_dcm_still_opens_as_an_image(tmp_path: Path) -> None:
         assert src.kind == "image"
 
 
-@pytest.mark.parametrize("ts", ["1.2.840.10008.1.2.4.110", "1.2.826.0.1.3680043.9.9999.1"],
-                         ids=["jpeg-xl", "private"])
+@pytest.mark.parametrize(
+    "ts", ["1.2.840.10008.1.2.4.110", "1.2.826.0.1.3680043.9.9999.1"], ids=["jpeg-xl", "private"]
+)
 def test_unsupported_transfer_syntax(tmp_path: Path, ts: str) -> None:
     path = factory.with_transfer_syntax(US1, tmp_path / "odd_ts.dcm", ts)
     with pytest.raises(UnsupportedFormatError) as err:
@@ -130,7 +134,7 @@ def test_corrupt_compressed_frame(tmp_path: Path) -> None:
     frame = next(generate_frames(ds.PixelData, number_of_frames=1))
     data = bytearray(J2K.read_bytes())
     start = bytes(data).index(frame[:64]) + 200  # inside the codestream, after its main header
-    data[start:start + 40_000] = bytes(40_000)
+    data[start : start + 40_000] = bytes(40_000)
     path = tmp_path / "corrupt_j2k.dcm"
     path.write_bytes(bytes(data))
     try:
@@ -194,8 +198,11 @@ def test_video_stream_ffmpeg_cannot_decode(tmp_path: Path) -> None:
         ds["PixelData"].VR = "OB"
         ds["PixelData"].is_undefined_length = True
 
-    enc = factory.edit(US1, tmp_path / "junk_enc.dcm", lambda ds: (
-        setattr(ds.file_meta, "TransferSyntaxUID", uid.RLELossless), junk_stream(ds)))
+    enc = factory.edit(
+        US1,
+        tmp_path / "junk_enc.dcm",
+        lambda ds: (setattr(ds.file_meta, "TransferSyntaxUID", uid.RLELossless), junk_stream(ds)),
+    )
     path = factory.with_transfer_syntax(enc, tmp_path / "junk_h264.dcm", uid.MPEG4HP41)
     with pytest.raises(UnsupportedFormatError) as err:
         DicomSource(path)

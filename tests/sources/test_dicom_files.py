@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-
 from conftest import shared_or_local
+
 from fada_desk.core.calibration import UNIT_CM
 from fada_desk.core.errors import CalibrationError
 from fada_desk.sources import open_source
@@ -88,8 +88,10 @@ def _palette_reference(path: Path) -> list[np.ndarray]:
     """Apply the palette by hand from the raw element bytes: no pixel decoding library involved."""
     ds = pydicom.dcmread(path)
     endian = "<" if ds.file_meta.TransferSyntaxUID.is_little_endian else ">"
-    luts = [np.frombuffer(ds[f"{c}PaletteColorLookupTableData"].value, f"{endian}u2")
-            for c in ("Red", "Green", "Blue")]
+    luts = [
+        np.frombuffer(ds[f"{c}PaletteColorLookupTableData"].value, f"{endian}u2")
+        for c in ("Red", "Green", "Blue")
+    ]
     entries, first, bits = (int(v) for v in ds.RedPaletteColorLookupTableDescriptor)
     assert (entries, first, bits) == (256, 0, 16)
     n = int(ds.get("NumberOfFrames", 1))
@@ -141,7 +143,9 @@ def test_ultrasound_regions_are_parsed_with_units() -> None:
     assert cal is not None
     r1, r2 = cal.regions
     assert (r1.x0, r1.y0, r1.x1, r1.y1) == (120, 60, 800, 518)
-    assert r1.delta_x == pytest.approx(0.02622878766196998) and r1.delta_y == pytest.approx(0.02622878766196998)
+    assert r1.delta_x == pytest.approx(0.02622878766196998) and r1.delta_y == pytest.approx(
+        0.02622878766196998
+    )
     assert (r1.units_x, r1.units_y, r1.spatial_format, r1.data_type) == (UNIT_CM, UNIT_CM, 1, 1)
     assert r1.is_spatial_cm
     assert (r2.x0, r2.y0, r2.x1, r2.y1) == (176, 522, 743, 576)

@@ -1,4 +1,7 @@
-"""DICOM variants written from real ultrasound pixels: grey scale pipeline, YBR, JPEG, cines, H.264, laziness."""
+"""DICOM variants written from real ultrasound pixels.
+
+Grey scale pipeline, YBR, JPEG, lossless cines, frame timing, laziness, H.264.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
+from conftest import shared_or_local
 from PIL import Image
 from pydicom import uid
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from conftest import shared_or_local
 from fada_desk.core.errors import SourceError, UnsupportedFormatError
 from fada_desk.sources import _dicom_meta, open_source
 from fada_desk.sources.dicom import DicomSource
@@ -55,8 +58,9 @@ def _expected_linear(x: np.ndarray, c: float, w: float) -> np.ndarray:
 @pytest.mark.parametrize("big_endian", [False, True], ids=["LE", "BE"])
 def test_12bit_monochrome2_with_window(out: Path, grey: np.ndarray, big_endian: bool) -> None:
     g12 = grey.astype(np.uint16) * 16
-    path = factory.native(out / f"g12_{big_endian}.dcm", g12, photometric="MONOCHROME2", bits_stored=12,
-                          big_endian=big_endian)
+    path = factory.native(
+        out / f"g12_{big_endian}.dcm", g12, photometric="MONOCHROME2", bits_stored=12, big_endian=big_endian
+    )
     factory.edit(path, path, lambda ds: (setattr(ds, "WindowCenter", 2048), setattr(ds, "WindowWidth", 4096)))
     with DicomSource(path) as src:
         assert src.info.metadata["BitsStored"] == 12 and src.info.metadata["BitsAllocated"] == 16
@@ -89,7 +93,9 @@ def test_monochrome1_is_inverted(out: Path, grey: np.ndarray, bits: int) -> None
     else:
         stored = (255 - grey).astype(np.uint16) * 256
         path = factory.native(out / "m1_16.dcm", stored, photometric="MONOCHROME1", bits_stored=16)
-        factory.edit(path, path, lambda ds: (setattr(ds, "WindowCenter", 32768), setattr(ds, "WindowWidth", 65536)))
+        factory.edit(
+            path, path, lambda ds: (setattr(ds, "WindowCenter", 32768), setattr(ds, "WindowWidth", 65536))
+        )
         expected = 255 - _expected_linear(stored, 32768, 65536)
     with DicomSource(path) as src:
         px = src.read(0).pixels
@@ -202,8 +208,9 @@ def test_jpeg_extended_12bit_without_decoder_is_a_clear_error(out: Path, grey: n
 
     if importlib.util.find_spec("libjpeg") is not None:
         pytest.skip("pylibjpeg-libjpeg is installed: 12-bit JPEG Extended is decodable")
-    src_path = factory.native(out / "g12_for_ext.dcm", grey.astype(np.uint16) * 16, photometric="MONOCHROME2",
-                              bits_stored=12)
+    src_path = factory.native(
+        out / "g12_for_ext.dcm", grey.astype(np.uint16) * 16, photometric="MONOCHROME2", bits_stored=12
+    )
     path = factory.gdcm_transcode(src_path, out / "jpeg_ext12.dcm", "JPEGExtendedProcess2_4")
     with pytest.raises(UnsupportedFormatError, match="12-bit JPEG Extended"):
         DicomSource(path)
@@ -211,12 +218,17 @@ def test_jpeg_extended_12bit_without_decoder_is_a_clear_error(out: Path, grey: n
 
 @pytest.mark.parametrize(
     ("ts", "how"),
-    [(uid.RLELossless, "pydicom"), (uid.JPEG2000Lossless, "pydicom"), ("JPEGLSLossless", "gdcm"),
-     ("JPEGLosslessProcess14_1", "gdcm")],
+    [
+        (uid.RLELossless, "pydicom"),
+        (uid.JPEG2000Lossless, "pydicom"),
+        ("JPEGLSLossless", "gdcm"),
+        ("JPEGLosslessProcess14_1", "gdcm"),
+    ],
     ids=["rle", "j2k", "jpeg-ls", "jpeg-lossless"],
 )
-def test_lossless_cines_equal_the_uncompressed_cine(out: Path, rgb_cine_file: Path, cine: np.ndarray,
-                                                    ts: str, how: str) -> None:
+def test_lossless_cines_equal_the_uncompressed_cine(
+    out: Path, rgb_cine_file: Path, cine: np.ndarray, ts: str, how: str
+) -> None:
     short = rgb_cine_file.with_name("rgb_cine_8.dcm")
     if not short.exists():
         factory.native(short, cine[:8], photometric="RGB")
@@ -244,8 +256,11 @@ def test_12bit_lossless_keeps_stored_values(out: Path, grey: np.ndarray) -> None
 
 
 def test_cine_frame_time_gives_fps_and_timestamps(out: Path, rgb_cine_file: Path, cine: np.ndarray) -> None:
-    path = factory.edit(rgb_cine_file, out / "ft.dcm", lambda ds: (
-        setattr(ds, "FrameTime", "33.3333"), setattr(ds, "FrameIncrementPointer", 0x00181063)))
+    path = factory.edit(
+        rgb_cine_file,
+        out / "ft.dcm",
+        lambda ds: (setattr(ds, "FrameTime", "33.3333"), setattr(ds, "FrameIncrementPointer", 0x00181063)),
+    )
     with open_source(path) as src:
         assert src.info.frame_count == 30
         assert src.info.fps == pytest.approx(30.0, abs=0.01)
@@ -292,7 +307,9 @@ def test_frame_rate_sources(tags: dict[str, object], fps: float | None, origin: 
     assert _dicom_meta.frame_timing(ds, 1) == (None, None, "")  # a single image has no rate
 
 
-def test_frames_are_decoded_one_at_a_time(out: Path, rgb_cine_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_frames_are_decoded_one_at_a_time(
+    out: Path, rgb_cine_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import pydicom.pixels
 
     calls: list[int | None] = []
@@ -403,7 +420,7 @@ def test_regions_with_missing_fields_are_skipped_with_a_warning(out: Path, grey:
         good.RegionLocationMinX0, good.RegionLocationMinY0 = 10, 20
         good.RegionLocationMaxX1, good.RegionLocationMaxY1 = 700, 500
         good.PhysicalUnitsXDirection, good.PhysicalUnitsYDirection = 3, 3
-        good.PhysicalDeltaX, good.PhysicalDeltaY = 0.01, 0.012
+        good.PhysicalDeltaX, good.PhysicalDeltaY = 0.01, -0.012  # negative: y axis points up
         bad = Dataset()
         bad.RegionLocationMinX0 = 0
         ds.SequenceOfUltrasoundRegions = Sequence([good, bad])
@@ -414,5 +431,7 @@ def test_regions_with_missing_fields_are_skipped_with_a_warning(out: Path, grey:
         cal = src.info.calibration
         warnings = src.info.metadata["warnings"]
     assert cal is not None and len(cal.regions) == 1
+    assert cal.is_calibrated
     assert cal.regions[0].mm_per_px == pytest.approx((0.1, 0.12))
+    assert cal.distance_mm((100, 100), (100, 200)) == pytest.approx(12.0)
     assert any("region 2 skipped" in w for w in warnings)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import shared_or_local
 from PIL import Image
 
-from conftest import shared_or_local
 from fada_desk.core.errors import SourceError, UnsupportedFormatError
 from fada_desk.sources import open_source
 from fada_desk.sources.folder import FolderSource, natural_key
@@ -34,7 +34,13 @@ def test_png_grey_is_passed_through_exactly(grey: np.ndarray) -> None:
     with open_source(HC18) as src:
         assert isinstance(src, ImageSource)
         info = src.info
-        assert (info.kind, info.width, info.height, info.frame_count, info.fps) == ("image", 800, 540, 1, None)
+        assert (info.kind, info.width, info.height, info.frame_count, info.fps) == (
+            "image",
+            800,
+            540,
+            1,
+            None,
+        )
         assert info.metadata["format"] == "PNG" and info.metadata["bits_stored"] == 8
         f = src.read(0)
     assert f.pixels.shape == (540, 800) and f.pixels.dtype == np.uint8
@@ -226,7 +232,9 @@ def test_folder_fps_gives_timestamps(cine_folder: tuple[Path, np.ndarray]) -> No
         assert src.read(5).timestamp == pytest.approx(0.2)
 
 
-def test_folder_with_mixed_sizes_and_a_corrupt_file(tmp_path: Path, grey: np.ndarray, rgb: np.ndarray) -> None:
+def test_folder_with_mixed_sizes_and_a_corrupt_file(
+    tmp_path: Path, grey: np.ndarray, rgb: np.ndarray
+) -> None:
     Image.fromarray(grey).save(tmp_path / "a1.png")
     Image.fromarray(rgb).save(tmp_path / "a2.jpg", quality=95)
     (tmp_path / "a3.png").write_bytes(HC18.read_bytes()[:500])

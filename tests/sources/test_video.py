@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import shared_or_local
+
 from fada_desk.core.errors import SourceError, UnsupportedFormatError
 from fada_desk.sources import open_source
 from fada_desk.sources.video import VideoSource
@@ -31,7 +31,7 @@ def _ffmpeg() -> str:
 def _stamp(frame: np.ndarray, n: int) -> np.ndarray:
     out = frame.copy()
     for b in range(_BITS):
-        out[:_BLOCK, b * _BLOCK:(b + 1) * _BLOCK] = 255 if (n >> b) & 1 else 0
+        out[:_BLOCK, b * _BLOCK : (b + 1) * _BLOCK] = 255 if (n >> b) & 1 else 0
     return out
 
 
@@ -39,7 +39,7 @@ def _read_stamp(px: np.ndarray) -> int:
     grey = px.mean(axis=2) if px.ndim == 3 else px
     n = 0
     for b in range(_BITS):
-        block = grey[4:_BLOCK - 4, b * _BLOCK + 4:(b + 1) * _BLOCK - 4]
+        block = grey[4 : _BLOCK - 4, b * _BLOCK + 4 : (b + 1) * _BLOCK - 4]
         n |= (1 << b) if block.mean() > 127 else 0
     return n
 
@@ -65,9 +65,30 @@ def numbered(tmp_path_factory: pytest.TempPathFactory, cine: np.ndarray) -> dict
     paths = {}
     for ext, args in outputs.items():
         out = d / f"numbered.{ext}"
-        subprocess.run([_ffmpeg(), "-hide_banner", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
-                        "-s", "320x240", "-r", "30", "-i", "-", *args, "-y", str(out)],
-                       input=raw, check=True, timeout=120)
+        subprocess.run(
+            [
+                _ffmpeg(),
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-f",
+                "rawvideo",
+                "-pix_fmt",
+                "rgb24",
+                "-s",
+                "320x240",
+                "-r",
+                "30",
+                "-i",
+                "-",
+                *args,
+                "-y",
+                str(out),
+            ],
+            input=raw,
+            check=True,
+            timeout=120,
+        )
         paths[ext] = out
     return paths
 

@@ -1,0 +1,74 @@
+"""``fada-desk export EXAM_ID --format json|png|pdf --out DIR``: export a reviewed exam.
+
+Writes FADA-compatible JSON, PNGs with burned-in overlays and/or the PDF
+report. AI output still pending review is left out unless
+``--include-pending`` (then it is marked "pending review"). Progress goes to
+stderr, the written paths to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+FORMATS = ("json", "png", "pdf")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "export",
+        help="export an exam as JSON, annotated PNGs or a PDF report",
+        description="Export a reviewed exam from the exam store.",
+    )
+    p.add_argument("exam_id", metavar="EXAM_ID", help="exam number (as shown in the exam browser)")
+    p.add_argument(
+        "--format",
+        dest="formats",
+        action="append",
+        choices=FORMATS,
+        required=True,
+        help="json, png or pdf (repeat for several)",
+    )
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
+    p.add_argument(
+        "--include-pending",
+        action="store_true",
+        help="also export AI output not yet reviewed (marked 'pending review')",
+    )
+    p.add_argument("--operator", default="", help="reviewer named on the report (default: who signed off)")
+    p.add_argument(
+        "--store",
+        default=None,
+        metavar="PATH",
+        help="exam store database or folder (default: the user data folder)",
+    )
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from fada_desk.cli._progress import ProgressLine
+    from fada_desk.core.errors import ExportError
+    from fada_desk.export import ExportOptions, export_exam
+    from fada_desk.storage import ExamStore
+
+    try:
+        exam_id = int(str(args.exam_id).strip().lstrip("#"))
+    except ValueError:
+        raise ExportError(f"EXAM_ID must be an exam number, got {args.exam_id!r}.") from None
+    options = ExportOptions(include_pending=args.include_pending, operator=args.operator.strip())
+    progress = ProgressLine()
+    written = []
+    with ExamStore.open(args.store) as store:
+        store.get_exam(exam_id)  # a clear error before anything is written
+        for fmt in dict.fromkeys(args.formats):
+            job = export_exam(store, exam_id, fmt, args.out, options)
+            while True:
+                try:
+                    p = next(job)
+                except StopIteration as stop:
+                    written.extend(stop.value or [])
+                    break
+                progress.update(p.message, p.fraction, prefix=f"{fmt}: ")
+    progress.done()
+    for path in written:
+        print(path)
+    return 0
