@@ -79,6 +79,7 @@ def run_scenario(name: str, seconds: float, warmup: float, color: bool, load: bo
 
     width, height, fps = SCENARIOS[name]
     app = QApplication.instance() or QApplication([])
+    app.setQuitOnLastWindowClosed(False)  # only our timer ends each run's event loop
     hog = start_cpu_hog(core=0) if load else None
     win = MainWindow()
     win.resize(1280, 860)

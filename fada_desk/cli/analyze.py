@@ -18,21 +18,45 @@ from typing import Any
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("analyze", help="run the FADA pipeline on an image/DICOM/video or a folder (batch)")
     p.add_argument("path", help="image, DICOM or video file, or a folder of them")
-    p.add_argument("--frame", type=int, default=0, metavar="N", help="frame index in a cine/video (default 0)")
-    p.add_argument("--mode", choices=("autonomous", "interpret"), default="autonomous",
-                   help="autonomous: all phases; interpret: interpret + classify + map only")
-    p.add_argument("--model-dir", required=True, metavar="DIR",
-                   help="folder with the model GGUF and the mmproj GGUF (or an installed set name)")
+    p.add_argument(
+        "--frame", type=int, default=0, metavar="N", help="frame index in a cine/video (default 0)"
+    )
+    p.add_argument(
+        "--mode",
+        choices=("autonomous", "interpret"),
+        default="autonomous",
+        help="autonomous: all phases; interpret: interpret + classify + map only",
+    )
+    p.add_argument(
+        "--model-dir",
+        required=True,
+        metavar="DIR",
+        help="folder with the model GGUF and the mmproj GGUF (or an installed set name)",
+    )
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.add_argument("--max-side", type=int, default=None, metavar="N",
-                   help="resize the longest image side to N pixels for the model (default 1024, as upstream)")
+    p.add_argument(
+        "--max-side",
+        type=int,
+        default=None,
+        metavar="N",
+        help="resize the longest image side to N pixels for the model (default 1024, as upstream)",
+    )
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
-    p.add_argument("--no-grammar", action="store_true", help="do not constrain decoding with the JSON grammars")
-    p.add_argument("--no-keypoints", action="store_true", help="skip the extra keypoint phase on CRL/NT views")
+    p.add_argument(
+        "--no-grammar", action="store_true", help="do not constrain decoding with the JSON grammars"
+    )
+    p.add_argument(
+        "--no-keypoints", action="store_true", help="skip the extra keypoint phase on CRL/NT views"
+    )
     p.add_argument("--no-cache", action="store_true", help="always run the model (ignore cached answers)")
     p.add_argument("--threads", type=int, default=None, metavar="N", help="CPU threads for llama.cpp")
-    p.add_argument("--gpu-layers", type=int, default=None, metavar="N",
-                   help="layers to offload to the GPU (-1 = all; default: the backend's choice)")
+    p.add_argument(
+        "--gpu-layers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="layers to offload to the GPU (-1 = all; default: the backend's choice)",
+    )
     return p
 
 
@@ -51,7 +75,9 @@ def collect_inputs(path: Path) -> list[Path]:
     from fada_desk.sources import SOURCES
 
     files = []
-    for f in sorted((f for f in path.iterdir() if f.is_file() and not f.name.startswith(".")), key=_natural_key):
+    for f in sorted(
+        (f for f in path.iterdir() if f.is_file() and not f.name.startswith(".")), key=_natural_key
+    ):
         for name in SOURCES:
             if name in ("folder", "capture", "stream"):
                 continue
@@ -120,13 +146,19 @@ def run(args: argparse.Namespace) -> int:
     out_root = Path(args.out)
     out_root.mkdir(parents=True, exist_ok=True)
     try:
-        settings = PipelineSettings(max_side=args.max_side or PipelineSettings().max_side, seed=args.seed,
-                                    constrained=not args.no_grammar, keypoints=not args.no_keypoints,
-                                    use_cache=not args.no_cache)
+        settings = PipelineSettings(
+            max_side=args.max_side or PipelineSettings().max_side,
+            seed=args.seed,
+            constrained=not args.no_grammar,
+            keypoints=not args.no_keypoints,
+            use_cache=not args.no_cache,
+        )
     except ValueError as err:
         raise FadaError(str(err)) from None
     status = resolve_model_dir(Path(args.model_dir))
-    options = {k: v for k, v in (("n_threads", args.threads), ("n_gpu_layers", args.gpu_layers)) if v is not None}
+    options = {
+        k: v for k, v in (("n_threads", args.threads), ("n_gpu_layers", args.gpu_layers)) if v is not None
+    }
     backend = create_backend(status, **options)
     progress = ProgressLine()
     progress.update("loading the model")
@@ -142,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
                 frame = load_frame(path, args.frame)
                 tokens = 0
 
-                def show(p: Any, prefix: str = prefix) -> None:
+                def show(p: Any, prefix: str = prefix, i: int = i) -> None:
                     nonlocal tokens
                     if isinstance(p.payload, TokenChunk) and p.payload.text:
                         tokens += 1
@@ -151,19 +183,30 @@ def run(args: argparse.Namespace) -> int:
                         frac = (i + frac) / len(inputs)
                     progress.update(p.message.split(":")[0], frac, prefix)
 
-                result = drive(pipeline.analyze(frame, args.mode, source=str(path), frame_index=args.frame), show)
+                result = drive(
+                    pipeline.analyze(frame, args.mode, source=str(path), frame_index=args.frame), show
+                )
                 files = write_outputs(result, frame, out)
                 ok = not result.errors
                 failures += not ok
                 mapping = result.mapping
-                progress.done(f"{prefix or ''}{'ok' if ok else 'errors: ' + '; '.join(result.errors)}"
-                              f" | view {result.classification or 'Unknown'}"
-                              f" | tier {mapping.tier if mapping else '-'}"
-                              f" | {result.total_seconds:.1f} s -> {out}")
-                summary.append({"file": str(path), "ok": ok, "output": str(out), "errors": result.errors,
-                                "classification": result.classification,
-                                "tier": mapping.tier if mapping else None,
-                                "files": [str(f) for f in files]})
+                progress.done(
+                    f"{prefix or ''}{'ok' if ok else 'errors: ' + '; '.join(result.errors)}"
+                    f" | view {result.classification or 'Unknown'}"
+                    f" | tier {mapping.tier if mapping else '-'}"
+                    f" | {result.total_seconds:.1f} s -> {out}"
+                )
+                summary.append(
+                    {
+                        "file": str(path),
+                        "ok": ok,
+                        "output": str(out),
+                        "errors": result.errors,
+                        "classification": result.classification,
+                        "tier": mapping.tier if mapping else None,
+                        "files": [str(f) for f in files],
+                    }
+                )
             except Cancelled:
                 raise
             except FadaError as err:
@@ -175,8 +218,11 @@ def run(args: argparse.Namespace) -> int:
     finally:
         backend.close()
     if batch:
-        (out_root / "batch_summary.json").write_text(json.dumps({"inputs": len(inputs), "failed": failures,
-                                                                 "results": summary}, indent=2) + "\n",
-                                                     encoding="utf-8")
-        print(f"{len(inputs) - failures}/{len(inputs)} analysed without errors -> {out_root}", file=sys.stderr)
+        (out_root / "batch_summary.json").write_text(
+            json.dumps({"inputs": len(inputs), "failed": failures, "results": summary}, indent=2) + "\n",
+            encoding="utf-8",
+        )
+        print(
+            f"{len(inputs) - failures}/{len(inputs)} analysed without errors -> {out_root}", file=sys.stderr
+        )
     return 1 if failures else 0

@@ -10,13 +10,19 @@ import argparse
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = sub.add_parser("evaluate", help="score predictions against ground-truth labels (mAP, Dice, IoU, accuracy)")
+    p = sub.add_parser(
+        "evaluate", help="score predictions against ground-truth labels (mAP, Dice, IoU, accuracy)"
+    )
     p.add_argument("--pred", required=True, metavar="DIR", help="predictions: label JSONs or analyze output")
     p.add_argument("--gt", required=True, metavar="DIR", help="ground-truth label JSONs")
     p.add_argument("--json", metavar="FILE", help="also write the metrics as JSON")
-    p.add_argument("--ap-method", choices=("fada", "coco"), default="fada",
-                   help="fada: upstream's 101-point AP with sentinels (default, comparable with the paper); "
-                        "coco: without the precision-1 sentinel")
+    p.add_argument(
+        "--ap-method",
+        choices=("fada", "coco"),
+        default="fada",
+        help="fada: upstream's 101-point AP with sentinels (default, comparable with the paper); "
+        "coco: without the precision-1 sentinel",
+    )
     return p
 
 

@@ -14,7 +14,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     v.add_argument("target", nargs="?", help="installed set name or folder (default: every installed set)")
     v.add_argument("--quick", action="store_true", help="skip the SHA-256 of files without a pinned checksum")
     i = msub.add_parser("install", help="copy a model set from a folder (e.g. a USB stick)")
-    i.add_argument("path", help="folder with the model and mmproj GGUF files (or a manifest JSON next to them)")
+    i.add_argument(
+        "path", help="folder with the model and mmproj GGUF files (or a manifest JSON next to them)"
+    )
     i.add_argument("--name", help="name of the installed set (default: the manifest's or the folder's)")
     i.add_argument("--manifest", metavar="FILE", help="manifest to check the files against")
     d = msub.add_parser("download", help="download a model set from the Hugging Face Hub (resumable)")
@@ -60,13 +62,32 @@ def run(args: argparse.Namespace) -> int:
         installed = {p.name: p for p in M.installed_sets()}
         for man in M.builtin_manifests():
             where = installed.get(man.name)
-            rows.append({"name": man.name, "title": man.title, "arch": man.arch, "quantization": man.quantization,
-                         "licence": man.licence, "source": man.source.get("repo_id", ""),
-                         "pinned": man.pinned, "installed": str(where) if where else None})
+            rows.append(
+                {
+                    "name": man.name,
+                    "title": man.title,
+                    "arch": man.arch,
+                    "quantization": man.quantization,
+                    "licence": man.licence,
+                    "source": man.source.get("repo_id", ""),
+                    "pinned": man.pinned,
+                    "installed": str(where) if where else None,
+                }
+            )
         for name, path in installed.items():
             if not any(r["name"] == name for r in rows):
-                rows.append({"name": name, "title": "", "arch": "", "quantization": "", "licence": "",
-                             "source": "local", "pinned": None, "installed": str(path)})
+                rows.append(
+                    {
+                        "name": name,
+                        "title": "",
+                        "arch": "",
+                        "quantization": "",
+                        "licence": "",
+                        "source": "local",
+                        "pinned": None,
+                        "installed": str(path),
+                    }
+                )
         for r in rows:
             if r["installed"]:
                 st = M.verify_set(Path(r["installed"]), full_hash=False)
@@ -82,7 +103,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"{r['name']}: {state}")
             details = ", ".join(x for x in (r["arch"], r["quantization"], r["licence"], r["source"]) if x)
             if details:
-                print(f"    {details}{'' if r['pinned'] or r['pinned'] is None else ' (checksums not pinned)'}")
+                print(
+                    f"    {details}{'' if r['pinned'] or r['pinned'] is None else ' (checksums not pinned)'}"
+                )
         print(f"Models folder: {M.user_models_dir()}")
         return 0
 
@@ -101,8 +124,10 @@ def run(args: argparse.Namespace) -> int:
             print(st.message)
             for f in st.files:
                 mark = "ok " if f.ok else "BAD"
-                print(f"  {mark} {f.role:6s} {f.path.name if f.path else '-':40s} {_human(f.size):>9s} "
-                      f"{(f.sha256 or '')[:16]} {'' if f.ok else f.message}")
+                print(
+                    f"  {mark} {f.role:6s} {f.path.name if f.path else '-':40s} {_human(f.size):>9s} "
+                    f"{(f.sha256 or '')[:16]} {'' if f.ok else f.message}"
+                )
             bad += not st.ok
         return 1 if bad else 0
 
@@ -115,8 +140,12 @@ def run(args: argparse.Namespace) -> int:
 
     if cmd == "download":
         manifest = M.get_manifest(args.name or M.DEFAULT_SET)
-        st = _drive(M.download(manifest, Path(args.dest) if args.dest else None, endpoint=args.endpoint,
-                               token=args.token), "download")
+        st = _drive(
+            M.download(
+                manifest, Path(args.dest) if args.dest else None, endpoint=args.endpoint, token=args.token
+            ),
+            "download",
+        )
         print(st.message)  # type: ignore[attr-defined]
         print(f"Saved in {st.directory}")  # type: ignore[attr-defined]
         return 0

@@ -50,6 +50,7 @@ class EvaluationError(FadaError):
 # Label files
 # ---------------------------------------------------------------------------
 
+
 @dataclass
 class ImageLabels:
     image_id: str
@@ -72,12 +73,18 @@ def _box(v: Any, where: str) -> Box:
 def labels_from_dict(d: dict[str, Any], default_id: str, where: str) -> ImageLabels:
     if d.get("format", "").startswith("fada-desk-analysis/"):
         return _labels_from_analysis(d, default_id, where)
-    out = ImageLabels(str(d.get("image_id") or default_id), d.get("width"), d.get("height"),
-                      d.get("classification"))
+    out = ImageLabels(
+        str(d.get("image_id") or default_id), d.get("width"), d.get("height"), d.get("classification")
+    )
     for i, det in enumerate(d.get("detections", []) or []):
         try:
-            out.detections.append((str(det["label"]), _box(det["box"], f"{where} detection {i}"),
-                                   float(det.get("score", det.get("confidence", 1.0)))))
+            out.detections.append(
+                (
+                    str(det["label"]),
+                    _box(det["box"], f"{where} detection {i}"),
+                    float(det.get("score", det.get("confidence", 1.0))),
+                )
+            )
         except (KeyError, TypeError):
             raise EvaluationError(f"{where}: detection {i} needs 'label' and 'box'") from None
     for i, seg in enumerate(d.get("segmentations", []) or []):
@@ -85,7 +92,9 @@ def labels_from_dict(d: dict[str, Any], default_id: str, where: str) -> ImageLab
             poly = [(float(p[0]), float(p[1])) for p in seg["polygon"]]
             out.segmentations.append((str(seg["label"]), poly))
         except (KeyError, TypeError, IndexError, ValueError):
-            raise EvaluationError(f"{where}: segmentation {i} needs 'label' and 'polygon' [[x, y], ...]") from None
+            raise EvaluationError(
+                f"{where}: segmentation {i} needs 'label' and 'polygon' [[x, y], ...]"
+            ) from None
     return out
 
 
@@ -140,6 +149,7 @@ def load_label_dir(path: Path) -> dict[str, ImageLabels]:
 # Detection
 # ---------------------------------------------------------------------------
 
+
 def box_iou(a: Box, b: Box) -> float:
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
@@ -171,8 +181,12 @@ def average_precision(recalls: Sequence[float], precisions: Sequence[float], met
     return total / 101.0
 
 
-def detection_metrics(preds: dict[str, ImageLabels], gts: dict[str, ImageLabels],
-                      thresholds: Iterable[float] = (0.5, 0.75), method: str = "fada") -> dict[str, float]:
+def detection_metrics(
+    preds: dict[str, ImageLabels],
+    gts: dict[str, ImageLabels],
+    thresholds: Iterable[float] = (0.5, 0.75),
+    method: str = "fada",
+) -> dict[str, float]:
     gt_index: dict[str, dict[str, list[Box]]] = defaultdict(lambda: defaultdict(list))
     classes: set[str] = set()
     for img, g in gts.items():
@@ -221,6 +235,7 @@ def detection_metrics(preds: dict[str, ImageLabels], gts: dict[str, ImageLabels]
 # Segmentation
 # ---------------------------------------------------------------------------
 
+
 def polygon_mask(polygon: Sequence[tuple[float, float]], height: int, width: int) -> np.ndarray:
     """Filled polygon (vertices rounded to pixel centres; edges included) as a bool mask."""
     from PIL import Image, ImageDraw
@@ -260,7 +275,7 @@ def segmentation_metrics(preds: dict[str, ImageLabels], gts: dict[str, ImageLabe
                 if lbl == cls:
                     gm |= polygon_mask(poly, h, w)
             pm = np.zeros((h, w), bool)
-            for lbl, poly in (p.segmentations if p else []):
+            for lbl, poly in p.segmentations if p else []:
                 if lbl == cls:
                     pm |= polygon_mask(poly, h, w)
             per_dice[cls].append(dice(pm, gm))
@@ -281,9 +296,13 @@ def segmentation_metrics(preds: dict[str, ImageLabels], gts: dict[str, ImageLabe
 # Classification and everything together
 # ---------------------------------------------------------------------------
 
+
 def classification_metrics(preds: dict[str, ImageLabels], gts: dict[str, ImageLabels]) -> dict[str, Any]:
-    pairs = [((preds[i].classification if i in preds else None) or "", g.classification)
-             for i, g in gts.items() if g.classification]
+    pairs = [
+        ((preds[i].classification if i in preds else None) or "", g.classification)
+        for i, g in gts.items()
+        if g.classification
+    ]
     if not pairs:
         return {"accuracy": 0.0, "accuracy_case_insensitive": 0.0, "num_samples": 0, "per_class": {}}
     exact = sum(p.strip() == g.strip() for p, g in pairs)
@@ -295,48 +314,79 @@ def classification_metrics(preds: dict[str, ImageLabels], gts: dict[str, ImageLa
         c["correct"] += p.strip().lower() == g.strip().lower()
     for c in per.values():
         c["accuracy"] = c["correct"] / c["total"]
-    return {"accuracy": exact / len(pairs), "accuracy_case_insensitive": ci / len(pairs),
-            "num_samples": len(pairs), "per_class": dict(sorted(per.items()))}
+    return {
+        "accuracy": exact / len(pairs),
+        "accuracy_case_insensitive": ci / len(pairs),
+        "num_samples": len(pairs),
+        "per_class": dict(sorted(per.items())),
+    }
 
 
-def evaluate(preds: dict[str, ImageLabels], gts: dict[str, ImageLabels], method: str = "fada") -> dict[str, Any]:
+def evaluate(
+    preds: dict[str, ImageLabels], gts: dict[str, ImageLabels], method: str = "fada"
+) -> dict[str, Any]:
     missing = sorted(set(gts) - set(preds))
     return {
-        "summary": {"ground_truth_images": len(gts), "predicted_images": len(preds),
-                    "matched_images": len(set(gts) & set(preds)), "missing_predictions": missing,
-                    "ap_method": method},
+        "summary": {
+            "ground_truth_images": len(gts),
+            "predicted_images": len(preds),
+            "matched_images": len(set(gts) & set(preds)),
+            "missing_predictions": missing,
+            "ap_method": method,
+        },
         "detection": detection_metrics(preds, gts, method=method)
-        if any(g.detections for g in gts.values()) else {},
-        "segmentation": segmentation_metrics(preds, gts) if any(g.segmentations for g in gts.values()) else {},
+        if any(g.detections for g in gts.values())
+        else {},
+        "segmentation": segmentation_metrics(preds, gts)
+        if any(g.segmentations for g in gts.values())
+        else {},
         "classification": classification_metrics(preds, gts),
     }
 
 
 def format_summary(metrics: dict[str, Any]) -> str:
     s = metrics["summary"]
-    lines = ["", "=" * 60, "  FADA evaluation", "=" * 60,
-             f"  Ground-truth images: {s['ground_truth_images']}",
-             f"  Matched predictions: {s['matched_images']}"
-             + (f"  (missing: {len(s['missing_predictions'])})" if s["missing_predictions"] else ""), ""]
+    lines = [
+        "",
+        "=" * 60,
+        "  FADA evaluation",
+        "=" * 60,
+        f"  Ground-truth images: {s['ground_truth_images']}",
+        f"  Matched predictions: {s['matched_images']}"
+        + (f"  (missing: {len(s['missing_predictions'])})" if s["missing_predictions"] else ""),
+        "",
+    ]
     det = metrics.get("detection") or {}
     if det:
-        lines += ["  DETECTION", "  " + "-" * 40, f"  mAP@0.50:  {det.get('mAP@0.50', 0):.4f}",
-                  f"  mAP@0.75:  {det.get('mAP@0.75', 0):.4f}"]
+        lines += [
+            "  DETECTION",
+            "  " + "-" * 40,
+            f"  mAP@0.50:  {det.get('mAP@0.50', 0):.4f}",
+            f"  mAP@0.75:  {det.get('mAP@0.75', 0):.4f}",
+        ]
         for k in sorted(k for k in det if k.startswith("ap_") and k.endswith("@0.50")):
             lines.append(f"    {k[3:-5]:30s} {det[k]:.4f}")
         lines.append("")
     seg = metrics.get("segmentation") or {}
     if seg:
-        lines += ["  SEGMENTATION", "  " + "-" * 40, f"  Mean Dice: {seg['mean_dice']:.4f}",
-                  f"  Mean IoU:  {seg['mean_iou']:.4f}"]
+        lines += [
+            "  SEGMENTATION",
+            "  " + "-" * 40,
+            f"  Mean Dice: {seg['mean_dice']:.4f}",
+            f"  Mean IoU:  {seg['mean_iou']:.4f}",
+        ]
         for k in sorted(k for k in seg if k.startswith("dice_")):
             cls = k[5:]
             lines.append(f"    {cls:30s} Dice={seg[k]:.4f}  IoU={seg['iou_' + cls]:.4f}")
         lines.append("")
     cls_m = metrics.get("classification") or {}
     if cls_m.get("num_samples"):
-        lines += ["  CLASSIFICATION", "  " + "-" * 40,
-                  f"  Accuracy (exact):    {cls_m['accuracy']:.4f}",
-                  f"  Accuracy (case-ins): {cls_m['accuracy_case_insensitive']:.4f}", ""]
+        lines += [
+            "  CLASSIFICATION",
+            "  " + "-" * 40,
+            f"  Accuracy (exact):    {cls_m['accuracy']:.4f}",
+            f"  Accuracy (case-ins): {cls_m['accuracy_case_insensitive']:.4f}",
+            "",
+        ]
     lines.append("=" * 60)
     return "\n".join(lines)

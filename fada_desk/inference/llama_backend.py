@@ -46,6 +46,12 @@ from fada_desk.inference.grammar import Grammar, GrammarState
 
 log = logging.getLogger(__name__)
 
+# llama.cpp's CPU backend uses OpenMP. With the default spin-waiting at barriers, a 2-core
+# laptop that also runs the GUI and the frame pump collapses (measured: 50 -> 800 ms/token
+# when another process competes for a core). Sleeping waits keep it usable. Must be set
+# before libgomp loads, i.e. before llama_cpp is imported; an explicit setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 IMAGE_PLACEHOLDER = "<|vision_start|><|image_pad|><|vision_end|>"
 VISION_END = "<|vision_end|>"
 THINK_OFF = "<think>\n\n</think>\n\n"
@@ -515,7 +521,7 @@ class LlamaCppBackend:
 
     # ------------------------------------------------------------------ evaluation
     def _check_cancel(self, cancel: CancelToken | None) -> None:
-        if self._closing:
+        if self._closing or self._ctx is None:  # closed while a suspended stream held the (re-entrant) lock
             raise Cancelled("cancelled: the model is closing")
         if cancel is not None:
             cancel.check()

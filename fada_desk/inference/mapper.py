@@ -58,19 +58,29 @@ class ClassMapping:
     disambiguated: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"det_classes": self.det_classes, "seg_classes": self.seg_classes, "tier": self.tier,
-                "priority": self.priority, "group_scores": [list(g) for g in self.group_scores],
-                "class_scores": {k: v for k, v in self.class_scores.items() if v},
-                "dampened": self.dampened, "disambiguated": self.disambiguated}
+        return {
+            "det_classes": self.det_classes,
+            "seg_classes": self.seg_classes,
+            "tier": self.tier,
+            "priority": self.priority,
+            "group_scores": [list(g) for g in self.group_scores],
+            "class_scores": {k: v for k, v in self.class_scores.items() if v},
+            "dampened": self.dampened,
+            "disambiguated": self.disambiguated,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ClassMapping:
-        return cls(d["det_classes"], d.get("seg_classes"), d["tier"], int(d.get("priority", 0)),
-                   tuple((str(g[0]), float(g[1])) for g in d.get("group_scores", [])),
-                   dict(d.get("class_scores", {})), bool(d.get("dampened")), bool(d.get("disambiguated")))
-
-
-
+        return cls(
+            d["det_classes"],
+            d.get("seg_classes"),
+            d["tier"],
+            int(d.get("priority", 0)),
+            tuple((str(g[0]), float(g[1])) for g in d.get("group_scores", [])),
+            dict(d.get("class_scores", {})),
+            bool(d.get("dampened")),
+            bool(d.get("disambiguated")),
+        )
 
 
 def keyword_lookup(text: str) -> tuple[str, str | None, str] | None:
@@ -106,9 +116,9 @@ def _full_text(interp: Mapping[str, Any]) -> str:
     return " ".join(flatten_field_text(v) for k, v in interp.items() if not k.startswith("_") and v).lower()
 
 
-def group_scores(class_scores: Mapping[str, float],
-                 interp: Mapping[str, Any]) -> list[tuple[str, float, tuple[str, ...], tuple[str, ...] | None,
-                                                           tuple[str, ...]]]:
+def group_scores(
+    class_scores: Mapping[str, float], interp: Mapping[str, Any]
+) -> list[tuple[str, float, tuple[str, ...], tuple[str, ...] | None, tuple[str, ...]]]:
     """Groups ranked by score (stable: ties keep table order)."""
     text = _full_text(interp)
     ranked = []
@@ -125,8 +135,9 @@ def map_interpretation_to_classes(interp: Mapping[str, Any], cls_label: str | No
     """Run the cascade on a parsed interpretation (dict of fields) and view label."""
     # P1: specific classification label
     if cls_label and cls_label in SPECIFIC_CLS_LABELS and cls_label in CLASSIFY_TO_DETECT:
-        return ClassMapping(CLASSIFY_TO_DETECT[cls_label], CLASSIFY_TO_SEGMENT.get(cls_label),
-                        f"cls_specific_{cls_label}", 1)
+        return ClassMapping(
+            CLASSIFY_TO_DETECT[cls_label], CLASSIFY_TO_SEGMENT.get(cls_label), f"cls_specific_{cls_label}", 1
+        )
 
     # P2: imaging plane / orientation; only the first matching table key counts
     plane = flatten_field_text(interp.get("imaging_plane", "")).lower()
@@ -173,22 +184,34 @@ def map_interpretation_to_classes(interp: Mapping[str, Any], cls_label: str | No
                 tier = f"interp_{top_name}+{sec_name}"
         det = det[:5]
         seg = seg[:5] if seg else seg
-        return ClassMapping(", ".join(det), ", ".join(seg) if seg else None, tier, 3,
-                        ranked, cscores, dampened, disambiguated)
+        return ClassMapping(
+            ", ".join(det), ", ".join(seg) if seg else None, tier, 3, ranked, cscores, dampened, disambiguated
+        )
 
     # P4: generic label, then keyword lookup on the label
     if cls_label and cls_label in CLASSIFY_TO_DETECT:
-        return ClassMapping(CLASSIFY_TO_DETECT[cls_label], CLASSIFY_TO_SEGMENT.get(cls_label),
-                        f"cls_generic_{cls_label}", 4, ranked, cscores, dampened, disambiguated)
+        return ClassMapping(
+            CLASSIFY_TO_DETECT[cls_label],
+            CLASSIFY_TO_SEGMENT.get(cls_label),
+            f"cls_generic_{cls_label}",
+            4,
+            ranked,
+            cscores,
+            dampened,
+            disambiguated,
+        )
     if cls_label:
         found = keyword_lookup(cls_label)
         if found:
             det_s, seg_s, kw = found
-            return ClassMapping(det_s, seg_s, f"cls_keyword_{kw}", 4, ranked, cscores, dampened, disambiguated)
+            return ClassMapping(
+                det_s, seg_s, f"cls_keyword_{kw}", 4, ranked, cscores, dampened, disambiguated
+            )
 
     # P5: default
-    return ClassMapping(DEFAULT_DETECT_CLASSES, None, "fallback_no_match", 5, ranked, cscores, dampened,
-                    disambiguated)
+    return ClassMapping(
+        DEFAULT_DETECT_CLASSES, None, "fallback_no_match", 5, ranked, cscores, dampened, disambiguated
+    )
 
 
 def parse_failure_mapping() -> ClassMapping:

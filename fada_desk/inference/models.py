@@ -47,6 +47,7 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 # Manifests
 # ---------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ModelFile:
     role: str  # "model" | "mmproj"
@@ -56,8 +57,13 @@ class ModelFile:
     pattern: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"role": self.role, "filename": self.filename, "sha256": self.sha256, "size": self.size,
-                "pattern": self.pattern}
+        return {
+            "role": self.role,
+            "filename": self.filename,
+            "sha256": self.sha256,
+            "size": self.size,
+            "pattern": self.pattern,
+        }
 
 
 @dataclass(frozen=True)
@@ -84,9 +90,18 @@ class ModelManifest:
         return all(f.filename and f.sha256 for f in self.files)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"manifest_version": MANIFEST_VERSION, "name": self.name, "title": self.title, "arch": self.arch,
-                "projector": self.projector, "quantization": self.quantization, "licence": self.licence,
-                "source": dict(self.source), "files": [f.to_dict() for f in self.files], "notes": self.notes}
+        return {
+            "manifest_version": MANIFEST_VERSION,
+            "name": self.name,
+            "title": self.title,
+            "arch": self.arch,
+            "projector": self.projector,
+            "quantization": self.quantization,
+            "licence": self.licence,
+            "source": dict(self.source),
+            "files": [f.to_dict() for f in self.files],
+            "notes": self.notes,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], path: Path | None = None) -> ModelManifest:
@@ -105,16 +120,33 @@ class ModelManifest:
             if sha is not None and not (isinstance(sha, str) and _SHA_RE.match(sha.lower())):
                 raise ModelError(f"{where}: {role} sha256 must be 64 hex digits")
             fname = f.get("filename")
-            if fname is not None and (not isinstance(fname, str) or "/" in fname or "\\" in fname
-                                      or fname.startswith(".")):
+            if fname is not None and (
+                not isinstance(fname, str) or "/" in fname or "\\" in fname or fname.startswith(".")
+            ):
                 raise ModelError(f"{where}: invalid file name {fname!r}")
-            files.append(ModelFile(role, fname, sha.lower() if sha else None,
-                                   int(f["size"]) if f.get("size") is not None else None, f.get("pattern")))
+            files.append(
+                ModelFile(
+                    role,
+                    fname,
+                    sha.lower() if sha else None,
+                    int(f["size"]) if f.get("size") is not None else None,
+                    f.get("pattern"),
+                )
+            )
         if sorted(f.role for f in files) != sorted(ROLES):
             raise ModelError(f"{where}: a model set needs exactly one 'model' and one 'mmproj' file")
-        return cls(name, tuple(files), d.get("title", ""), d.get("arch", ""), d.get("projector", ""),
-                   d.get("quantization", ""), d.get("licence", ""), dict(d.get("source") or {}),
-                   d.get("notes", ""), path)
+        return cls(
+            name,
+            tuple(files),
+            d.get("title", ""),
+            d.get("arch", ""),
+            d.get("projector", ""),
+            d.get("quantization", ""),
+            d.get("licence", ""),
+            dict(d.get("source") or {}),
+            d.get("notes", ""),
+            path,
+        )
 
     @classmethod
     def load(cls, path: Path) -> ModelManifest:
@@ -163,7 +195,14 @@ def get_manifest(name: str) -> ModelManifest:
 # ---------------------------------------------------------------------------
 
 OK, MISSING, TRUNCATED, OVERSIZE, CORRUPT, MISMATCH, WRONG_ROLE = (
-    "ok", "missing", "truncated", "oversize", "corrupt", "mismatch", "wrong-role")
+    "ok",
+    "missing",
+    "truncated",
+    "oversize",
+    "corrupt",
+    "mismatch",
+    "wrong-role",
+)
 
 
 @dataclass
@@ -182,9 +221,16 @@ class FileStatus:
         return self.state == OK
 
     def to_dict(self) -> dict[str, Any]:
-        return {"role": self.role, "path": str(self.path) if self.path else None, "state": self.state,
-                "message": self.message, "size": self.size, "sha256": self.sha256, "arch": self.arch,
-                "quantization": self.quantization}
+        return {
+            "role": self.role,
+            "path": str(self.path) if self.path else None,
+            "state": self.state,
+            "message": self.message,
+            "size": self.size,
+            "sha256": self.sha256,
+            "arch": self.arch,
+            "quantization": self.quantization,
+        }
 
 
 @dataclass
@@ -215,12 +261,19 @@ class SetStatus:
         return f"{self.name}: " + "; ".join(f.message for f in bad)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "directory": str(self.directory), "ok": self.ok, "message": self.message,
-                "checksums_pinned": self.checksums_pinned, "files": [f.to_dict() for f in self.files]}
+        return {
+            "name": self.name,
+            "directory": str(self.directory),
+            "ok": self.ok,
+            "message": self.message,
+            "checksums_pinned": self.checksums_pinned,
+            "files": [f.to_dict() for f in self.files],
+        }
 
 
-def sha256_file(path: Path, progress: Callable[[int], None] | None = None,
-                cancel: CancelToken | None = None) -> str:
+def sha256_file(
+    path: Path, progress: Callable[[int], None] | None = None, cancel: CancelToken | None = None
+) -> str:
     h = hashlib.sha256()
     with Path(path).open("rb") as f:
         while True:
@@ -235,8 +288,15 @@ def sha256_file(path: Path, progress: Callable[[int], None] | None = None,
     return h.hexdigest()
 
 
-def _check_file(role: str, path: Path | None, expected: ModelFile | None, *, full_hash: bool,
-                arch: str = "", cancel: CancelToken | None = None) -> FileStatus:
+def _check_file(
+    role: str,
+    path: Path | None,
+    expected: ModelFile | None,
+    *,
+    full_hash: bool,
+    arch: str = "",
+    cancel: CancelToken | None = None,
+) -> FileStatus:
     if path is None or not path.is_file():
         name = (expected.filename if expected else None) or role
         return FileStatus(role, path, MISSING, f"{name} is missing")
@@ -244,18 +304,31 @@ def _check_file(role: str, path: Path | None, expected: ModelFile | None, *, ful
     st = FileStatus(role, path, OK, size=size)
     if expected is not None and expected.size is not None:
         if size < expected.size:
-            st.state, st.message = TRUNCATED, (f"{path.name} is truncated ({size:,} of {expected.size:,} bytes)"
-                                               " - download or copy it again")
+            st.state, st.message = (
+                TRUNCATED,
+                (
+                    f"{path.name} is truncated ({size:,} of {expected.size:,} bytes)"
+                    " - download or copy it again"
+                ),
+            )
             return st
         if size > expected.size:
-            st.state, st.message = OVERSIZE, f"{path.name} is larger than expected ({size:,} > {expected.size:,})"
+            st.state, st.message = (
+                OVERSIZE,
+                f"{path.name} is larger than expected ({size:,} > {expected.size:,})",
+            )
             return st
     try:
         info: GGUFInfo = check_gguf(path, role)
     except ModelError as err:
         msg = str(err)
-        st.state = TRUNCATED if "truncated" in msg else WRONG_ROLE if ("projector" in msg or "language model"
-                                                                           in msg) else CORRUPT
+        st.state = (
+            TRUNCATED
+            if "truncated" in msg
+            else WRONG_ROLE
+            if ("projector" in msg or "language model" in msg)
+            else CORRUPT
+        )
         st.message = msg
         return st
     st.arch, st.quantization = info.architecture, info.quantization
@@ -297,8 +370,13 @@ def scan_dir(directory: Path) -> dict[str, Path]:
     return out
 
 
-def verify_set(directory: Path, manifest: ModelManifest | None = None, *, full_hash: bool = True,
-               cancel: CancelToken | None = None) -> SetStatus:
+def verify_set(
+    directory: Path,
+    manifest: ModelManifest | None = None,
+    *,
+    full_hash: bool = True,
+    cancel: CancelToken | None = None,
+) -> SetStatus:
     """Check a model-set folder against its manifest (or ``installed.json``, or just the headers)."""
     directory = Path(directory)
     if not directory.is_dir():
@@ -314,7 +392,9 @@ def verify_set(directory: Path, manifest: ModelManifest | None = None, *, full_h
             if path is None:
                 scanned = scanned if scanned is not None else scan_dir(directory)
                 path = scanned.get(mf.role)
-            files.append(_check_file(mf.role, path, mf, full_hash=full_hash, arch=manifest.arch, cancel=cancel))
+            files.append(
+                _check_file(mf.role, path, mf, full_hash=full_hash, arch=manifest.arch, cancel=cancel)
+            )
         name = manifest.name
     else:
         scanned = scan_dir(directory)
@@ -349,14 +429,16 @@ def create_backend(status: SetStatus, **options: Any) -> Any:
     try:
         factory = BACKENDS.get("llama_cpp")
     except ImportError as err:
-        raise ModelError(f"the local AI engine is not installed ({err.name or err}); "
-                         "run scripts/setup-env.sh ai") from None
+        raise ModelError(
+            f"the local AI engine is not installed ({err.name or err}); run scripts/setup-env.sh ai"
+        ) from None
     return factory(model_path=str(status.path("model")), mmproj_path=str(status.path("mmproj")), **options)
 
 
 # ---------------------------------------------------------------------------
 # Install from a local folder (USB stick, shared drive)
 # ---------------------------------------------------------------------------
+
 
 def _atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -368,8 +450,9 @@ def _atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _copy_verified(src: Path, dst: Path, expect_sha: str, cancel: CancelToken | None,
-                   progress: Callable[[int], None] | None) -> None:
+def _copy_verified(
+    src: Path, dst: Path, expect_sha: str, cancel: CancelToken | None, progress: Callable[[int], None] | None
+) -> None:
     part = dst.with_name(dst.name + ".part")
     h = hashlib.sha256()
     with src.open("rb") as fi, part.open("wb") as fo:
@@ -391,8 +474,12 @@ def _copy_verified(src: Path, dst: Path, expect_sha: str, cancel: CancelToken | 
     os.replace(part, dst)
 
 
-def install(source: Path, name: str | None = None, manifest: ModelManifest | None = None,
-            cancel: CancelToken | None = None) -> Generator[Progress, None, SetStatus]:
+def install(
+    source: Path,
+    name: str | None = None,
+    manifest: ModelManifest | None = None,
+    cancel: CancelToken | None = None,
+) -> Generator[Progress, None, SetStatus]:
     """Copy a model set from ``source`` (a folder with the two GGUFs) into the user's models folder.
 
     Every file is checked (header, size, role, checksum against ``manifest``
@@ -430,12 +517,27 @@ def install(source: Path, name: str | None = None, manifest: ModelManifest | Non
         yield Progress(f"copying {f.path.name}", done / total if total else None)
         _copy_verified(f.path, dest / f.path.name, f.sha256, cancel, advance)
     base = manifest or ModelManifest(set_name, tuple(ModelFile(r, None) for r in ROLES))
-    recorded = replace(base, name=set_name, path=None, files=tuple(
-        ModelFile(f.role, f.path.name if f.path else None, f.sha256, f.size,
-                  next((m.pattern for m in base.files if m.role == f.role), None)) for f in status.files))
+    recorded = replace(
+        base,
+        name=set_name,
+        path=None,
+        files=tuple(
+            ModelFile(
+                f.role,
+                f.path.name if f.path else None,
+                f.sha256,
+                f.size,
+                next((m.pattern for m in base.files if m.role == f.role), None),
+            )
+            for f in status.files
+        ),
+    )
     if not recorded.arch:
-        recorded = replace(recorded, arch=next((f.arch for f in status.files if f.role == "model"), ""),
-                           quantization=next((f.quantization for f in status.files if f.role == "model"), ""))
+        recorded = replace(
+            recorded,
+            arch=next((f.arch for f in status.files if f.role == "model"), ""),
+            quantization=next((f.quantization for f in status.files if f.role == "model"), ""),
+        )
     recorded.save(dest / INSTALLED_NAME)
     yield Progress("installed", 1.0)
     return verify_set(dest, full_hash=False)
@@ -445,6 +547,7 @@ def install(source: Path, name: str | None = None, manifest: ModelManifest | Non
 # Download from the Hugging Face Hub (lazy huggingface_hub)
 # ---------------------------------------------------------------------------
 
+
 def _hub() -> Any:
     try:
         import huggingface_hub
@@ -453,8 +556,9 @@ def _hub() -> Any:
     return huggingface_hub
 
 
-def _resolve_filenames(manifest: ModelManifest, hub: Any, endpoint: str | None, revision: str,
-                       token: str | None) -> dict[str, str]:
+def _resolve_filenames(
+    manifest: ModelManifest, hub: Any, endpoint: str | None, revision: str, token: str | None
+) -> dict[str, str]:
     names = {f.role: f.filename for f in manifest.files if f.filename}
     if len(names) == len(manifest.files):
         return names  # type: ignore[return-value]
@@ -471,8 +575,10 @@ def _resolve_filenames(manifest: ModelManifest, hub: Any, endpoint: str | None, 
         if f.role == "model":
             hits = [n for n in hits if "mmproj" not in n.lower()]
         if len(hits) != 1:
-            raise ModelError(f"{repo}: expected one file matching {pattern} for the {f.role}, found "
-                             f"{len(hits)}{' (' + ', '.join(hits) + ')' if hits else ''}; pin it in the manifest")
+            raise ModelError(
+                f"{repo}: expected one file matching {pattern} for the {f.role}, found "
+                f"{len(hits)}{' (' + ', '.join(hits) + ')' if hits else ''}; pin it in the manifest"
+            )
         names[f.role] = hits[0]
     return names  # type: ignore[return-value]
 
@@ -482,9 +588,16 @@ def _why(err: BaseException) -> str:
     return text[:200]
 
 
-def download(manifest: ModelManifest, dest: Path | None = None, *, endpoint: str | None = None,
-             token: str | None = None, cancel: CancelToken | None = None, retries: int = 3,
-             timeout: float = 30.0) -> Generator[Progress, None, SetStatus]:
+def download(
+    manifest: ModelManifest,
+    dest: Path | None = None,
+    *,
+    endpoint: str | None = None,
+    token: str | None = None,
+    cancel: CancelToken | None = None,
+    retries: int = 3,
+    timeout: float = 30.0,
+) -> Generator[Progress, None, SetStatus]:
     """Download ``manifest``'s files from its Hugging Face repository into ``dest``.
 
     Resumable: bytes already in ``<file>.part`` are kept and the rest requested
@@ -523,32 +636,52 @@ def download(manifest: ModelManifest, dest: Path | None = None, *, endpoint: str
         if expect_sha is None:
             raise ModelError(f"{fname}: no checksum to verify against (not in the manifest, not on the hub)")
         if mf.sha256 and _SHA_RE.match(etag) and etag != mf.sha256:
-            raise ModelError(f"{fname}: the hub has a different version than this app expects "
-                             "(checksum differs); update the app or its manifest")
+            raise ModelError(
+                f"{fname}: the hub has a different version than this app expects "
+                "(checksum differs); update the app or its manifest"
+            )
         size = mf.size if mf.size is not None else meta.size
         plans.append((mf, fname, meta.location or url, expect_sha, size))
 
     total = sum(p[4] or 0 for p in plans)
     done_before = 0
-    for mf, fname, url, expect_sha, size in plans:
+    for _mf, fname, url, expect_sha, size in plans:
         final = dest / fname
-        if final.is_file() and (size is None or final.stat().st_size == size) \
-                and sha256_file(final, cancel=cancel) == expect_sha:
+        if (
+            final.is_file()
+            and (size is None or final.stat().st_size == size)
+            and sha256_file(final, cancel=cancel) == expect_sha
+        ):
             done_before += size or 0
             yield Progress(f"{fname}: already downloaded", done_before / total if total else None)
             continue
         part = dest / (fname + ".part")
-        yield from _fetch(url, part, size, token if _same_host(url, endpoint) else None, cancel, retries,
-                          timeout, fname, done_before, total)
+        yield from _fetch(
+            url,
+            part,
+            size,
+            token if _same_host(url, endpoint) else None,
+            cancel,
+            retries,
+            timeout,
+            fname,
+            done_before,
+            total,
+        )
         got = sha256_file(part, cancel=cancel)
         if got != expect_sha:
             part.unlink(missing_ok=True)
-            raise ModelError(f"{fname}: downloaded file is corrupt (checksum mismatch); it was deleted, "
-                             "please download again")
+            raise ModelError(
+                f"{fname}: downloaded file is corrupt (checksum mismatch); it was deleted, "
+                "please download again"
+            )
         os.replace(part, final)
         done_before += size or final.stat().st_size
-    recorded = replace(manifest, path=None, files=tuple(
-        ModelFile(mf.role, fname, sha, size, mf.pattern) for mf, fname, _u, sha, size in plans))
+    recorded = replace(
+        manifest,
+        path=None,
+        files=tuple(ModelFile(mf.role, fname, sha, size, mf.pattern) for mf, fname, _u, sha, size in plans),
+    )
     recorded.save(dest / INSTALLED_NAME)
     yield Progress("verifying", 1.0)
     status = verify_set(dest, full_hash=False)
@@ -568,8 +701,10 @@ def _probe(endpoint: str, timeout: float) -> None:
         with socket.create_connection((parts.hostname or "", port), timeout=min(timeout, 10.0)):
             pass
     except OSError as err:
-        raise ModelError(f"cannot reach {parts.hostname}: {_why(err)} - no internet connection? "
-                         "Install the model from a folder instead (fada-desk models install PATH)") from None
+        raise ModelError(
+            f"cannot reach {parts.hostname}: {_why(err)} - no internet connection? "
+            "Install the model from a folder instead (fada-desk models install PATH)"
+        ) from None
 
 
 def _same_host(url: str, endpoint: str | None) -> bool:
@@ -579,9 +714,18 @@ def _same_host(url: str, endpoint: str | None) -> bool:
     return urlsplit(url).netloc == urlsplit(base).netloc
 
 
-def _fetch(url: str, part: Path, size: int | None, token: str | None, cancel: CancelToken | None,
-           retries: int, timeout: float, fname: str, done_before: int,
-           total: int) -> Generator[Progress, None, None]:
+def _fetch(
+    url: str,
+    part: Path,
+    size: int | None,
+    token: str | None,
+    cancel: CancelToken | None,
+    retries: int,
+    timeout: float,
+    fname: str,
+    done_before: int,
+    total: int,
+) -> Generator[Progress, None, None]:
     """GET ``url`` into ``part``, resuming from its current length; retried on connection errors."""
     import http.client
     import urllib.error
@@ -622,8 +766,9 @@ def _fetch(url: str, part: Path, size: int | None, token: str | None, cancel: Ca
                         if time.monotonic() - last > 0.2:
                             last = time.monotonic()
                             frac = (done_before + got) / total if total else None
-                            yield Progress(f"downloading {fname}", frac, {"file": fname, "bytes": got,
-                                                                          "size": size})
+                            yield Progress(
+                                f"downloading {fname}", frac, {"file": fname, "bytes": got, "size": size}
+                            )
                     out.flush()
                     os.fsync(out.fileno())
             now = part.stat().st_size
@@ -639,10 +784,12 @@ def _fetch(url: str, part: Path, size: int | None, token: str | None, cancel: Ca
             attempt += 1
             if attempt > retries:
                 kept = part.stat().st_size if part.exists() else 0
-                raise ModelError(f"{fname}: download interrupted ({_why(err)}); {kept:,} bytes kept, "
-                                 "run the download again to resume") from None
+                raise ModelError(
+                    f"{fname}: download interrupted ({_why(err)}); {kept:,} bytes kept, "
+                    "run the download again to resume"
+                ) from None
             yield Progress(f"{fname}: connection lost, resuming", None)
-            if cancel is not None and cancel.wait(min(2.0 ** attempt, 10.0) * 0.1):
+            if cancel is not None and cancel.wait(min(2.0**attempt, 10.0) * 0.1):
                 cancel.check()
 
 

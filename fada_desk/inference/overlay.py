@@ -16,8 +16,10 @@ import numpy as np
 from fada_desk.inference.constants import class_color
 from fada_desk.inference.parsing import Predictions
 
-_FONT_PATHS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
-               "/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf")
+_FONT_PATHS = (
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf",
+)
 
 
 def _font(size: int):  # noqa: ANN202 - PIL font types differ by version
@@ -37,35 +39,52 @@ def _font(size: int):  # noqa: ANN202 - PIL font types differ by version
 
 def _dashed_rect(draw, box, color, width: int, dash: int = 10, gap: int = 6) -> None:  # noqa: ANN001
     x1, y1, x2, y2 = box
-    for (sx, sy), (ex, ey) in (((x1, y1), (x2, y1)), ((x2, y1), (x2, y2)), ((x2, y2), (x1, y2)),
-                               ((x1, y2), (x1, y1))):
+    for (sx, sy), (ex, ey) in (
+        ((x1, y1), (x2, y1)),
+        ((x2, y1), (x2, y2)),
+        ((x2, y2), (x1, y2)),
+        ((x1, y2), (x1, y1)),
+    ):
         length = max(abs(ex - sx), abs(ey - sy))
         if length <= 0:
             continue
         pos = 0.0
         while pos < length:
             end = min(pos + dash, length)
-            draw.line([(sx + (ex - sx) * pos / length, sy + (ey - sy) * pos / length),
-                       (sx + (ex - sx) * end / length, sy + (ey - sy) * end / length)], fill=color, width=width)
+            draw.line(
+                [
+                    (sx + (ex - sx) * pos / length, sy + (ey - sy) * pos / length),
+                    (sx + (ex - sx) * end / length, sy + (ey - sy) * end / length),
+                ],
+                fill=color,
+                width=width,
+            )
             pos += dash + gap
 
 
 def _label(draw, text: str, x: float, y: float, color, font) -> None:  # noqa: ANN001
     ty = max(0.0, y - 20)
-    l, t, r, b = draw.textbbox((x, ty), text, font=font)
-    draw.rectangle([l - 3, max(0, t - 3), r + 3, b + 3], fill=color)
+    left, top, right, bottom = draw.textbbox((x, ty), text, font=font)
+    draw.rectangle([left - 3, max(0, top - 3), right + 3, bottom + 3], fill=color)
     draw.text((x, ty), text, fill=(255, 255, 255), font=font)
 
 
-def draw_predictions(rgb: np.ndarray, preds: Predictions, *, classification: str | None = None,
-                     line_width: int | None = None, mask_alpha: float = 0.25) -> np.ndarray:
+def draw_predictions(
+    rgb: np.ndarray,
+    preds: Predictions,
+    *,
+    classification: str | None = None,
+    line_width: int | None = None,
+    mask_alpha: float = 0.25,
+) -> np.ndarray:
     """A new RGB uint8 array with ``preds`` (pixel coordinates of ``rgb``) drawn on it."""
     from PIL import Image, ImageDraw
 
     if preds.space != "pixel":
         raise ValueError("draw_predictions needs pixel coordinates (Predictions.to_pixels)")
-    img = Image.fromarray(np.ascontiguousarray(rgb[:, :, :3] if rgb.ndim == 3 else
-                                               np.repeat(rgb[:, :, None], 3, axis=2))).convert("RGBA")
+    img = Image.fromarray(
+        np.ascontiguousarray(rgb[:, :, :3] if rgb.ndim == 3 else np.repeat(rgb[:, :, None], 3, axis=2))
+    ).convert("RGBA")
     w, h = img.size
     lw = line_width or max(2, round(min(w, h) / 250))
     font = _font(max(12, round(min(w, h) / 45)))
@@ -93,17 +112,19 @@ def draw_predictions(rgb: np.ndarray, preds: Predictions, *, classification: str
         _dashed_rect(draw, kp.box, color, lw, dash=6, gap=4)
         _label(draw, kp.label, kp.box[0], kp.box[1], color, font)
         visible = [(x, y) for x, y, v in kp.points if v > 0]
-        for a, b in zip(visible, visible[1:]):
+        for a, b in zip(visible, visible[1:], strict=False):
             draw.line([a, b], fill=color, width=max(1, lw - 1))
         for i, (x, y, v) in enumerate(kp.points):
             if v == 0:
                 continue
-            draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=color, outline=(255, 255, 255))
+            draw.ellipse(
+                [x - radius, y - radius, x + radius, y + radius], fill=color, outline=(255, 255, 255)
+            )
             draw.text((x + radius + 2, y - radius), str(i + 1), fill=color, font=font)
     if classification:
         text = f"View: {classification}"
-        l, t, r, b = draw.textbbox((10, 10), text, font=font)
-        draw.rectangle([l - 4, t - 4, r + 4, b + 4], fill=(50, 50, 50, 200))
+        left, top, right, bottom = draw.textbbox((10, 10), text, font=font)
+        draw.rectangle([left - 4, top - 4, right + 4, bottom + 4], fill=(50, 50, 50, 200))
         draw.text((10, 10), text, fill=(255, 255, 255, 255), font=font)
     return np.asarray(img.convert("RGB"))
 

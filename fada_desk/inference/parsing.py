@@ -41,7 +41,7 @@ def clean_generation_upstream(text: str) -> str:
     if idx != -1:
         text = text[:idx]
     if text.startswith("assistant\n"):
-        text = text[len("assistant\n"):]
+        text = text[len("assistant\n") :]
     return text.strip()
 
 
@@ -70,7 +70,7 @@ def clean_output(raw: str) -> Cleaned:
         notes.append("removed unbalanced <think> tag")
     text = text.strip()
     if text.startswith("assistant\n"):
-        text = text[len("assistant\n"):]
+        text = text[len("assistant\n") :]
     m = _ASSISTANT_TURN.search(text)
     if m:
         text = text[: m.start()]
@@ -89,8 +89,6 @@ def clean_output(raw: str) -> Cleaned:
 # ---------------------------------------------------------------------------
 # JSON extraction
 # ---------------------------------------------------------------------------
-
-_TRAILING_COMMA = re.compile(r",\s*([}\]])")
 
 
 @dataclass(frozen=True)
@@ -220,14 +218,16 @@ def extract_json(text: str, prefer: str = "array") -> Extracted:
                 except json.JSONDecodeError:
                     pass
         try:
-            return Extracted(_loads(_TRAILING_COMMA.sub(r"\1", text)), ("removed trailing commas",))
+            # upstream uses re.sub(r",\s*([}\]])", ...) here, which also edits ", ]" inside strings;
+            # the string-aware version gives the same result everywhere else
+            return Extracted(_loads(_strip_trailing_commas(text)), ("removed trailing commas",))
         except json.JSONDecodeError:
             pass
     else:
         b0, b1 = text.find("{"), text.rfind("}")
         if b0 != -1 and b1 > b0:
             try:
-                return Extracted(_loads(text[b0:b1 + 1]))
+                return Extracted(_loads(text[b0 : b1 + 1]))
             except json.JSONDecodeError:
                 pass
     return _repair(text, prefer)
@@ -363,10 +363,14 @@ class Predictions:
 
         return Predictions(
             detections=[Detection(d.label, box(d.box)) for d in self.detections],
-            segmentations=[Segmentation(s.label, box(s.box), tuple(pt(x, y) for x, y in s.polygon))
-                           for s in self.segmentations],
-            keypoints=[KeypointSet(k.label, box(k.box), tuple((*pt(x, y), v) for x, y, v in k.points))
-                       for k in self.keypoints],
+            segmentations=[
+                Segmentation(s.label, box(s.box), tuple(pt(x, y) for x, y in s.polygon))
+                for s in self.segmentations
+            ],
+            keypoints=[
+                KeypointSet(k.label, box(k.box), tuple((*pt(x, y), v) for x, y, v in k.points))
+                for k in self.keypoints
+            ],
             classifications=list(self.classifications),
             errors=list(self.errors),
             space="pixel",
@@ -391,12 +395,20 @@ class Predictions:
 
         return cls(
             detections=[Detection(x["label"], bx(x["box"])) for x in d.get("detections", [])],
-            segmentations=[Segmentation(x["label"], bx(x["box"]),
-                                        tuple((float(p[0]), float(p[1])) for p in x["polygon"]))
-                           for x in d.get("segmentations", [])],
-            keypoints=[KeypointSet(x["label"], bx(x["box"]),
-                                   tuple((float(p[0]), float(p[1]), int(p[2])) for p in x["points"]))
-                       for x in d.get("keypoints", [])],
+            segmentations=[
+                Segmentation(
+                    x["label"], bx(x["box"]), tuple((float(p[0]), float(p[1])) for p in x["polygon"])
+                )
+                for x in d.get("segmentations", [])
+            ],
+            keypoints=[
+                KeypointSet(
+                    x["label"],
+                    bx(x["box"]),
+                    tuple((float(p[0]), float(p[1]), int(p[2])) for p in x["points"]),
+                )
+                for x in d.get("keypoints", [])
+            ],
             classifications=list(d.get("classifications", [])),
             errors=list(d.get("errors", [])),
             space=d.get("space", "norm1000"),
@@ -505,8 +517,9 @@ def normalize_interpretation(value: Any) -> dict[str, Any] | None:
     if not any(k in value for k in INTERPRETATION_KEYS) and len(value) == 1:
         (inner,) = value.values()
         key = next(iter(value))
-        if isinstance(inner, dict) and (key.lower() in _WRAPPER_KEYS
-                                        or any(k in inner for k in INTERPRETATION_KEYS)):
+        if isinstance(inner, dict) and (
+            key.lower() in _WRAPPER_KEYS or any(k in inner for k in INTERPRETATION_KEYS)
+        ):
             return dict(inner)
     return dict(value)
 

@@ -151,7 +151,9 @@ def prepare_image(image: np.ndarray | Frame, max_side: int = C.MAX_IMAGE_SIDE) -
         scale = max_side / max(w, h)
         size = (max(1, int(w * scale)), max(1, int(h * scale)))
         model = np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.LANCZOS))
-    return PreparedImage(model, w, h, original_sha, _pixels_sha256(model) if model is not rgb else original_sha)
+    return PreparedImage(
+        model, w, h, original_sha, _pixels_sha256(model) if model is not rgb else original_sha
+    )
 
 
 def drive(job: Job[T], on_progress: Callable[[Progress], None] | None = None) -> T:
@@ -178,20 +180,37 @@ def keypoint_classes_for(det_classes: str) -> str | None:
 class FadaPipeline:
     """Runs FADA phases on a :class:`~fada_desk.inference.backend.ModelBackend`."""
 
-    def __init__(self, backend: ModelBackend, settings: PipelineSettings | None = None,
-                 cache: ResultCache | None = None) -> None:
+    def __init__(
+        self,
+        backend: ModelBackend,
+        settings: PipelineSettings | None = None,
+        cache: ResultCache | None = None,
+    ) -> None:
         self.backend = backend
         self.settings = settings or PipelineSettings()
         self.cache = cache if cache is not None else (ResultCache() if self.settings.use_cache else None)
 
-    def start(self, image: np.ndarray | Frame, *, source: str = "", frame_index: int | None = None,
-              mode: str = "autonomous") -> AnalysisSession:
+    def start(
+        self,
+        image: np.ndarray | Frame,
+        *,
+        source: str = "",
+        frame_index: int | None = None,
+        mode: str = "autonomous",
+    ) -> AnalysisSession:
         """A session on one image; nothing runs until a phase is called."""
         prepared = prepare_image(image, self.settings.max_side)
         return AnalysisSession(self, prepared, source=source, frame_index=frame_index, mode=mode)
 
-    def analyze(self, image: np.ndarray | Frame, mode: str = "autonomous", cancel: CancelToken | None = None,
-                *, source: str = "", frame_index: int | None = None) -> Job[AnalysisResult]:
+    def analyze(
+        self,
+        image: np.ndarray | Frame,
+        mode: str = "autonomous",
+        cancel: CancelToken | None = None,
+        *,
+        source: str = "",
+        frame_index: int | None = None,
+    ) -> Job[AnalysisResult]:
         """One-shot: ``mode`` "autonomous" (all phases) or "interpret" (interpret, classify, map)."""
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r} (use {' or '.join(MODES)})")
@@ -202,25 +221,47 @@ class FadaPipeline:
 
     def model_identity(self) -> dict[str, Any]:
         info = self.backend.info
-        return {"backend": info.name, "model_path": info.model_path, "mmproj_path": info.mmproj_path,
-                "model_sha256": info.model_sha256, "mmproj_sha256": info.mmproj_sha256, "device": info.device,
-                "n_threads": info.n_threads, "n_gpu_layers": info.n_gpu_layers}
+        return {
+            "backend": info.name,
+            "model_path": info.model_path,
+            "mmproj_path": info.mmproj_path,
+            "model_sha256": info.model_sha256,
+            "mmproj_sha256": info.mmproj_sha256,
+            "device": info.device,
+            "n_threads": info.n_threads,
+            "n_gpu_layers": info.n_gpu_layers,
+        }
 
 
 class AnalysisSession:
     """One image, phases run step by step; ``result`` accumulates what finished."""
 
-    def __init__(self, pipeline: FadaPipeline, image: PreparedImage, *, source: str = "",
-                 frame_index: int | None = None, mode: str = "autonomous") -> None:
+    def __init__(
+        self,
+        pipeline: FadaPipeline,
+        image: PreparedImage,
+        *,
+        source: str = "",
+        frame_index: int | None = None,
+        mode: str = "autonomous",
+    ) -> None:
         self.pipeline = pipeline
         self.image = image
         s = pipeline.settings
         mw, mh = image.model_size
         self.result = AnalysisResult(
-            image={"sha256": image.sha256, "width": image.width, "height": image.height,
-                   "model_sha256": image.model_sha256, "model_width": mw, "model_height": mh,
-                   "source": source, "frame_index": frame_index},
-            settings=s.to_dict(), mode=mode,
+            image={
+                "sha256": image.sha256,
+                "width": image.width,
+                "height": image.height,
+                "model_sha256": image.model_sha256,
+                "model_width": mw,
+                "model_height": mh,
+                "source": source,
+                "frame_index": frame_index,
+            },
+            settings=s.to_dict(),
+            mode=mode,
             created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             app_version=__version__,
         )
@@ -239,13 +280,15 @@ class AnalysisSession:
     # ---- phases -------------------------------------------------------------------
 
     def interpret(self, cancel: CancelToken | None = None) -> Job[PhaseResult]:
-        result = yield from self._run("interpret", C.INTERPRET_PROMPT, None, self.pipeline.settings.max_new_tokens,
-                                      cancel)
+        result = yield from self._run(
+            "interpret", C.INTERPRET_PROMPT, None, self.pipeline.settings.max_new_tokens, cancel
+        )
         return (yield from self._done(result))
 
     def classify(self, cancel: CancelToken | None = None) -> Job[PhaseResult]:
-        result = yield from self._run("classify", C.CLASSIFY_PROMPT, None,
-                                      self.pipeline.settings.classify_max_new_tokens, cancel)
+        result = yield from self._run(
+            "classify", C.CLASSIFY_PROMPT, None, self.pipeline.settings.classify_max_new_tokens, cancel
+        )
         return (yield from self._done(result))
 
     def map(self) -> ClassMapping:
@@ -271,8 +314,7 @@ class AnalysisSession:
         if classes is None:
             mapping = self.result.mapping or self.map()
             if not mapping.seg_classes:
-                result = PhaseResult("segment", status=SKIPPED,
-                                     error="no segmentation classes for this view")
+                result = PhaseResult("segment", status=SKIPPED, error="no segmentation classes for this view")
                 self._finish(result)
                 yield Progress("segment skipped", self._fraction("segment", 1.0), PhaseDone(result))
                 return result
@@ -332,14 +374,20 @@ class AnalysisSession:
         """One chat turn, routed like upstream's chat tab."""
         intent = parse_intent(text, has_image=True, has_interpretation=self.interpretation is not None)
         if intent.task == "greeting":
-            return ChatReply("greeting", "Welcome to FADA! Upload a fetal ultrasound image and I'll provide "
-                             "clinical interpretation. You can then ask me to detect or segment "
-                             "specific anatomical structures.")
+            return ChatReply(
+                "greeting",
+                "Welcome to FADA! Upload a fetal ultrasound image and I'll provide "
+                "clinical interpretation. You can then ask me to detect or segment "
+                "specific anatomical structures.",
+            )
         if intent.task == "general":
-            return ChatReply("general", "I can help with fetal ultrasound analysis. Try:\n"
-                             "- Ask me to **interpret** the image\n"
-                             "- Ask me to **detect** specific structures (e.g., 'detect brain')\n"
-                             "- Ask me to **segment** anatomy (e.g., 'segment cardiac')")
+            return ChatReply(
+                "general",
+                "I can help with fetal ultrasound analysis. Try:\n"
+                "- Ask me to **interpret** the image\n"
+                "- Ask me to **detect** specific structures (e.g., 'detect brain')\n"
+                "- Ask me to **segment** anatomy (e.g., 'segment cardiac')",
+            )
         if intent.task == "interpret":
             yield from self.run_interpret_first(cancel)
             interp, cls_ = self.result.phase("interpret"), self.result.phase("classify")
@@ -353,8 +401,13 @@ class AnalysisSession:
             classes = intent.classes or (mapping.det_classes if mapping else None) or C.DEFAULT_DETECT_CLASSES
             res = yield from self.detect(classes, cancel)
             return ChatReply("detect", _annotation_text("Detection", res), (res,))
-        classes = (intent.seg_classes or intent.classes or (mapping.seg_classes if mapping else None)
-                   or (mapping.det_classes if mapping else None) or C.DEFAULT_DETECT_CLASSES)
+        classes = (
+            intent.seg_classes
+            or intent.classes
+            or (mapping.seg_classes if mapping else None)
+            or (mapping.det_classes if mapping else None)
+            or C.DEFAULT_DETECT_CLASSES
+        )
         res = yield from self.segment(classes, cancel)
         return ChatReply("segment", _annotation_text("Segmentation", res), (res,))
 
@@ -369,7 +422,9 @@ class AnalysisSession:
         mapping = self.result.mapping or self.map()
         return mapping.det_classes
 
-    def _annotate(self, phase: str, prompt: str, classes: str, cancel: CancelToken | None) -> Job[PhaseResult]:
+    def _annotate(
+        self, phase: str, prompt: str, classes: str, cancel: CancelToken | None
+    ) -> Job[PhaseResult]:
         result = yield from self._run(phase, prompt, classes, self.pipeline.settings.max_new_tokens, cancel)
         return (yield from self._done(result))
 
@@ -394,35 +449,55 @@ class AnalysisSession:
             except Exception:  # noqa: BLE001 - identity is informative only
                 self.result.models = {}
 
-    def _run(self, phase: str, prompt: str, classes: str | None, max_tokens: int,
-             cancel: CancelToken | None) -> Job[PhaseResult]:
+    def _run(
+        self, phase: str, prompt: str, classes: str | None, max_tokens: int, cancel: CancelToken | None
+    ) -> Job[PhaseResult]:
         """Generate (or fetch from cache) one phase's raw text; parsing is the caller's."""
         pipe, s = self.pipeline, self.pipeline.settings
         if cancel is not None:
             cancel.check()
         gram = phase_grammar(phase) if s.constrained else None
-        result = PhaseResult(phase, prompt=prompt, classes=classes, max_tokens=max_tokens,
-                             constrained=gram is not None)
+        result = PhaseResult(
+            phase, prompt=prompt, classes=classes, max_tokens=max_tokens, constrained=gram is not None
+        )
         ident = pipe.model_identity() if pipe.cache is not None else {}
         key = None
         if pipe.cache is not None and ident.get("model_sha256") and ident.get("mmproj_sha256"):
-            key = cache_key(image=self.image.model_sha256, model=ident["model_sha256"],
-                            mmproj=ident["mmproj_sha256"], phase=phase, prompt=prompt,
-                            temperature=s.temperature, top_p=s.top_p, seed=s.seed, max_tokens=max_tokens,
-                            grammar=hashlib.sha256(gram.encode()).hexdigest() if gram else None,
-                            stop=list(C.STOP_STRINGS))
+            key = cache_key(
+                image=self.image.model_sha256,
+                model=ident["model_sha256"],
+                mmproj=ident["mmproj_sha256"],
+                phase=phase,
+                prompt=prompt,
+                temperature=s.temperature,
+                top_p=s.top_p,
+                seed=s.seed,
+                max_tokens=max_tokens,
+                grammar=hashlib.sha256(gram.encode()).hexdigest() if gram else None,
+                stop=list(C.STOP_STRINGS),
+            )
             hit = pipe.cache.get(key)
             if hit is not None and isinstance(hit.get("raw_text"), str):
                 result.raw_text = hit["raw_text"]
                 result.stats = dict(hit.get("stats", {}))
                 result.seconds = float(hit.get("seconds", 0.0))
                 result.cached = True
-                yield Progress(f"{phase} (cached)", self._fraction(phase, 1.0), TokenChunk(phase, result.raw_text))
+                yield Progress(
+                    f"{phase} (cached)", self._fraction(phase, 1.0), TokenChunk(phase, result.raw_text)
+                )
                 return result
 
-        request = GenerationRequest(prompt=prompt, image=self.image.pixels, image_key=self.image.model_sha256,
-                                    max_tokens=max_tokens, temperature=s.temperature, top_p=s.top_p,
-                                    grammar=gram, stop=C.STOP_STRINGS, seed=s.seed)
+        request = GenerationRequest(
+            prompt=prompt,
+            image=self.image.pixels,
+            image_key=self.image.model_sha256,
+            max_tokens=max_tokens,
+            temperature=s.temperature,
+            top_p=s.top_p,
+            grammar=gram,
+            stop=C.STOP_STRINGS,
+            seed=s.seed,
+        )
         stats = GenerationStats()
         chunks: list[str] = []
         expected = _EXPECTED_TOKENS.get(phase, 200)
@@ -437,8 +512,11 @@ class AnalysisSession:
                 if cancel is not None:
                     cancel.check()
                 chunks.append(chunk)
-                yield Progress(f"{phase}: generating", self._fraction(phase, 0.95 * len(chunks) / max(expected,
-                               len(chunks) + 1)), TokenChunk(phase, chunk))
+                yield Progress(
+                    f"{phase}: generating",
+                    self._fraction(phase, 0.95 * len(chunks) / max(expected, len(chunks) + 1)),
+                    TokenChunk(phase, chunk),
+                )
         except Cancelled:
             raise
         except FadaError as err:
@@ -454,7 +532,9 @@ class AnalysisSession:
             result.truncated = True
             result.notes.append(f"stopped at the {max_tokens}-token limit")
         if key is not None and pipe.cache is not None:
-            pipe.cache.put(key, {"raw_text": result.raw_text, "stats": result.stats, "seconds": result.seconds})
+            pipe.cache.put(
+                key, {"raw_text": result.raw_text, "stats": result.stats, "seconds": result.seconds}
+            )
         return result
 
 
@@ -519,8 +599,10 @@ def _interpretation_text(phase: PhaseResult, label: str | None) -> str:
         text = "\n".join(["**Clinical Interpretation:**\n", *rows])
     if label:
         text += f"\n**Classification:** {label}"
-    return text + ("\n\n---\nYou can now ask me to **detect** or **segment** specific "
-                   "structures. For example: 'detect brain structures' or 'segment cardiac'.")
+    return text + (
+        "\n\n---\nYou can now ask me to **detect** or **segment** specific "
+        "structures. For example: 'detect brain structures' or 'segment cardiac'."
+    )
 
 
 def _annotation_text(task_name: str, res: PhaseResult) -> str:
@@ -530,10 +612,19 @@ def _annotation_text(task_name: str, res: PhaseResult) -> str:
         return f"**{task_name} skipped:** {res.error}"
     p = res.predictions
     if p is None or p.count == 0:
-        return (f"**{task_name}:** No structures found in this image for the requested classes. "
-                "The model may not detect these structures on this particular view.")
-    parts = [f"{n} {what}" for n, what in ((len(p.detections), "detections"), (len(p.segmentations), "masks"),
-                                           (len(p.keypoints), "keypoints")) if n]
+        return (
+            f"**{task_name}:** No structures found in this image for the requested classes. "
+            "The model may not detect these structures on this particular view."
+        )
+    parts = [
+        f"{n} {what}"
+        for n, what in (
+            (len(p.detections), "detections"),
+            (len(p.segmentations), "masks"),
+            (len(p.keypoints), "keypoints"),
+        )
+        if n
+    ]
     labels = ", ".join(sorted(p.labels)) or "none"
     text = f"**{task_name} results** ({', '.join(parts)}: {labels})"
     if res.parse_errors:

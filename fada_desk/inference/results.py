@@ -126,11 +126,14 @@ class AnalysisResult:
         if d.get("format") != FORMAT:
             raise ValueError(f"not a {FORMAT} document")
         return cls(
-            image=dict(d.get("image", {})), models=dict(d.get("models", {})),
-            settings=dict(d.get("settings", {})), mode=d.get("mode", "autonomous"),
+            image=dict(d.get("image", {})),
+            models=dict(d.get("models", {})),
+            settings=dict(d.get("settings", {})),
+            mode=d.get("mode", "autonomous"),
             phases=[PhaseResult.from_dict(p) for p in d.get("phases", [])],
             mapping=ClassMapping.from_dict(d["mapping"]) if d.get("mapping") else None,
-            created_at=d.get("created_at", ""), total_seconds=float(d.get("total_seconds", 0.0)),
+            created_at=d.get("created_at", ""),
+            total_seconds=float(d.get("total_seconds", 0.0)),
             app_version=d.get("app_version", ""),
         )
 

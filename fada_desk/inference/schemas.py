@@ -11,11 +11,15 @@ Permissive where upstream FADA's parser is permissive (a list of items or a
 single item, ``bbox_2d`` or the legacy ``box_2d``, keys in any order, plain
 boxes inside segmentation/keypoint answers, any JSON object for the
 interpretation, indentation), strict where parsing would otherwise fail
-(integer coordinates 0-1000, exactly four box values, >= 3 polygon vertices,
-visibility 0-2, non-empty labels, no extra keys in annotation items). Every
-string the grammar accepts is valid JSON that :mod:`fada_desk.inference.parsing`
-turns into predictions without an item error; ``tests/inference/test_schemas.py``
-checks the corpus against both forms.
+(the classification's ``"label"`` comes first, as trained, so a long answer
+cannot run out of tokens before naming the view;
+integer coordinates 0-1000, exactly four box values, >= 3 polygon vertices,
+visibility 0-2, non-empty labels, no extra keys in annotation items, no
+UTF-16 surrogate code points - a byte-level matcher must never enter a UTF-8
+prefix that cannot be completed). Every string the grammar accepts is valid
+JSON that :mod:`fada_desk.inference.parsing` turns into predictions without an
+item error; ``tests/inference/test_corpus.py`` checks the corpus against both
+forms (they agree, except that the schema cannot express key order).
 """
 
 from __future__ import annotations
@@ -35,8 +39,13 @@ _COORD = {"type": "integer", "minimum": 0, "maximum": 1000}
 _BOX = {"type": "array", "items": _COORD, "minItems": 4, "maxItems": 4}
 _LABEL = {"type": "string", "minLength": 1}
 _POINT = {"type": "array", "items": _COORD, "minItems": 2, "maxItems": 2}
-_KEYPOINT = {"type": "array", "prefixItems": [_COORD, _COORD, {"enum": [0, 1, 2]}], "items": False,
-             "minItems": 3, "maxItems": 3}
+_KEYPOINT = {
+    "type": "array",
+    "prefixItems": [_COORD, _COORD, {"enum": [0, 1, 2]}],
+    "items": False,
+    "minItems": 3,
+    "maxItems": 3,
+}
 
 
 def _item(box_key: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -51,8 +60,10 @@ def _items(*extras: dict[str, Any] | None) -> list[dict[str, Any]]:
 
 def _answer(items: list[dict[str, Any]]) -> dict[str, Any]:
     item = {"anyOf": items}
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
-            "anyOf": [{"type": "array", "items": item}, item]}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "anyOf": [{"type": "array", "items": item}, item],
+    }
 
 
 _MASK = {"mask": {"type": "array", "items": _POINT, "minItems": 3}}
@@ -87,13 +98,13 @@ def json_schema(phase: str) -> dict[str, Any]:
 # GBNF grammars (llama.cpp syntax)
 # ---------------------------------------------------------------------------
 
-_COMMON = r'''
+_COMMON = r"""
 ws ::= [ \t\n]{0,20}
-char ::= [^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{4})
+char ::= [^"\\\x7F\x00-\x1F\uD800-\uDFFF] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{4})
 string ::= "\"" char* "\""
-'''
+"""
 
-_ANNOTATION_COMMON = r'''
+_ANNOTATION_COMMON = r"""
 coord ::= "1000" | [1-9] [0-9]? [0-9]? | "0"
 box ::= "[" ws coord ws "," ws coord ws "," ws coord ws "," ws coord ws "]"
 point ::= "[" ws coord ws "," ws coord ws "]"
@@ -103,15 +114,15 @@ box-kv ::= ("\"bbox_2d\"" | "\"box_2d\"") ws ":" ws box
 label-kv ::= "\"label\"" ws ":" ws label
 mask-kv ::= "\"mask\"" ws ":" ws "[" ws point (ws "," ws point){2,} ws "]"
 kps-kv ::= "\"keypoints\"" ws ":" ws "[" ws kpoint (ws "," ws kpoint)* ws "]"
-'''
+"""
 
-_JSON_VALUE = r'''
+_JSON_VALUE = r"""
 value ::= object | array | string | number | "true" | "false" | "null"
 object ::= "{" ws (pair (ws "," ws pair)*)? ws "}"
 pair ::= string ws ":" ws value
 array ::= "[" ws (value (ws "," ws value)*)? ws "]"
 number ::= "-"? ("0" | [1-9] [0-9]*) ("." [0-9]+)? ([eE] [-+]? [0-9]+)?
-'''
+"""
 
 
 def _perm_rule(name: str, kvs: tuple[str, ...]) -> str:
@@ -121,9 +132,11 @@ def _perm_rule(name: str, kvs: tuple[str, ...]) -> str:
 
 
 def _annotation_grammar(kinds: tuple[tuple[str, tuple[str, ...]], ...]) -> str:
-    lines = ['root ::= ws (item-list | item) ws',
-             'item-list ::= "[" ws (item (ws "," ws item)*)? ws "]"',
-             "item ::= " + " | ".join(f'"{{" ws {name} ws "}}"' for name, _ in kinds)]
+    lines = [
+        "root ::= ws (item-list | item) ws",
+        'item-list ::= "[" ws (item (ws "," ws item)*)? ws "]"',
+        "item ::= " + " | ".join(f'"{{" ws {name} ws "}}"' for name, _ in kinds),
+    ]
     lines += [_perm_rule(name, kvs) for name, kvs in kinds]
     return "\n".join(lines) + "\n" + _ANNOTATION_COMMON.strip() + "\n" + _COMMON.strip() + "\n"
 
@@ -134,9 +147,14 @@ _KP = ("kp-body", ("box-kv", "label-kv", "kps-kv"))
 
 _GRAMMARS: dict[str, str] = {
     "interpret": "root ::= ws object ws\n" + _JSON_VALUE.strip() + "\n" + _COMMON.strip() + "\n",
-    "classify": ('root ::= ws "{" ws (pair ws "," ws)* label-kv (ws "," ws pair)* ws "}" ws\n'
-                 'label-kv ::= "\\"label\\"" ws ":" ws "\\"" char+ "\\""\n'
-                 + _JSON_VALUE.strip() + "\n" + _COMMON.strip() + "\n"),
+    "classify": (
+        'root ::= ws "{" ws label-kv (ws "," ws pair)* ws "}" ws\n'
+        'label-kv ::= "\\"label\\"" ws ":" ws "\\"" char+ "\\""\n'
+        + _JSON_VALUE.strip()
+        + "\n"
+        + _COMMON.strip()
+        + "\n"
+    ),
     "detect": _annotation_grammar((_DET,)),
     "segment": _annotation_grammar((_SEG, _DET)),
     "keypoints": _annotation_grammar((_KP, _DET)),

@@ -73,7 +73,7 @@ class _Parser:
     def name(self) -> str:
         m = re.compile(r"[a-zA-Z0-9-]+").match(self.s, self.i)
         if not m:
-            raise GrammarError(f"expected a name at {self.i}: {self.s[self.i:self.i + 20]!r}")
+            raise GrammarError(f"expected a name at {self.i}: {self.s[self.i : self.i + 20]!r}")
         self.i = m.end()
         return m.group()
 
@@ -82,11 +82,11 @@ class _Parser:
         if c == "\\":
             e = self.s[self.i + 1]
             if e == "x":
-                v = int(self.s[self.i + 2:self.i + 4], 16)
+                v = int(self.s[self.i + 2 : self.i + 4], 16)
                 self.i += 4
                 return v
             if e == "u":
-                v = int(self.s[self.i + 2:self.i + 6], 16)
+                v = int(self.s[self.i + 2 : self.i + 6], 16)
                 self.i += 6
                 return v
             if e not in _ESC:
@@ -127,7 +127,7 @@ class _Parser:
             c = self.s[self.i]
             if c in "|)" or c in "\r\n":
                 break
-            if re.match(r"[a-zA-Z0-9-]+\s*::=", self.s[self.i:]):
+            if re.match(r"[a-zA-Z0-9-]+\s*::=", self.s[self.i :]):
                 break
             if c == '"':
                 self.i += 1

@@ -15,14 +15,26 @@ def _s(text: str) -> bytes:
     return struct.pack("<Q", len(b)) + b
 
 
-def write_gguf(path: Path, arch: str = "qwen35", *, name: str = "tiny", file_type: int | None = 15,
-               tensors: dict[str, np.ndarray] | None = None, seed: int = 0) -> Path:
+def write_gguf(
+    path: Path,
+    arch: str = "qwen35",
+    *,
+    name: str = "tiny",
+    file_type: int | None = 15,
+    tensors: dict[str, np.ndarray] | None = None,
+    seed: int = 0,
+) -> Path:
     """A GGUF with ``general.architecture = arch`` (``clip`` makes it a projector)."""
     rng = np.random.default_rng(seed)
-    tensors = tensors or {"blk.0.w": rng.standard_normal((8, 16)).astype(np.float32),
-                          "blk.0.b": rng.standard_normal(16).astype(np.float32)}
-    meta = [("general.architecture", 8, _s(arch)), ("general.name", 8, _s(name)),
-            ("general.alignment", 4, struct.pack("<I", _ALIGN))]
+    tensors = tensors or {
+        "blk.0.w": rng.standard_normal((8, 16)).astype(np.float32),
+        "blk.0.b": rng.standard_normal(16).astype(np.float32),
+    }
+    meta = [
+        ("general.architecture", 8, _s(arch)),
+        ("general.name", 8, _s(name)),
+        ("general.alignment", 4, struct.pack("<I", _ALIGN)),
+    ]
     if file_type is not None and arch != "clip":
         meta.append(("general.file_type", 4, struct.pack("<I", file_type)))
     if arch == "clip":
@@ -45,15 +57,18 @@ def write_gguf(path: Path, arch: str = "qwen35", *, name: str = "tiny", file_typ
     start = len(out)
     body = bytearray(offset)
     for off, data in blobs:
-        body[off:off + len(data)] = data
+        body[off : off + len(data)] = data
     out += body
     assert len(out) == start + offset
     Path(path).write_bytes(bytes(out))
     return Path(path)
 
 
-def make_set(folder: Path, model: str = "fada-model-Q4_K_M.gguf", mmproj: str = "mmproj-fada-F16.gguf",
-             seed: int = 0) -> tuple[Path, Path]:
+def make_set(
+    folder: Path, model: str = "fada-model-Q4_K_M.gguf", mmproj: str = "mmproj-fada-F16.gguf", seed: int = 0
+) -> tuple[Path, Path]:
     folder.mkdir(parents=True, exist_ok=True)
-    return (write_gguf(folder / model, "qwen35", seed=seed),
-            write_gguf(folder / mmproj, "clip", name="vision", seed=seed + 1))
+    return (
+        write_gguf(folder / model, "qwen35", seed=seed),
+        write_gguf(folder / mmproj, "clip", name="vision", seed=seed + 1),
+    )

@@ -39,8 +39,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _file(self) -> tuple[str, bytes] | None:
         path = unquote(urlsplit(self.path).path)
         prefix = f"/{self.state.repo}/resolve/{self.state.revision}/"
-        if path.startswith(prefix) and path[len(prefix):] in self.state.files:
-            name = path[len(prefix):]
+        if path.startswith(prefix) and path[len(prefix) :] in self.state.files:
+            name = path[len(prefix) :]
             return name, self.state.files[name]
         return None
 
@@ -79,9 +79,18 @@ class _Handler(BaseHTTPRequestHandler):
         rng = self.headers.get("Range")
         self.state.log.append(("GET", self.path, rng))
         if self._tree():
-            self._send_json([{"type": "file", "path": n, "size": len(d), "oid": hashlib.sha1(d).hexdigest(),
-                              "lfs": {"oid": hashlib.sha256(d).hexdigest(), "size": len(d), "pointerSize": 134}}
-                             for n, d in self.state.files.items()])
+            self._send_json(
+                [
+                    {
+                        "type": "file",
+                        "path": n,
+                        "size": len(d),
+                        "oid": hashlib.sha1(d).hexdigest(),
+                        "lfs": {"oid": hashlib.sha256(d).hexdigest(), "size": len(d), "pointerSize": 134},
+                    }
+                    for n, d in self.state.files.items()
+                ]
+            )
             return
         f = self._file()
         if f is None:

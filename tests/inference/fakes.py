@@ -59,14 +59,27 @@ class FakeBackend:
 
     @property
     def info(self) -> BackendInfo:
-        return BackendInfo("fake", "/models/fake.gguf", "/models/fake-mmproj.gguf", self.model_sha256,
-                           self.mmproj_sha256, 2, 0, False, "CPU")
+        return BackendInfo(
+            "fake",
+            "/models/fake.gguf",
+            "/models/fake-mmproj.gguf",
+            self.model_sha256,
+            self.mmproj_sha256,
+            2,
+            0,
+            False,
+            "CPU",
+        )
 
     def phases(self) -> list[str]:
         return [phase_of(r.prompt) for r in self.requests]
 
-    def generate(self, request: GenerationRequest, cancel: CancelToken | None = None,
-                 stats: GenerationStats | None = None) -> Iterator[str]:
+    def generate(
+        self,
+        request: GenerationRequest,
+        cancel: CancelToken | None = None,
+        stats: GenerationStats | None = None,
+    ) -> Iterator[str]:
         if not self._loaded:
             raise ModelError("model not loaded")
         self.requests.append(request)
@@ -75,7 +88,7 @@ class FakeBackend:
             raise ModelError(self.fail[phase])
         answer = self.answers.get(phase, "")
         text = answer(request) if callable(answer) else answer
-        pieces = [text[i:i + self.chunk] for i in range(0, len(text), self.chunk)]
+        pieces = [text[i : i + self.chunk] for i in range(0, len(text), self.chunk)]
         tokens = min(len(pieces), request.max_tokens)
         if stats is not None:
             stats.prompt_tokens = len(request.prompt) // 4

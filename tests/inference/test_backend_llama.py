@@ -296,3 +296,16 @@ def test_load_progress_close_and_reload(tiny_model: tuple[Path, Path], backend: 
     finally:
         b.close()
     backend.load()  # the module fixture closes it again
+
+
+def test_close_while_a_stream_is_suspended(backend: LlamaCppBackend) -> None:
+    """Closing from the consuming thread mid-stream ends the stream cleanly (no use-after-free)."""
+    gen = backend.generate(req(max_tokens=50))
+    assert next(gen)
+    backend.close()
+    with pytest.raises(Cancelled):
+        for _ in gen:
+            pass
+    assert not backend.loaded
+    backend.load()
+    assert run(backend, req(max_tokens=4))[0]

@@ -1,4 +1,4 @@
-"""``fada-desk analyze`` end to end through main([...]) with a scripted backend, then ``evaluate`` on its output."""
+"""`fada-desk analyze` end to end through main([...]) with a scripted backend, then `evaluate`."""
 
 from __future__ import annotations
 
@@ -42,8 +42,20 @@ def _png(path: Path, w: int = 800, h: int = 600, value: int = 40) -> Path:
 def test_analyze_single_image(fake: FakeBackend, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     img = _png(tmp_path / "scan.png")
     out = tmp_path / "out"
-    rc = main(["analyze", str(img), "--model-dir", str(tmp_path / "model"), "--out", str(out),
-               "--threads", "2", "--max-side", "512"])
+    rc = main(
+        [
+            "analyze",
+            str(img),
+            "--model-dir",
+            str(tmp_path / "model"),
+            "--out",
+            str(out),
+            "--threads",
+            "2",
+            "--max-side",
+            "512",
+        ]
+    )
     assert rc == 0, capsys.readouterr().err
     assert fake.created[0]["n_threads"] == 2 and fake.closed
     doc = json.loads((out / "analysis.json").read_text())
@@ -73,8 +85,22 @@ def test_analyze_single_image(fake: FakeBackend, tmp_path: Path, capsys: pytest.
 
 def test_analyze_interpret_mode(fake: FakeBackend, tmp_path: Path) -> None:
     img = _png(tmp_path / "scan.png")
-    assert main(["analyze", str(img), "--mode", "interpret", "--model-dir", str(tmp_path / "model"),
-                 "--out", str(tmp_path / "o"), "--no-cache"]) == 0
+    assert (
+        main(
+            [
+                "analyze",
+                str(img),
+                "--mode",
+                "interpret",
+                "--model-dir",
+                str(tmp_path / "model"),
+                "--out",
+                str(tmp_path / "o"),
+                "--no-cache",
+            ]
+        )
+        == 0
+    )
     doc = json.loads((tmp_path / "o" / "analysis.json").read_text())
     assert [p["phase"] for p in doc["phases"]] == ["interpret", "classify"]
     assert doc["mapping"]["det_classes"] == "Brain, CSP, LV"
@@ -98,8 +124,9 @@ def test_analyze_batch_folder(fake: FakeBackend, tmp_path: Path, capsys: pytest.
     assert "[1/2] img2.png" in err and "2/2 analysed without errors" in err
 
 
-def test_analyze_batch_reports_bad_files_and_goes_on(fake: FakeBackend, tmp_path: Path,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_analyze_batch_reports_bad_files_and_goes_on(
+    fake: FakeBackend, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder = tmp_path / "exam"
     _png(folder / "a.png")
     (folder / "b.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
@@ -111,20 +138,31 @@ def test_analyze_batch_reports_bad_files_and_goes_on(fake: FakeBackend, tmp_path
     assert "b.png: error:" in capsys.readouterr().err
 
 
-def test_analyze_errors_are_one_line(fake: FakeBackend, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_analyze_errors_are_one_line(
+    fake: FakeBackend, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     img = _png(tmp_path / "scan.png")
     model = str(tmp_path / "model")
-    assert main(["analyze", str(img), "--frame", "3", "--model-dir", model, "--out", str(tmp_path / "o")]) == 1
+    assert (
+        main(["analyze", str(img), "--frame", "3", "--model-dir", model, "--out", str(tmp_path / "o")]) == 1
+    )
     assert "frame 3 does not exist" in capsys.readouterr().err
-    assert main(["analyze", str(tmp_path / "nope.png"), "--model-dir", model, "--out", str(tmp_path / "o")]) == 1
+    assert (
+        main(["analyze", str(tmp_path / "nope.png"), "--model-dir", model, "--out", str(tmp_path / "o")]) == 1
+    )
     assert "no such file or directory" in capsys.readouterr().err
-    assert main(["analyze", str(img), "--model-dir", str(tmp_path / "none"), "--out", str(tmp_path / "o")]) == 1
+    assert (
+        main(["analyze", str(img), "--model-dir", str(tmp_path / "none"), "--out", str(tmp_path / "o")]) == 1
+    )
     assert "model folder not found" in capsys.readouterr().err
     (tmp_path / "model" / "mmproj-fada-F16.gguf").write_bytes(b"GGUF")
     assert main(["analyze", str(img), "--model-dir", model, "--out", str(tmp_path / "o")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("fada-desk: error:") and err.count("\n") == 1
-    assert main(["analyze", str(img), "--max-side", "5", "--model-dir", model, "--out", str(tmp_path / "o")]) == 1
+    assert (
+        main(["analyze", str(img), "--max-side", "5", "--model-dir", model, "--out", str(tmp_path / "o")])
+        == 1
+    )
 
 
 def test_analyze_then_evaluate(fake: FakeBackend, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -135,10 +173,19 @@ def test_analyze_then_evaluate(fake: FakeBackend, tmp_path: Path, capsys: pytest
     gt = tmp_path / "gt"
     gt.mkdir()
     # ground truth = the Brain box the fake model answered (800 x 600), CSP elsewhere, view BPD_PLANE
-    (gt / "case1.json").write_text(json.dumps({
-        "width": 800, "height": 600, "classification": "BPD_PLANE",
-        "detections": [{"label": "Brain", "box": [169.6, 70.8, 642.4, 525.6]},
-                       {"label": "CSP", "box": [0, 0, 10, 10]}]}))
+    (gt / "case1.json").write_text(
+        json.dumps(
+            {
+                "width": 800,
+                "height": 600,
+                "classification": "BPD_PLANE",
+                "detections": [
+                    {"label": "Brain", "box": [169.6, 70.8, 642.4, 525.6]},
+                    {"label": "CSP", "box": [0, 0, 10, 10]},
+                ],
+            }
+        )
+    )
     capsys.readouterr()
     assert main(["evaluate", "--pred", str(out), "--gt", str(gt), "--json", str(tmp_path / "m.json")]) == 0
     m = json.loads((tmp_path / "m.json").read_text())
@@ -149,3 +196,22 @@ def test_analyze_then_evaluate(fake: FakeBackend, tmp_path: Path, capsys: pytest
     assert det["ap_CSP@0.50"] == pytest.approx(1 / 101)
     assert det["ap_LV@0.50"] == 0.0
     assert m["classification"]["accuracy"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "rel,frame,size",
+    [(("video", "us_cine_sonosite_30f.mp4"), 29, (320, 240)), (("dicom", "OBXXXX1A_2frame.dcm"), 1, (800, 600))],
+)
+def test_analyze_cine_and_dicom_frames(
+    fake: FakeBackend, tmp_path: Path, rel: tuple[str, str], frame: int, size: tuple[int, int]
+) -> None:
+    from conftest import shared_or_local  # tests/conftest.py
+
+    path = shared_or_local(*rel)
+    out = tmp_path / "o"
+    args = ["analyze", str(path), "--frame", str(frame), "--model-dir", str(tmp_path / "model"), "--out", str(out)]
+    assert main(args) == 0
+    doc = json.loads((out / "analysis.json").read_text())
+    assert doc["image"]["frame_index"] == frame and (doc["image"]["width"], doc["image"]["height"]) == size
+    args[3] = str(frame + 1)
+    assert main(args) == 1

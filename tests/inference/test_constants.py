@@ -21,24 +21,26 @@ UPSTREAM_INTERPRET = (
     "imaging_plane, biometric_measurements, gestational_age, image_quality, normality_assessment, "
     "clinical_recommendations."
 )
-UPSTREAM_CLASSIFY = ('Classify this fetal ultrasound image. What anatomical view or structure does it show? '
-                     'Return a JSON object with "label" as the classification.')
+UPSTREAM_CLASSIFY = (
+    "Classify this fetal ultrasound image. What anatomical view or structure does it show? "
+    'Return a JSON object with "label" as the classification.'
+)
 UPSTREAM_DETECT_BRAIN = (
-    'Detect all instances of the following anatomical structures in this fetal ultrasound image: Brain, CSP, LV. '
+    "Detect all instances of the following anatomical structures in this fetal ultrasound image: Brain, CSP, LV. "
     'For each detection, return a JSON object with "bbox_2d" as [x_min, y_min, x_max, y_max] in normalized '
     '0-1000 coordinates and "label" as the structure name.'
 )
 UPSTREAM_SEGMENT_BRAIN = (
-    'Detect and segment all instances of the following anatomical structures in this fetal ultrasound image: '
+    "Detect and segment all instances of the following anatomical structures in this fetal ultrasound image: "
     'Brain. For each instance, return a JSON object with "bbox_2d" as [x_min, y_min, x_max, y_max] in '
     'normalized 0-1000 coordinates, "label" as the structure name, and "mask" as a list of [x, y] polygon '
-    'vertices in normalized 0-1000 coordinates.'
+    "vertices in normalized 0-1000 coordinates."
 )
 UPSTREAM_KEYPOINT_CRL = (
-    'Detect measurement keypoints for the following structures in this fetal ultrasound image: CRL_KP, '
+    "Detect measurement keypoints for the following structures in this fetal ultrasound image: CRL_KP, "
     'ScaleBarKpoints. For each structure, return a JSON object with "bbox_2d" as [x_min, y_min, x_max, y_max] '
     'in normalized 0-1000 coordinates, "label" as the structure name, and "keypoints" as a list of '
-    '[x, y, visibility] triplets with x, y in normalized 0-1000 coordinates.'
+    "[x, y, visibility] triplets with x, y in normalized 0-1000 coordinates."
 )
 
 
@@ -72,32 +74,92 @@ def test_tables_spot_checks() -> None:
     assert len(C.CLASSIFY_TO_DETECT) == 20
     assert list(C.CLASSIFY_TO_DETECT)[:4] == ["huvf", "huvb", "hdvf", "hdvb"]
     assert C.CLASSIFY_TO_DETECT["Flows"] == "artery, liver, stomach, vein"
-    assert C.CLASSIFY_TO_SEGMENT == {"BPD_PLANE": "Brain", "Aorta": "cardiac, thorax",
-                                     "Flows": "artery, liver, stomach, vein", "V sign": "cardiac, thorax",
-                                     "X sign": "cardiac, thorax"}
-    assert C.SPECIFIC_CLS_LABELS == {"Aorta", "Flows", "BPD_PLANE", "FL_PLANE", "FL", "V sign", "X sign", "liver"}
-    assert [k[0] for k, _d, _s in C.KEYWORD_FALLBACK] == ["cerebel", "brain", "cardiac", "fetal head", "femur",
-                                                         "nasal", "crl", "liver", "abdomen", "arm", "head", "leg"]
+    assert C.CLASSIFY_TO_SEGMENT == {
+        "BPD_PLANE": "Brain",
+        "Aorta": "cardiac, thorax",
+        "Flows": "artery, liver, stomach, vein",
+        "V sign": "cardiac, thorax",
+        "X sign": "cardiac, thorax",
+    }
+    assert C.SPECIFIC_CLS_LABELS == {
+        "Aorta",
+        "Flows",
+        "BPD_PLANE",
+        "FL_PLANE",
+        "FL",
+        "V sign",
+        "X sign",
+        "liver",
+    }
+    assert [k[0] for k, _d, _s in C.KEYWORD_FALLBACK] == [
+        "cerebel",
+        "brain",
+        "cardiac",
+        "fetal head",
+        "femur",
+        "nasal",
+        "crl",
+        "liver",
+        "abdomen",
+        "arm",
+        "head",
+        "leg",
+    ]
     assert C.KEYWORD_FALLBACK[3][0][4] == "cervex"  # upstream's typo, kept
-    assert dict(C.FIELD_WEIGHTS) == {"biometric_measurements": 3.0, "imaging_plane": 2.5,
-                                     "anatomical_structures": 1.0, "fetal_orientation": 0.5,
-                                     "normality_assessment": 0.5, "gestational_age": 0.3, "image_quality": 0.0,
-                                     "clinical_recommendations": 0.3}
+    assert dict(C.FIELD_WEIGHTS) == {
+        "biometric_measurements": 3.0,
+        "imaging_plane": 2.5,
+        "anatomical_structures": 1.0,
+        "fetal_orientation": 0.5,
+        "normality_assessment": 0.5,
+        "gestational_age": 0.3,
+        "image_quality": 0.0,
+        "clinical_recommendations": 0.3,
+    }
     assert list(C.FIELD_WEIGHTS) == list(C.INTERPRETATION_KEYS[i] for i in (3, 2, 0, 1, 6, 4, 5, 7))
-    assert C.CLASS_KEYWORDS["NT"] == ("nuchal translucen", "nuchal fold", "nuchal", " nt ", " nt,", "nt_", "nt ")
+    assert C.CLASS_KEYWORDS["NT"] == (
+        "nuchal translucen",
+        "nuchal fold",
+        "nuchal",
+        " nt ",
+        " nt,",
+        "nt_",
+        "nt ",
+    )
     assert C.CLASS_KEYWORDS["thorax"][:5] == ("thorax", "thorac", "thoric", "thorcic", "chest")
-    assert [g[0] for g in C.CO_OCCURRENCE_GROUPS] == ["brain", "cardiac", "nt_nasal", "crl", "doppler",
-                                                      "pelvimetry", "body_full", "femur"]
-    assert C.CO_OCCURRENCE_GROUPS[2] == ("nt_nasal", ("NT", "nasal_bone", "nasal_skin", "nasal_tip"), ("NT",),
-                                         ("brain", "crl"))
+    assert [g[0] for g in C.CO_OCCURRENCE_GROUPS] == [
+        "brain",
+        "cardiac",
+        "nt_nasal",
+        "crl",
+        "doppler",
+        "pelvimetry",
+        "body_full",
+        "femur",
+    ]
+    assert C.CO_OCCURRENCE_GROUPS[2] == (
+        "nt_nasal",
+        ("NT", "nasal_bone", "nasal_skin", "nasal_tip"),
+        ("NT",),
+        ("brain", "crl"),
+    )
     assert C.GROUP_ALIASES["femur"] == (" fl ", "femur length", "fl_plane", "fl plane", "fl ")
     keys = list(C.PLANE_TO_GROUP)
     assert len(keys) == 24 and keys[0] == "trans-thalamic" and keys[-1] == "cervical length"
     assert keys.index("aortic") < keys.index("nuchal") < keys.index("longitudinal view of femur")
     assert C.NEGATIVE_MEASUREMENT_PATTERNS[-1] == "inadequate"
     assert C.ROUTING_GROUP_MAP["nt_kp"] == ("NTKpoints, ScaleBarKpoints", None)
-    assert C.ORGAN_KEYWORDS == ("stomach", "liver", "hepat", "artery", "arter", "vein", "venous", "gastric",
-                                "ductus")
+    assert C.ORGAN_KEYWORDS == (
+        "stomach",
+        "liver",
+        "hepat",
+        "artery",
+        "arter",
+        "vein",
+        "venous",
+        "gastric",
+        "ductus",
+    )
     assert C.KEYPOINT_CLASSES == {"CRL_KP", "NTKpoints", "ScaleBarKpoints"}
     assert list(C.ANATOMY_TO_GROUP)[:4] == ["nt keypoint", "nt kp", "nuchal keypoint", "ntkpoint"]
     assert len(C.ANATOMY_TO_GROUP) == 70
@@ -118,12 +180,33 @@ def test_palette_assignment_by_hand() -> None:
 
 def test_tables_fingerprint() -> None:
     """Pinned digest of every table: any edit must be deliberate (update after checking upstream)."""
-    tables = {name: getattr(C, name) for name in (
-        "CLASSIFY_TO_DETECT", "CLASSIFY_TO_SEGMENT", "KEYWORD_FALLBACK", "FIELD_WEIGHTS", "CLASS_KEYWORDS",
-        "CO_OCCURRENCE_GROUPS", "GROUP_ALIASES", "PLANE_TO_GROUP", "NEGATIVE_MEASUREMENT_PATTERNS",
-        "ROUTING_GROUP_MAP", "RAW_PALETTE", "ALL_CLASSES_SORTED", "ORGAN_KEYWORDS", "ANATOMY_TO_GROUP",
-        "INTERPRET_KW", "DETECT_KW", "SEGMENT_KW", "CLASSIFY_KW", "GREETING_KW")}
-    blob = json.dumps({k: (dict(v) if hasattr(v, "items") else v) for k, v in tables.items()}, sort_keys=False)
+    tables = {
+        name: getattr(C, name)
+        for name in (
+            "CLASSIFY_TO_DETECT",
+            "CLASSIFY_TO_SEGMENT",
+            "KEYWORD_FALLBACK",
+            "FIELD_WEIGHTS",
+            "CLASS_KEYWORDS",
+            "CO_OCCURRENCE_GROUPS",
+            "GROUP_ALIASES",
+            "PLANE_TO_GROUP",
+            "NEGATIVE_MEASUREMENT_PATTERNS",
+            "ROUTING_GROUP_MAP",
+            "RAW_PALETTE",
+            "ALL_CLASSES_SORTED",
+            "ORGAN_KEYWORDS",
+            "ANATOMY_TO_GROUP",
+            "INTERPRET_KW",
+            "DETECT_KW",
+            "SEGMENT_KW",
+            "CLASSIFY_KW",
+            "GREETING_KW",
+        )
+    }
+    blob = json.dumps(
+        {k: (dict(v) if hasattr(v, "items") else v) for k, v in tables.items()}, sort_keys=False
+    )
     assert _sha(blob) == TABLES_SHA256, _sha(blob)
 
 

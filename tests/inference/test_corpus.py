@@ -25,8 +25,9 @@ from fada_desk.inference.schemas import grammar, json_schema
 from ._gbnf import Grammar
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "fada_outputs"
-EXPECTED: dict[str, dict[str, Any]] = {k: v for k, v in json.loads((CORPUS / "expected.json").read_text()).items()
-                                       if not k.startswith("_")}
+EXPECTED: dict[str, dict[str, Any]] = {
+    k: v for k, v in json.loads((CORPUS / "expected.json").read_text()).items() if not k.startswith("_")
+}
 GRAMMARS = {p: Grammar(grammar(p)) for p in ("interpret", "classify", "detect", "segment", "keypoints")}
 
 
@@ -51,9 +52,23 @@ def test_parse_corpus(name: str) -> None:
     for note in exp.get("notes", []):
         assert note in res.notes, res.notes
     if exp["phase"] == "interpret":
-        got = 0 if res.interpretation is None else sum(k in res.interpretation for k in (
-            "anatomical_structures", "fetal_orientation", "imaging_plane", "biometric_measurements",
-            "gestational_age", "image_quality", "normality_assessment", "clinical_recommendations"))
+        got = (
+            0
+            if res.interpretation is None
+            else sum(
+                k in res.interpretation
+                for k in (
+                    "anatomical_structures",
+                    "fetal_orientation",
+                    "imaging_plane",
+                    "biometric_measurements",
+                    "gestational_age",
+                    "image_quality",
+                    "normality_assessment",
+                    "clinical_recommendations",
+                )
+            )
+        )
         assert got == exp["fields"]
     elif exp["phase"] == "classify":
         assert res.label == exp["label"]
@@ -71,8 +86,9 @@ def test_parse_corpus(name: str) -> None:
             first = items[0]
             assert len(first.polygon if hasattr(first, "polygon") else first.points) == exp["points"]
         # 1000 x 1000 frame: pixel == model coordinates
-        assert res.predictions is not None and [d.box for d in res.predictions.detections] == \
-            [d.box for d in p.detections]
+        assert res.predictions is not None and [d.box for d in res.predictions.detections] == [
+            d.box for d in p.detections
+        ]
 
 
 @pytest.mark.parametrize("name", sorted(n for n, e in EXPECTED.items() if "mapping" in e))
@@ -112,10 +128,15 @@ def test_schema_and_grammar_agree_with_corpus(name: str) -> None:
 def test_grammar_language_parses_without_item_errors() -> None:
     """Strings the annotation grammars accept always parse into predictions without errors."""
     samples = {
-        "detect": ['[]', '{"box_2d": [0, 0, 1000, 1000], "label": "a"}',
-                   '[{"label": "x", "bbox_2d": [1, 2, 3, 4]}, {"bbox_2d": [999, 10, 100, 0], "label": "\\u00e9"}]'],
-        "segment": ['[{"mask": [[1, 2], [3, 4], [5, 6]], "label": "Brain", "bbox_2d": [1, 2, 3, 4]}]',
-                    '[{"bbox_2d": [1, 2, 3, 4], "label": "Brain"}]'],
+        "detect": [
+            "[]",
+            '{"box_2d": [0, 0, 1000, 1000], "label": "a"}',
+            '[{"label": "x", "bbox_2d": [1, 2, 3, 4]}, {"bbox_2d": [999, 10, 100, 0], "label": "\\u00e9"}]',
+        ],
+        "segment": [
+            '[{"mask": [[1, 2], [3, 4], [5, 6]], "label": "Brain", "bbox_2d": [1, 2, 3, 4]}]',
+            '[{"bbox_2d": [1, 2, 3, 4], "label": "Brain"}]',
+        ],
         "keypoints": ['[{"bbox_2d": [1, 2, 3, 4], "keypoints": [[1, 2, 0]], "label": "NTKpoints"}]'],
     }
     for phase, texts in samples.items():
@@ -124,15 +145,20 @@ def test_grammar_language_parses_without_item_errors() -> None:
             res = parse_answer(PhaseResult(phase, raw_text=t), 500, 400)
             assert res.parse_ok and not res.parse_errors, (t, res.parse_errors)
     rejected = {
-        "detect": ['[{"bbox_2d": [1, 2, 3], "label": "a"}]', '[{"bbox_2d": [1, 2, 3, 1001], "label": "a"}]',
-                   '[{"bbox_2d": [1.5, 2, 3, 4], "label": "a"}]', '[{"bbox_2d": [1, 2, 3, 4], "label": ""}]',
-                   '[{"bbox_2d": [1, 2, 3, 4]}]', '[{"bbox_2d": [-1, 2, 3, 4], "label": "a"}]',
-                   '[{"bbox_2d": [01, 2, 3, 4], "label": "a"}]',
-                   '[{"bbox_2d": [1, 2, 3, 4], "label": "a", "score": 1}]'],
+        "detect": [
+            '[{"bbox_2d": [1, 2, 3], "label": "a"}]',
+            '[{"bbox_2d": [1, 2, 3, 1001], "label": "a"}]',
+            '[{"bbox_2d": [1.5, 2, 3, 4], "label": "a"}]',
+            '[{"bbox_2d": [1, 2, 3, 4], "label": ""}]',
+            '[{"bbox_2d": [1, 2, 3, 4]}]',
+            '[{"bbox_2d": [-1, 2, 3, 4], "label": "a"}]',
+            '[{"bbox_2d": [01, 2, 3, 4], "label": "a"}]',
+            '[{"bbox_2d": [1, 2, 3, 4], "label": "a", "score": 1}]',
+        ],
         "segment": ['[{"bbox_2d": [1, 2, 3, 4], "label": "a", "mask": [[1, 2], [3, 4]]}]'],
         "keypoints": ['[{"bbox_2d": [1, 2, 3, 4], "label": "a", "keypoints": [[1, 2, 3]]}]'],
-        "classify": ['{"labels": "x"}', '{"label": 5}', 'BPD_PLANE'],
-        "interpret": ['[1, 2]', '{"a": 1,}', '{"a": "line\nbreak"}'],
+        "classify": ['{"labels": "x"}', '{"label": 5}', "BPD_PLANE", '{"view": "x", "label": "a"}'],
+        "interpret": ["[1, 2]", '{"a": 1,}', '{"a": "line\nbreak"}'],
     }
     for phase, texts in rejected.items():
         for t in texts:
@@ -143,13 +169,14 @@ def test_grammar_language_parses_without_item_errors() -> None:
 # Superset of upstream: re-coded from webapp/output_parser.py, class_mapper.py, inference.py
 # ---------------------------------------------------------------------------
 
+
 def _upstream_clean(text: str) -> str:
     text = re.sub(r"^<think>\s*</think>\s*", "", text.strip())
     idx = text.find("\nassistant\n")
     if idx != -1:
         text = text[:idx]
     if text.startswith("assistant\n"):
-        text = text[len("assistant\n"):]
+        text = text[len("assistant\n") :]
     return text.strip()
 
 
@@ -184,7 +211,7 @@ def _upstream_extract_object(text: str) -> Any:
     a, b = text.find("{"), text.rfind("}")
     if a != -1 and b > a:
         try:
-            d = json.loads(text[a:b + 1])
+            d = json.loads(text[a : b + 1])
             if isinstance(d, dict):
                 return d
         except json.JSONDecodeError:

@@ -40,15 +40,28 @@ def test_average_precision_by_hand() -> None:
 
 
 def _img(image_id: str, dets=(), segs=(), cls=None, w=20, h=20) -> ImageLabels:  # noqa: ANN001
-    return ImageLabels(image_id, w, h, cls, [(lbl, tuple(map(float, b)), s) for lbl, b, s in dets],
-                       [(lbl, [tuple(map(float, p)) for p in poly]) for lbl, poly in segs])
+    return ImageLabels(
+        image_id,
+        w,
+        h,
+        cls,
+        [(lbl, tuple(map(float, b)), s) for lbl, b, s in dets],
+        [(lbl, [tuple(map(float, p)) for p in poly]) for lbl, poly in segs],
+    )
 
 
 def test_map_by_hand() -> None:
     gt = {"a": _img("a", [("Brain", (0, 0, 100, 100), 1), ("CSP", (10, 10, 20, 20), 1)])}
-    pred = {"a": _img("a", [("Brain", (0, 0, 100, 70), .9),  # IoU 0.7: TP at .50, FP at .75
-                            ("CSP", (12, 12, 22, 22), .8),  # IoU 64/136 = .47: FP at both
-                            ("LV", (0, 0, 5, 5), .7)])}  # no GT of that class: AP 0
+    pred = {
+        "a": _img(
+            "a",
+            [
+                ("Brain", (0, 0, 100, 70), 0.9),  # IoU 0.7: TP at .50, FP at .75
+                ("CSP", (12, 12, 22, 22), 0.8),  # IoU 64/136 = .47: FP at both
+                ("LV", (0, 0, 5, 5), 0.7),
+            ],
+        )
+    }  # no GT of that class: AP 0
     m = detection_metrics(pred, gt)
     # @.50: Brain 1, CSP 1/101 (sentinel), LV 0
     assert m["ap_Brain@0.50"] == pytest.approx(1.0)
@@ -62,7 +75,7 @@ def test_map_by_hand() -> None:
 def test_map_ranks_by_score_and_matches_each_gt_once() -> None:
     gt = {"a": _img("a", [("head", (0, 0, 10, 10), 1)])}
     # two predictions on the same GT: the higher score is the TP, the duplicate a FP
-    pred = {"a": _img("a", [("head", (0, 0, 10, 9), .5), ("head", (0, 0, 10, 10), .9)])}
+    pred = {"a": _img("a", [("head", (0, 0, 10, 9), 0.5), ("head", (0, 0, 10, 10), 0.9)])}
     # ranked: TP (p=1, r=1), FP (p=.5, r=1) -> precision envelope 1 everywhere -> AP 1
     assert detection_metrics(pred, gt)["ap_head@0.50"] == pytest.approx(1.0)
 
@@ -98,16 +111,32 @@ def _write(d: Path, name: str, obj: object) -> None:
 
 def test_label_files_and_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     gt, pred = tmp_path / "gt", tmp_path / "pred"
-    _write(gt, "case1.json", {"width": 20, "height": 20, "classification": "BPD_PLANE",
-                              "detections": [{"label": "Brain", "box": [0, 0, 10, 10]}],
-                              "segmentations": [{"label": "Brain", "polygon": [[0, 0], [9, 0], [9, 9], [0, 9]]}]})
-    _write(pred, "case1.json", {"classification": "BPD_PLANE",
-                                "detections": [{"label": "Brain", "box": [0, 0, 10, 10], "score": 0.8}],
-                                "segmentations": [{"label": "Brain", "polygon": [[0, 0], [9, 0], [9, 9], [0, 9]]}]})
+    _write(
+        gt,
+        "case1.json",
+        {
+            "width": 20,
+            "height": 20,
+            "classification": "BPD_PLANE",
+            "detections": [{"label": "Brain", "box": [0, 0, 10, 10]}],
+            "segmentations": [{"label": "Brain", "polygon": [[0, 0], [9, 0], [9, 9], [0, 9]]}],
+        },
+    )
+    _write(
+        pred,
+        "case1.json",
+        {
+            "classification": "BPD_PLANE",
+            "detections": [{"label": "Brain", "box": [0, 0, 10, 10], "score": 0.8}],
+            "segmentations": [{"label": "Brain", "polygon": [[0, 0], [9, 0], [9, 9], [0, 9]]}],
+        },
+    )
     out = tmp_path / "m.json"
     assert main(["evaluate", "--pred", str(pred), "--gt", str(gt), "--json", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "mAP@0.50:  1.0000" in text and "Mean Dice: 1.0000" in text and "Accuracy (exact):    1.0000" in text
+    assert (
+        "mAP@0.50:  1.0000" in text and "Mean Dice: 1.0000" in text and "Accuracy (exact):    1.0000" in text
+    )
     metrics = json.loads(out.read_text())
     assert metrics["detection"]["mAP@0.75"] == 1.0 and metrics["segmentation"]["mean_iou"] == 1.0
 

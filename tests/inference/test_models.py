@@ -26,20 +26,38 @@ def sha(p: Path) -> str:
 
 
 def manifest_for(model: Path, mmproj: Path, *, pin: bool = True, name: str = "test-set") -> M.ModelManifest:
-    files = tuple(M.ModelFile(role, p.name if pin else None, sha(p) if pin else None,
-                              p.stat().st_size if pin else None,
-                              "*Q4_K_M*.gguf" if role == "model" else "*mmproj*.gguf")
-                  for role, p in (("model", model), ("mmproj", mmproj)))
-    return M.ModelManifest(name, files, arch="qwen35", quantization="Q4_K_M", licence="Apache-2.0",
-                           source={"type": "huggingface", "repo_id": REPO, "revision": "main"})
+    files = tuple(
+        M.ModelFile(
+            role,
+            p.name if pin else None,
+            sha(p) if pin else None,
+            p.stat().st_size if pin else None,
+            "*Q4_K_M*.gguf" if role == "model" else "*mmproj*.gguf",
+        )
+        for role, p in (("model", model), ("mmproj", mmproj))
+    )
+    return M.ModelManifest(
+        name,
+        files,
+        arch="qwen35",
+        quantization="Q4_K_M",
+        licence="Apache-2.0",
+        source={"type": "huggingface", "repo_id": REPO, "revision": "main"},
+    )
 
 
 # ---- GGUF header checks ------------------------------------------------------------------
 
+
 def test_gguf_header(tmp_path: Path) -> None:
     model, mmproj = make_set(tmp_path)
     info = read_gguf_info(model)
-    assert (info.architecture, info.quantization, info.is_projector, info.version) == ("qwen35", "Q4_K_M", False, 3)
+    assert (info.architecture, info.quantization, info.is_projector, info.version) == (
+        "qwen35",
+        "Q4_K_M",
+        False,
+        3,
+    )
     assert info.required_size == model.stat().st_size and not info.truncated
     assert read_gguf_info(mmproj).is_projector
     with pytest.raises(ModelError, match="vision projector"):
@@ -48,13 +66,16 @@ def test_gguf_header(tmp_path: Path) -> None:
         check_gguf(model, "mmproj")
 
 
-@pytest.mark.parametrize("damage,message", [
-    (lambda b: b[:-40], "truncated"),  # last tensor cut short
-    (lambda b: b[:200], "truncated"),  # header cut short
-    (lambda b: b"GGML" + b[4:], "wrong magic"),
-    (lambda b: b[:4] + (9).to_bytes(4, "little") + b[8:], "unsupported GGUF version"),
-    (lambda b: b"", "only 0 bytes"),
-])
+@pytest.mark.parametrize(
+    "damage,message",
+    [
+        (lambda b: b[:-40], "truncated"),  # last tensor cut short
+        (lambda b: b[:200], "truncated"),  # header cut short
+        (lambda b: b"GGML" + b[4:], "wrong magic"),
+        (lambda b: b[:4] + (9).to_bytes(4, "little") + b[8:], "unsupported GGUF version"),
+        (lambda b: b"", "only 0 bytes"),
+    ],
+)
 def test_gguf_damage_is_a_clear_error(tmp_path: Path, damage, message: str) -> None:  # noqa: ANN001
     model, _ = make_set(tmp_path)
     model.write_bytes(damage(model.read_bytes()))
@@ -63,6 +84,7 @@ def test_gguf_damage_is_a_clear_error(tmp_path: Path, damage, message: str) -> N
 
 
 # ---- verify --------------------------------------------------------------------------------
+
 
 def test_verify_folder_without_manifest(tmp_path: Path) -> None:
     model, mmproj = make_set(tmp_path / "set")
@@ -105,8 +127,9 @@ def test_verify_wrong_role_and_arch(tmp_path: Path) -> None:
     d = tmp_path / "set"
     model, mmproj = make_set(d)
     man = manifest_for(model, mmproj, pin=False)
-    pinned_names = M.ModelManifest(man.name, (M.ModelFile("model", mmproj.name), M.ModelFile("mmproj", model.name)),
-                                   arch="qwen35")
+    pinned_names = M.ModelManifest(
+        man.name, (M.ModelFile("model", mmproj.name), M.ModelFile("mmproj", model.name)), arch="qwen35"
+    )
     st = M.verify_set(d, pinned_names)
     assert [f.state for f in st.files] == [M.WRONG_ROLE, M.WRONG_ROLE]
     write_gguf(model, "llama")
@@ -121,10 +144,13 @@ def test_manifest_validation(tmp_path: Path) -> None:
     good = json.loads((M.repo_models_dir() / "fada-skd-0.8b-q4_k_m.json").read_text())
     m = M.ModelManifest.from_dict(good)
     assert m.source["repo_id"] == REPO and not m.pinned and m.file("mmproj").pattern == "*mmproj*.gguf"
-    bad = [dict(good, manifest_version=2), dict(good, name="../evil"),
-           dict(good, files=[good["files"][0]]),
-           dict(good, files=[dict(good["files"][0], sha256="xyz"), good["files"][1]]),
-           dict(good, files=[dict(good["files"][0], filename="../../etc/passwd"), good["files"][1]])]
+    bad = [
+        dict(good, manifest_version=2),
+        dict(good, name="../evil"),
+        dict(good, files=[good["files"][0]]),
+        dict(good, files=[dict(good["files"][0], sha256="xyz"), good["files"][1]]),
+        dict(good, files=[dict(good["files"][0], filename="../../etc/passwd"), good["files"][1]]),
+    ]
     for d in bad:
         with pytest.raises(ModelError):
             M.ModelManifest.from_dict(d)
@@ -135,6 +161,7 @@ def test_manifest_validation(tmp_path: Path) -> None:
 
 
 # ---- install ---------------------------------------------------------------------------------
+
 
 def test_install_copies_and_records_hashes(tmp_path: Path) -> None:
     src = tmp_path / "usb"
@@ -181,6 +208,7 @@ def test_resolve_model_dir(tmp_path: Path) -> None:
 
 # ---- CLI -------------------------------------------------------------------------------------
 
+
 def test_models_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src = tmp_path / "usb"
     model, _ = make_set(src)
@@ -208,6 +236,7 @@ def test_models_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 # ---- download from a local hub ------------------------------------------------------------------
 
+
 @pytest.fixture
 def online(monkeypatch: pytest.MonkeyPatch) -> None:
     import huggingface_hub.constants as hub_constants
@@ -220,11 +249,15 @@ def online(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _hub_files(tmp_path: Path) -> dict[str, bytes]:
-    model, mmproj = make_set(tmp_path / "hubsrc", model="FADA-SKD-0.8B-Q4_K_M.gguf",
-                             mmproj="mmproj-FADA-SKD-0.8B-F16.gguf")
+    model, mmproj = make_set(
+        tmp_path / "hubsrc", model="FADA-SKD-0.8B-Q4_K_M.gguf", mmproj="mmproj-FADA-SKD-0.8B-F16.gguf"
+    )
     big = write_gguf(model, "qwen35", tensors={"w": __import__("numpy").ones((64, 64), "float32")})
-    return {"FADA-SKD-0.8B-Q4_K_M.gguf": big.read_bytes(), "mmproj-FADA-SKD-0.8B-F16.gguf": mmproj.read_bytes(),
-            "README.md": b"# readme\n"}
+    return {
+        "FADA-SKD-0.8B-Q4_K_M.gguf": big.read_bytes(),
+        "mmproj-FADA-SKD-0.8B-F16.gguf": mmproj.read_bytes(),
+        "README.md": b"# readme\n",
+    }
 
 
 def test_download_resolves_files_and_verifies(tmp_path: Path, online: None) -> None:
@@ -269,7 +302,9 @@ def test_download_retries_within_one_run(tmp_path: Path, online: None) -> None:
     files = _hub_files(tmp_path)
     state = HubState(REPO, files, cut_after=100, cuts=2)
     with LocalHub(state) as hub:
-        st = drive(M.download(M.get_manifest(M.DEFAULT_SET), tmp_path / "dl", endpoint=hub.endpoint, retries=3))
+        st = drive(
+            M.download(M.get_manifest(M.DEFAULT_SET), tmp_path / "dl", endpoint=hub.endpoint, retries=3)
+        )
     assert st.ok
 
 

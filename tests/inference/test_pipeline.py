@@ -26,8 +26,12 @@ def corpus(name: str) -> str:
     return (CORPUS / name).read_text(encoding="utf-8")
 
 
-BRAIN = {"interpret": corpus("01_interpret_clean_brain.txt"), "classify": corpus("14_classify_clean.txt"),
-         "detect": corpus("20_detect_clean_brain.txt"), "segment": corpus("30_segment_clean_brain.txt")}
+BRAIN = {
+    "interpret": corpus("01_interpret_clean_brain.txt"),
+    "classify": corpus("14_classify_clean.txt"),
+    "detect": corpus("20_detect_clean_brain.txt"),
+    "segment": corpus("30_segment_clean_brain.txt"),
+}
 
 
 def image(w: int = 1600, h: int = 1200) -> np.ndarray:
@@ -66,7 +70,9 @@ def test_autonomous_brain(tmp_path: Path) -> None:
     assert brain.box == pytest.approx((339.2, 141.6, 1284.8, 1051.2))
     poly = res.phase("segment").predictions.segmentations[0].polygon
     assert poly[0] == pytest.approx((505 * 1.6, 120 * 1.2)) and len(poly) == 17
-    assert res.image["width"] == 1600 and res.image["model_width"] == 1024 and res.image["source"] == "scan.png"
+    assert (
+        res.image["width"] == 1600 and res.image["model_width"] == 1024 and res.image["source"] == "scan.png"
+    )
     assert res.models["model_sha256"] == "a" * 64 and res.models["mmproj_sha256"] == "b" * 64
     assert not res.errors and res.total_seconds > 0
     assert all(p.stats["completion_tokens"] > 0 for p in res.phases)
@@ -78,8 +84,11 @@ def test_autonomous_brain(tmp_path: Path) -> None:
 
 
 def test_segment_skipped_when_mapping_has_no_seg_classes(tmp_path: Path) -> None:
-    answers = {"interpret": corpus("05_interpret_code_fence_femur.txt"), "classify": '{"label": "FL_PLANE"}',
-               "detect": '[{"bbox_2d": [100, 300, 900, 420], "label": "legs"}]'}
+    answers = {
+        "interpret": corpus("05_interpret_code_fence_femur.txt"),
+        "classify": '{"label": "FL_PLANE"}',
+        "detect": '[{"bbox_2d": [100, 300, 900, 420], "label": "legs"}]',
+    }
     pipe, backend = pipeline(answers, tmp_path)
     res = drive(pipe.analyze(image(640, 480)))
     assert backend.phases() == ["interpret", "classify", "detect"]
@@ -90,8 +99,12 @@ def test_segment_skipped_when_mapping_has_no_seg_classes(tmp_path: Path) -> None
 
 
 def test_keypoint_phase_for_crl_view(tmp_path: Path) -> None:
-    answers = {"interpret": corpus("10_interpret_wrapped_crl.txt"), "classify": '{"label": "Other"}',
-               "detect": corpus("25_detect_truncated_crl.txt"), "keypoints": corpus("35_keypoints_crl.txt")}
+    answers = {
+        "interpret": corpus("10_interpret_wrapped_crl.txt"),
+        "classify": '{"label": "Other"}',
+        "detect": corpus("25_detect_truncated_crl.txt"),
+        "keypoints": corpus("35_keypoints_crl.txt"),
+    }
     pipe, backend = pipeline(answers, tmp_path)
     res = drive(pipe.analyze(image(800, 600)))
     assert res.mapping.tier == "plane_crown-rump"
@@ -111,9 +124,13 @@ def test_keypoint_phase_for_crl_view(tmp_path: Path) -> None:
 
 
 def test_nt_view_uses_nt_keypoints(tmp_path: Path) -> None:
-    answers = {"interpret": corpus("04_interpret_repeated_assistant_nt.txt"), "classify": '{"label": "Other"}',
-               "detect": corpus("28_detect_label_first_nt.txt"), "segment": "[]",
-               "keypoints": corpus("36_keypoints_nt_invisible.txt")}
+    answers = {
+        "interpret": corpus("04_interpret_repeated_assistant_nt.txt"),
+        "classify": '{"label": "Other"}',
+        "detect": corpus("28_detect_label_first_nt.txt"),
+        "segment": "[]",
+        "keypoints": corpus("36_keypoints_nt_invisible.txt"),
+    }
     pipe, backend = pipeline(answers, tmp_path)
     res = drive(pipe.analyze(image(400, 300)))
     assert backend.phases() == ["interpret", "classify", "detect", "segment", "keypoints"]
@@ -122,8 +139,11 @@ def test_nt_view_uses_nt_keypoints(tmp_path: Path) -> None:
 
 
 def test_human_in_the_loop_steps(tmp_path: Path) -> None:
-    answers = dict(BRAIN, detect='[{"bbox_2d": [300, 250, 650, 640], "label": "cardiac"}]',
-                   keypoints=corpus("35_keypoints_crl.txt"))
+    answers = dict(
+        BRAIN,
+        detect='[{"bbox_2d": [300, 250, 650, 640], "label": "cardiac"}]',
+        keypoints=corpus("35_keypoints_crl.txt"),
+    )
     pipe, backend = pipeline(answers, tmp_path)
     session = pipe.start(image(1000, 800))
     res = drive(session.run_interpret_first())
@@ -138,7 +158,13 @@ def test_human_in_the_loop_steps(tmp_path: Path) -> None:
     # keypoint classes in a detect request use the keypoint prompt (upstream _has_keypoint_classes)
     kp = drive(session.detect("CRL_KP, ScaleBarKpoints"))
     assert kp.phase == "keypoints" and backend.requests[-1].prompt.startswith("Detect measurement keypoints")
-    assert [p.phase for p in session.result.phases] == ["interpret", "classify", "detect", "segment", "keypoints"]
+    assert [p.phase for p in session.result.phases] == [
+        "interpret",
+        "classify",
+        "detect",
+        "segment",
+        "keypoints",
+    ]
 
 
 def test_chat_routes_like_upstream(tmp_path: Path) -> None:
@@ -222,8 +248,12 @@ def test_backend_errors_are_recorded_not_raised(tmp_path: Path) -> None:
     assert res.errors == ["detect: llama.cpp decode failed"]
     backend.fail = {"interpret": "out of memory"}
     res = drive(FadaPipeline(backend, PipelineSettings(use_cache=False)).analyze(image()))
-    assert [(p.phase, p.status) for p in res.phases] == [("interpret", "error"), ("classify", "skipped"),
-                                                         ("detect", "skipped"), ("segment", "skipped")]
+    assert [(p.phase, p.status) for p in res.phases] == [
+        ("interpret", "error"),
+        ("classify", "skipped"),
+        ("detect", "skipped"),
+        ("segment", "skipped"),
+    ]
 
 
 def test_unloaded_backend_is_loaded(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -57,26 +58,35 @@ def test_run_app_shows_window_opens_sample_and_exits(qtbot, monkeypatch: pytest.
     import fada_desk.sources.capture as capture
 
     monkeypatch.setattr(capture, "list_devices", lambda: [])
+    qapp = QApplication.instance()
+    # Quit exactly once, from inside exec(): a second quit() would leave a Quit event behind that
+    # stops every later event loop (qtbot.wait) in this process.
+    qapp.setQuitOnLastWindowClosed(False)
     seen: dict[str, object] = {}
 
     def check() -> None:
         wins = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
         if wins and wins[0].shown_frame is not None:
             w = wins[0]
+            seen["window"] = w
             seen["uri"] = w.pump.info.uri if w.pump else None
             seen["shape"] = w.shown_frame.pixels.shape
-            w.close()
-            QApplication.instance().quit()
+            qapp.quit()
+        elif time.monotonic() > deadline:
+            qapp.quit()
         else:
             QTimer.singleShot(20, check)
 
+    deadline = time.monotonic() + 30
     QTimer.singleShot(0, check)
-    watchdog = QTimer()
-    watchdog.setSingleShot(True)
-    watchdog.timeout.connect(QApplication.instance().quit)
-    watchdog.start(30000)
-    code = app_mod.run_app(path=None, sample=True)
-    watchdog.stop()
+    try:
+        code = app_mod.run_app(path=None, sample=True)
+    finally:
+        qapp.setQuitOnLastWindowClosed(True)
+    win = seen.get("window")
+    assert isinstance(win, MainWindow)
+    assert win.pump is None  # run_app shut the window down after the loop ended
+    win.close()
     assert code == 0
     assert str(seen.get("uri", "")).endswith("us_cine_sonosite_30f.mp4")
     assert seen["shape"][:2] == (240, 320)
