@@ -441,10 +441,7 @@ class FramePump:
                 log.exception("on_publish callback failed")
 
     def _set_error(self, err: BaseException) -> None:
-        if isinstance(err, DeviceLostError):
-            state = LOST
-        else:
-            state = ERROR
+        state = LOST if isinstance(err, DeviceLostError) else ERROR
         if isinstance(err, FadaError):
             msg = str(err)
         else:

@@ -23,6 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+_OK_CANCEL = QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+
 RESOLUTIONS: tuple[tuple[str, tuple[int, int] | None], ...] = (
     ("Device default", None),
     ("640 × 480 (VGA)", (640, 480)),
@@ -76,7 +78,7 @@ class DeviceDialog(QDialog):
         form.addRow("Resolution", self.resolution_combo)
         form.addRow("Frame rate", self.fps_combo)
         form.addRow("Pixel format", self.fourcc_combo)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons = QDialogButtonBox(_OK_CANCEL)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         lay = QVBoxLayout(self)
@@ -134,7 +136,7 @@ class StreamUrlDialog(QDialog):
         self.url_edit.setPlaceholderText("udp://0.0.0.0:5000  ·  rtsp://host/stream  ·  http://host/video")
         self.error_label = QLabel()
         self.error_label.setStyleSheet("color: #c62828")
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons = QDialogButtonBox(_OK_CANCEL)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         lay = QVBoxLayout(self)
@@ -174,7 +176,7 @@ class CalibrationDialog(QDialog):
         form.addRow("Distance between the points", self.distance)
         form.addRow("Length on screen", QLabel(f"{pixel_length:.1f} px"))
         form.addRow("Scale", self.preview)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons = QDialogButtonBox(_OK_CANCEL)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         lay = QVBoxLayout(self)

@@ -37,6 +37,8 @@ from PySide6.QtWidgets import (
 from fada_desk.core.errors import StorageError
 from fada_desk.storage.dating import validate_dating
 
+_OK_CANCEL = QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+
 
 @dataclass(frozen=True)
 class ExamRequest:
@@ -134,7 +136,7 @@ class NewExamDialog(QDialog):
         form.addRow("Operator", self.operator)
         form.addRow("Referring", self.referring)
         form.addRow("Notes", self.notes)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons = QDialogButtonBox(_OK_CANCEL)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         lay = QVBoxLayout(self)
@@ -162,7 +164,8 @@ class NewExamDialog(QDialog):
         if dating is None:
             self.ga_label.setText("GA: — (no LMP/EDD)")
         else:
-            other = f"EDD {dating.edd.isoformat()}" if dating.basis == "lmp" else f"LMP {dating.lmp.isoformat()}"
+            other = (f"EDD {dating.edd.isoformat()}" if dating.basis == "lmp"
+                     else f"LMP {dating.lmp.isoformat()}")
             self.ga_label.setText(f"GA today: {dating.ga_label} · {other}")
 
     def request(self) -> ExamRequest | None:
@@ -193,7 +196,8 @@ class NewExamDialog(QDialog):
 
 def _fmt_when(value: Any) -> str:
     if isinstance(value, dt.datetime):
-        return value.astimezone().strftime("%Y-%m-%d %H:%M") if value.tzinfo else value.strftime("%Y-%m-%d %H:%M")
+        local = value.astimezone() if value.tzinfo else value
+        return local.strftime("%Y-%m-%d %H:%M")
     if value is None:
         return ""
     text = str(value)
@@ -242,7 +246,8 @@ class ExamBrowserDialog(QDialog):
         self.table.verticalHeader().setVisible(False)
         self.table.doubleClicked.connect(lambda _i: self.accept())
         self.status = QLabel("Searching…")
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Open | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Open
+                                        | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         lay = QVBoxLayout(self)

@@ -3,7 +3,8 @@
 Threads: the GUI thread never waits. It takes the newest frame from the
 active :class:`~fada_desk.core.pump.FramePump` when the pump posts a wake-up
 (at most one pending, so a slow GUI only skips to the newest frame) and on a
-60 Hz timer that also follows the pump's state; opening a source, reading a file range, and every exam-store call run as jobs
+60 Hz timer that also follows the pump's state. Opening a source, reading a
+file range, and every exam-store call run as jobs
 (:mod:`fada_desk.qt.workers`). Store calls go through one serial runner so
 writes happen in the order the sonographer made them.
 
@@ -15,6 +16,7 @@ does not reopen the device.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import threading
@@ -398,6 +400,8 @@ class MainWindow(QMainWindow):
         shown = _redact(text)
         self.state_label.setText(f"Opening {shown if '://' in shown else (Path(shown).name or shown)}…")
 
+        opened: list[FrameSource] = []  # what this job opened: closed unless it got attached
+
         def job(token: CancelToken) -> Any:
             from fada_desk.sources import open_source
 
@@ -407,6 +411,7 @@ class MainWindow(QMainWindow):
                 if self._closing:  # the window closed while the device was opening
                     src.close()
                     raise Cancelled("window closed")
+                opened.append(src)
                 self._pending_sources.append(src)
             info = src.info  # some sources validate lazily: fail here, not in the pump
             if token.cancelled:
@@ -417,17 +422,18 @@ class MainWindow(QMainWindow):
         self._opening = h
         h.result.connect(lambda res: self._attach(res[0], text, opts))
         h.error.connect(lambda e: self._open_failed(text, e))
-        h.finished.connect(lambda: self._close_pending_unattached(h))
+        h.finished.connect(lambda: self._close_unattached(h, opened))
         return h
 
-    def _close_pending_unattached(self, h: JobHandle) -> None:
+    def _close_unattached(self, h: JobHandle, opened: list[FrameSource]) -> None:
+        """After an open job: close what it opened unless it is now shown (cancelled / superseded)."""
         if self._opening is h:
             self._opening = None
-        with self._pending_lock:
-            stale = list(self._pending_sources)
-            self._pending_sources.clear()
         attached = self._pump.source if self._pump is not None else None
-        for src in stale:
+        for src in opened:
+            with self._pending_lock:
+                if src in self._pending_sources:
+                    self._pending_sources.remove(src)
             if src is not attached:
                 self._close_in_background(src.close, "close-source")
 
@@ -778,7 +784,8 @@ class MainWindow(QMainWindow):
         if pid is None:
             patient = getattr(exam, "patient", None)
             pid = getattr(patient, "patient_id", "")
-        self.exam_label.setText(f"Exam #{getattr(exam, 'id', '?')} · {pid}" if exam is not None else "No exam")
+        label = f"Exam #{getattr(exam, 'id', '?')} · {pid}" if exam is not None else "No exam"
+        self.exam_label.setText(label)
         self._update_actions()
         self.examChanged.emit(exam)
 
@@ -912,7 +919,8 @@ class MainWindow(QMainWindow):
                 if manual is None and cal is not None:
                     clip = [f if f.calibration is not None else replace(f, calibration=cal) for f in clip]
                 store = self._ensure_store()
-                item = yield from store.add_clip_job(exam.id, clip, fps, source_uri=uri, meta=meta, token=token)
+                item = yield from store.add_clip_job(exam.id, clip, fps, source_uri=uri, meta=meta,
+                                                     token=token)
                 if manual is not None:
                     item = store.set_calibration(item.id, cal)
                 return item, make_thumbnail(clip[0].pixels)
@@ -1042,7 +1050,8 @@ class MainWindow(QMainWindow):
             h.error.connect(lambda e: self.show_error("Calibration not stored", error_text(e)))
         else:
             self._manual = manual
-            self.statusBar().showMessage("Calibration set; it is stored with every capture from this source.", 6000)
+            self.statusBar().showMessage(
+                "Calibration set; it is stored with every capture from this source.", 6000)
         self._update_calibration_label()
         return manual
 
@@ -1060,10 +1069,8 @@ class MainWindow(QMainWindow):
         self.last_error = text
         self.statusBar().showMessage(f"{title}: {text}", 15000)
         if self._error_box is not None:
-            try:
+            with contextlib.suppress(RuntimeError):  # already deleted (WA_DeleteOnClose)
                 self._error_box.close()
-            except RuntimeError:
-                pass
         self._error_box = show_message(self, title, text)
         self.errorShown.emit(text)
         return self._error_box

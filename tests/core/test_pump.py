@@ -189,8 +189,10 @@ class FailingSource(FrameSource):
         return self._frames[index]
 
 
-@pytest.mark.parametrize("exc", [SourceError("bad.avi: frame 5 is corrupt"), RuntimeError("decoder exploded")])
-def test_read_error_becomes_state_and_message_not_a_crash(pumps: list[FramePump], exc: BaseException) -> None:
+@pytest.mark.parametrize("exc", [SourceError("bad.avi: frame 5 is corrupt"),
+                                 RuntimeError("decoder exploded")])
+def test_read_error_becomes_state_and_message_not_a_crash(pumps: list[FramePump],
+                                                          exc: BaseException) -> None:
     p = FramePump(FailingSource(10, 5, exc)).start()
     pumps.append(p)
     wait_until(lambda: p.state == pump_mod.ERROR)
@@ -336,3 +338,20 @@ def test_real_video_file_plays_every_frame_in_order(pumps: list[FramePump]) -> N
     p.seek(3)
     wait_until(lambda: p.position == 3)
     assert np.array_equal(p.current().pixels, played[3].pixels)  # type: ignore[union-attr]
+
+
+def test_on_publish_wakes_the_consumer_and_a_broken_listener_does_not_stop_the_stream(
+        pumps: list[FramePump], caplog: pytest.LogCaptureFixture) -> None:
+    calls: list[str] = []
+
+    def listener() -> None:
+        calls.append(threading.current_thread().name)
+        if len(calls) == 2:
+            raise RuntimeError("listener bug")
+
+    p = FramePump(FrameListSource(frames(6), fps=500.0), loop=False, on_publish=listener,
+                  name="pump-wake").start()
+    pumps.append(p)
+    wait_until(lambda: p.state == pump_mod.ENDED)
+    assert len(calls) == 6 and set(calls) == {"pump-wake"}  # every frame, from the pump thread
+    assert "on_publish callback failed" in caplog.text

@@ -111,7 +111,8 @@ def test_clicks_pick_points_in_image_coordinates(qtbot, view) -> None:  # noqa: 
     view.begin_pick(2)
     with qtbot.waitSignal(view.pointsPicked, timeout=3000) as blocker:
         for x, y in ((50, 40), (250, 160)):
-            qtbot.mouseClick(view.graphics.viewport(), Qt.MouseButton.LeftButton, pos=view.image_to_widget(x, y))
+            qtbot.mouseClick(view.graphics.viewport(), Qt.MouseButton.LeftButton,
+                             pos=view.image_to_widget(x, y))
     (p1, p2) = blocker.args[0]
     # one screen pixel is < 1 image pixel here (the view is larger than the image)
     assert p1 == pytest.approx((50, 40), abs=1.0)

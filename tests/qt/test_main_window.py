@@ -108,7 +108,8 @@ def test_open_freeze_scrub_capture_new_exam_and_reopen(qtbot, window, wait_for, 
     assert browser.table.item(0, 1).text() == "MRN-0001"
     assert browser.table.item(0, 5).text() == "1"
     with qtbot.waitSignal(win2.examChanged, timeout=30000):
-        qtbot.mouseClick(browser.buttons.button(QDialogButtonBox.StandardButton.Open), Qt.MouseButton.LeftButton)
+        open_button = browser.buttons.button(QDialogButtonBox.StandardButton.Open)
+        qtbot.mouseClick(open_button, Qt.MouseButton.LeftButton)
     assert win2.exam.id == exam_id
     wait_for(lambda: win2.thumbs.count() == 1)
     thumb = win2.thumbs.item(0)
@@ -204,8 +205,8 @@ def test_manual_calibration_on_frozen_frame_is_stored_with_the_capture(qtbot, wi
     h = window.store_call(lambda store: store.calibration_history(item.id), "history")
     with qtbot.waitSignal(h.finished, timeout=30000):
         pass
-    assert [r.calibration.manual.distance_mm for r in h.value if r.calibration and r.calibration.manual][-2:] \
-        == [50.0, 20.0]
+    manual = [r.calibration.manual.distance_mm for r in h.value if r.calibration and r.calibration.manual]
+    assert manual[-2:] == [50.0, 20.0]
     assert "0.2000 mm/px" in window.calibration_label.text()
     qtbot.keyClick(window, Qt.Key.Key_Escape)  # back to the (frozen) acquisition
     wait_for(lambda: window.review_pump is None)
@@ -408,3 +409,28 @@ def test_stream_password_never_shown_or_stored_and_reopen(qtbot, window, wait_fo
     window.reopen_source()  # e.g. after "device lost": same URI (with its password), same options
     wait_for(lambda: window.pump is not first and window.pump is not None)
     assert opened[-1][0] == "rtsp://clinic:s3cret@10.0.0.5/live" and len(opened) == 2
+
+
+def test_superseded_open_is_closed_not_shown(qtbot, window, wait_for, monkeypatch) -> None:  # noqa: ANN001
+    """Opening B while A is still connecting: B is shown, A is closed when it finally opens."""
+    import threading
+
+    import fada_desk.sources as sources
+
+    release = threading.Event()
+    made: dict[str, SyntheticLiveSource] = {}
+
+    def fake_open(uri: str, **options: object) -> SyntheticLiveSource:
+        if uri == "udp://127.0.0.1:5001":
+            release.wait(20)  # a slow stream
+        made[uri] = SyntheticLiveSource(32, 32, fps=30)
+        return made[uri]
+
+    monkeypatch.setattr(sources, "open_source", fake_open)
+    window.open_uri("udp://127.0.0.1:5001")
+    window.open_uri("udp://127.0.0.1:5002")
+    wait_for(lambda: window.shown_frame is not None)
+    assert window.pump.source is made["udp://127.0.0.1:5002"]
+    release.set()
+    wait_for(lambda: "udp://127.0.0.1:5001" in made and made["udp://127.0.0.1:5001"].stats.state == "stopped")
+    assert window.pump.source is made["udp://127.0.0.1:5002"]
