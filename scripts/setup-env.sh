@@ -32,3 +32,9 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.fada-stamp-*
   touch "$stamp"
 fi
+
+# The test suite's tiny random-weight FADA twin (GGUF + mmproj, ~3 MB): built once here, while
+# PyPI is reachable (the converter comes from llama-cpp-python's sdist), so the tests run offline.
+if [[ ",$extras," == *",testmodel,"* ]]; then
+  .venv/bin/python -m devtools.tiny_model >/dev/null
+fi

@@ -362,26 +362,40 @@ def _utf8_need(b0: int) -> int:
     return 0  # invalid lead byte
 
 
+# Valid range of the second byte after each special UTF-8 lead byte (RFC 3629 table):
+# excludes overlong forms (E0, F0), UTF-16 surrogates (ED) and code points > U+10FFFF (F4).
+_SECOND_BYTE_RANGE = {0xE0: (0xA0, 0xBF), 0xED: (0x80, 0x9F), 0xF0: (0x90, 0xBF), 0xF4: (0x80, 0x8F)}
+
+
 def _partial_range(pending: bytes) -> tuple[int, int] | None:
-    """Code-point interval a valid partial UTF-8 sequence can still complete to."""
+    """Code-point interval a valid partial UTF-8 sequence can still complete to.
+
+    None when the prefix is invalid or can never complete to a valid scalar
+    value (e.g. ``ED A1`` starts a UTF-16 surrogate).
+    """
     need = _utf8_need(pending[0])
     if need == 0 or len(pending) >= need:
         return None
     for b in pending[1:]:
         if b & 0xC0 != 0x80:
             return None
+    if len(pending) >= 2:
+        lo2, hi2 = _SECOND_BYTE_RANGE.get(pending[0], (0x80, 0xBF))
+        if not lo2 <= pending[1] <= hi2:
+            return None
+    lead_bits = {2: 0x1F, 3: 0x0F, 4: 0x07}[need]
+    cp = pending[0] & lead_bits
+    for b in pending[1:]:
+        cp = (cp << 6) | (b & 0x3F)
     missing = need - len(pending)
-    lo_bytes = pending + b"\x80" * missing
-    hi_bytes = pending + b"\xbf" * missing
-    try:
-        lo_cp = ord(lo_bytes.decode("utf-8"))
-    except UnicodeDecodeError:
-        lo_cp = {2: 0x80, 3: 0x800, 4: 0x10000}[need]
-    try:
-        hi_cp = ord(hi_bytes.decode("utf-8"))
-    except UnicodeDecodeError:
-        hi_cp = {2: 0x7FF, 3: 0xFFFF, 4: 0x10FFFF}[need]
-    return lo_cp, hi_cp
+    lo_cp = cp << (6 * missing)
+    hi_cp = lo_cp | ((1 << (6 * missing)) - 1)
+    # clamp to what a valid sequence of this length can encode
+    lo_cp = max(lo_cp, {2: 0x80, 3: 0x800, 4: 0x10000}[need])
+    hi_cp = min(hi_cp, {2: 0x7FF, 3: 0xFFFF, 4: 0x10FFFF}[need])
+    if need == 3 and len(pending) == 1 and pending[0] == 0xED:
+        hi_cp = 0xD7FF  # surrogates are not scalar values
+    return (lo_cp, hi_cp) if lo_cp <= hi_cp else None
 
 
 class GrammarState:

@@ -417,17 +417,19 @@ def test_superseded_open_is_closed_not_shown(qtbot, window, wait_for, monkeypatc
 
     import fada_desk.sources as sources
 
-    release = threading.Event()
+    release, entered = threading.Event(), threading.Event()
     made: dict[str, SyntheticLiveSource] = {}
 
     def fake_open(uri: str, **options: object) -> SyntheticLiveSource:
         if uri == "udp://127.0.0.1:5001":
+            entered.set()
             release.wait(20)  # a slow stream
         made[uri] = SyntheticLiveSource(32, 32, fps=30)
         return made[uri]
 
     monkeypatch.setattr(sources, "open_source", fake_open)
     window.open_uri("udp://127.0.0.1:5001")
+    assert entered.wait(20)  # A is connecting (a job not yet started would simply be cancelled)
     window.open_uri("udp://127.0.0.1:5002")
     wait_for(lambda: window.shown_frame is not None)
     assert window.pump.source is made["udp://127.0.0.1:5002"]

@@ -86,6 +86,7 @@ class AnnotationEditor(QObject):
     selectionChanged = Signal(object)  # noqa: N815 - annotation id or None
     vertexSelected = Signal(object)  # noqa: N815 - vertex index or None
     toolChanged = Signal(str)  # noqa: N815 - "" when no tool
+    frameChanged = Signal(object)  # noqa: N815 - the FrameRef shown (or None)
     created = Signal(str)  # id of an annotation just drawn
     message = Signal(str)  # a hint or an error for the status bar
 
@@ -191,6 +192,7 @@ class AnnotationEditor(QObject):
         self.layer.image_rect = QRectF(0, 0, size[0], size[1]) if size else None
         self._rebuild()
         self._update_actions()
+        self.frameChanged.emit(frame)
 
     def _rebuild(self) -> None:
         for ann_id in list(self.items):

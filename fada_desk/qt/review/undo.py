@@ -153,6 +153,30 @@ class UndoAdapter(QObject):
     def push(self, cmd: Command) -> bool:
         return self.run(lambda: cmd)
 
+    def run_macro(self, text: str, makes: list[Callable[[], Command]]) -> bool:
+        """Several commands as ONE undo step; if any fails, the ones already done are undone."""
+        stack = self.target.stack
+        stack.begin_macro(text)
+        try:
+            for make in makes:
+                stack.push(make())
+        except FadaError as err:
+            stack.abort_macro()
+            self._report(err)
+            self._emit_state()
+            return False
+        except BaseException:
+            stack.abort_macro()
+            raise
+        try:
+            stack.end_macro()  # a persistent target writes the step here
+        except FadaError as err:
+            self._report(err)
+            return False
+        finally:
+            self._emit_state()
+        return True
+
     def undo(self) -> bool:
         return self._call(self.target.undo)
 
