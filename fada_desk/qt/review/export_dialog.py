@@ -1,0 +1,213 @@
+"""Export dialog: format, pending items, output folder; the export runs in a worker.
+
+The dialog never writes a file itself: it builds
+:class:`~fada_desk.export.base.ExportOptions` and hands a generator job (from
+the ``make_job`` factory, normally :func:`fada_desk.export.export_exam` on the
+exam store) to a :class:`~fada_desk.qt.workers.JobRunner`, so the window
+stays responsive. Progress fills the bar; Cancel stops the job at its next
+step (exporters write to a temporary name, so nothing half-written is left);
+errors are shown in the dialog in one line.
+
+``before_export`` runs on the GUI thread first (the review session flushes
+its last edit there, so the export sees everything on screen).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fada_desk.core.cancel import CancelToken, Progress
+from fada_desk.core.errors import FadaError
+from fada_desk.export.base import ExportOptions, Job
+from fada_desk.qt.workers import JobHandle, JobRunner, error_text
+
+FORMATS = (("pdf", "PDF report"), ("png", "PNG images with overlays"), ("json", "JSON (FADA fields + review)"))
+MakeJob = Callable[[str, Path, ExportOptions, CancelToken], Job]
+
+
+class ExportDialog(QDialog):
+    """Choose and run an export. Open with ``open()`` (window-modal, no nested event loop)."""
+
+    exported = Signal(list)  # the written paths
+
+    def __init__(self, make_job: MakeJob, runner: JobRunner | None = None, out_dir: Path | str | None = None,
+                 operator: str = "", before_export: Callable[[], Any] | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export exam")
+        self.setObjectName("exportDialog")
+        self.make_job = make_job
+        self.runner = runner or JobRunner(max_threads=1, parent=self)
+        self.operator = operator
+        self.before_export = before_export
+        self.handle: JobHandle | None = None
+        self.paths: list[Path] = []
+
+        self.format_box = QComboBox()
+        self.format_box.setObjectName("exportFormat")
+        for key, title in FORMATS:
+            self.format_box.addItem(title, key)
+        self.pending_box = QCheckBox("Include AI items still pending review (marked \"pending review\")")
+        self.pending_box.setObjectName("includePending")
+        self.dir_edit = QLineEdit(str(out_dir) if out_dir else str(Path.home() / "fada_exports"))
+        self.dir_edit.setObjectName("exportDir")
+        self.browse_button = QPushButton("Browse…")
+        self.browse_button.clicked.connect(self.browse)
+        self.file_dialog: QFileDialog | None = None
+        dir_row = QHBoxLayout()
+        dir_row.addWidget(self.dir_edit, 1)
+        dir_row.addWidget(self.browse_button)
+
+        self.progress = QProgressBar()
+        self.progress.setObjectName("exportProgress")
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.status = QLabel("")
+        self.status.setObjectName("exportStatus")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.export_button = QPushButton("Export")
+        self.export_button.setObjectName("exportButton")
+        self.export_button.setDefault(True)
+        self.export_button.clicked.connect(self.start)
+        self.cancel_button = QPushButton("Close")
+        self.cancel_button.setObjectName("exportCancel")
+        self.cancel_button.clicked.connect(self.cancel_or_close)
+
+        form = QFormLayout()
+        form.addRow("Format", self.format_box)
+        form.addRow("", self.pending_box)
+        form.addRow("Folder", dir_row)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.export_button)
+        buttons.addWidget(self.cancel_button)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.status)
+        lay.addLayout(buttons)
+
+    # ------------------------------------------------------------------ choices
+    @property
+    def fmt(self) -> str:
+        return str(self.format_box.currentData())
+
+    def set_format(self, fmt: str) -> None:
+        i = self.format_box.findData(fmt)
+        if i < 0:
+            raise ValueError(f"unknown export format {fmt!r}")
+        self.format_box.setCurrentIndex(i)
+
+    def options(self) -> ExportOptions:
+        return ExportOptions(include_pending=self.pending_box.isChecked(), operator=self.operator)
+
+    def browse(self) -> QFileDialog:
+        """A non-blocking folder chooser (fills the folder box when accepted)."""
+        dlg = QFileDialog(self, "Export folder", self.dir_edit.text())
+        dlg.setFileMode(QFileDialog.FileMode.Directory)
+        dlg.setOption(QFileDialog.Option.ShowDirsOnly, True)
+        dlg.fileSelected.connect(self.dir_edit.setText)
+        self.file_dialog = dlg
+        dlg.open()
+        return dlg
+
+    @property
+    def running(self) -> bool:
+        return self.handle is not None and not self.handle.outcome
+
+    # ------------------------------------------------------------------ run
+    def start(self) -> JobHandle | None:
+        """Run the export in the worker; returns its handle (None when refused)."""
+        if self.running:
+            return self.handle
+        text = self.dir_edit.text().strip()
+        if not text:
+            self._fail("Choose a folder to export into.")
+            return None
+        out_dir = Path(text).expanduser()
+        if out_dir.exists() and not out_dir.is_dir():
+            self._fail(f"{out_dir} is a file, not a folder.")
+            return None
+        if self.before_export is not None:
+            try:
+                self.before_export()
+            except FadaError as err:
+                self._fail(f"Cannot save the last edit before exporting: {err}")
+                return None
+        fmt, options = self.fmt, self.options()
+        self.paths = []
+        self.progress.setValue(0)
+        self.status.setText(f"Exporting {fmt.upper()}…")
+        self.status.setStyleSheet("")
+        self._set_running(True)
+        h = self.runner.submit(lambda token: self.make_job(fmt, out_dir, options, token), name=f"export-{fmt}")
+        h.progress.connect(self._on_progress)
+        h.result.connect(self._on_result)
+        h.error.connect(self._on_error)
+        h.cancelled.connect(self._on_cancelled)
+        h.finished.connect(lambda: self._set_running(False))
+        self.handle = h
+        return h
+
+    def cancel_or_close(self) -> None:
+        if self.running and self.handle is not None:
+            self.handle.cancel()
+            self.status.setText("Cancelling…")
+        else:
+            self.reject()
+
+    def _set_running(self, running: bool) -> None:
+        for w in (self.format_box, self.pending_box, self.dir_edit, self.browse_button, self.export_button):
+            w.setEnabled(not running)
+        self.cancel_button.setText("Cancel" if running else "Close")
+
+    def _on_progress(self, p: Progress) -> None:
+        if p.fraction is not None:
+            self.progress.setValue(round(max(0.0, min(1.0, p.fraction)) * 1000))
+        if p.message:
+            self.status.setText(p.message)
+
+    def _on_result(self, paths: object) -> None:
+        self.paths = [Path(p) for p in (paths or [])]  # type: ignore[union-attr]
+        self.progress.setValue(1000)
+        names = ", ".join(p.name for p in self.paths[:4]) + (" …" if len(self.paths) > 4 else "")
+        folder = self.paths[0].parent if self.paths else Path(self.dir_edit.text())
+        self.status.setText(f"Wrote {len(self.paths)} file(s) to {folder}: {names}")
+        self.exported.emit(list(self.paths))
+
+    def _on_error(self, err: object) -> None:
+        self._fail(f"Export failed: {error_text(err)}" if isinstance(err, BaseException) else "Export failed.")
+
+    def _on_cancelled(self) -> None:
+        self.progress.setValue(0)
+        self.status.setText("Export cancelled; no partial file was left.")
+
+    def _fail(self, text: str) -> None:
+        self.status.setText(text)
+        self.status.setStyleSheet("color: #c81e1e;")
+
+    def done(self, result: int) -> None:  # noqa: D401 - Qt API
+        """Closing while an export runs cancels it (the worker stops at its next step)."""
+        if self.running and self.handle is not None:
+            self.handle.cancel()
+        super().done(result)

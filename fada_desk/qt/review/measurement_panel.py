@@ -1,0 +1,399 @@
+"""Calibrated biometry: measurements on the shown frame, GA and EFW for the exam.
+
+* The frame's calibration is stated first; without one (or when a shape spans
+  two ultrasound regions) each row says why there is no value — never a crash,
+  never a number in the wrong unit.
+* One row per caliper / ellipse / outline of the frame: what it measures (a
+  combo: BPD, HC, ...; an undoable command), its value in mm (Ramanujan II
+  perimeter for ellipses, a Fitzgibbon least-squares ellipse fit for outlines).
+* Buttons start the caliper / ellipse tool already tagged (e.g. "BPD"), and
+  fit an ellipse to the selected outline (one undo step; the outline's HC/AC
+  tag moves to the ellipse).
+* GA and EFW by every applicable published equation (name, result, inputs,
+  validity), computed from the exam's *accepted* tagged measurements, with
+  the discordance warnings of :func:`fada_desk.core.biometry.biometry_report`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QSignalBlocker, Qt
+from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtWidgets import (
+    QComboBox,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fada_desk.core.annotations import (
+    Annotation,
+    Caliper,
+    Change,
+    Ellipse,
+    FrameRef,
+    Keypoints,
+    Polygon,
+    Provenance,
+    ReviewStatus,
+)
+from fada_desk.core.biometry import (
+    PARAMETERS,
+    BiometryReport,
+    Estimate,
+    Measurement,
+    caliper_mm,
+    densify,
+    ellipse_annotation_params,
+    ellipse_geometry,
+    ellipse_to_mm,
+    fit_ellipse,
+    fit_ellipse_calibrated,
+    format_ga,
+    measure_annotation,
+    biometry_report,
+    latest_values,
+)
+from fada_desk.core.calibration import Calibration
+from fada_desk.core.commands import AddAnnotation, SetMeasure
+from fada_desk.core.errors import FadaError
+from fada_desk.qt.review.editor import AnnotationEditor
+from fada_desk.qt.review.undo import subscribe_while_alive
+from fada_desk.storage.review import exam_measurements
+
+CalibrationFor = Callable[[FrameRef], "Calibration | None"]
+DISTANCES = ("BPD", "OFD", "FL", "CRL", "NT")
+CIRCUMFERENCES = ("HC", "AC")
+NO_MEASURE = "—"
+ERROR_COLOR = QColor(200, 30, 30)
+WARN_COLOR = QColor(190, 110, 0)
+
+
+def calibration_text(cal: Calibration | None) -> str:
+    if cal is None or not cal.is_calibrated:
+        return ("Not calibrated: measurements in mm need a calibration "
+                "(calibrate on the depth scale, Ctrl+K).")
+    if cal.manual is not None:
+        return f"Calibrated by hand: {cal.manual.mm_per_px:.4f} mm/pixel."
+    regions = [r for r in cal.regions if r.is_spatial_cm]
+    if len(regions) == 1:
+        sx, sy = regions[0].mm_per_px
+        same = abs(sx - sy) < 1e-9
+        spacing = f"{sx:.4f} mm/pixel" if same else f"{sx:.4f} × {sy:.4f} mm/pixel"
+        return f"Calibrated from DICOM: {spacing}."
+    return (f"Calibrated from DICOM: {len(regions)} regions; a measurement must lie "
+            "inside one region.")
+
+
+def measurable(ann: Annotation) -> bool:
+    if ann.status is ReviewStatus.REJECTED:
+        return False
+    if isinstance(ann, (Caliper, Ellipse, Polygon)):
+        return True
+    return isinstance(ann, Keypoints) and len(ann.points) == 2
+
+
+def choices_for(ann: Annotation) -> tuple[str, ...]:
+    if isinstance(ann, (Caliper, Keypoints)):
+        return DISTANCES
+    return CIRCUMFERENCES
+
+
+def value_text(ann: Annotation, cal: Calibration | None) -> tuple[str, str]:
+    """(value, details) for a row; raises FadaError with the reason when there is no value."""
+    if ann.measure:
+        m = measure_annotation(ann, cal)
+        details = ""
+        if "semi_major_mm" in m.details:
+            d = m.details
+            details = (f"axes {2 * d['semi_major_mm']:.1f} × {2 * d['semi_minor_mm']:.1f} mm, "
+                       f"area {d['area_mm2'] / 100.0:.1f} cm²")
+        return f"{ann.measure} {m.value_mm:.1f} mm", details
+    if isinstance(ann, Caliper):
+        return f"{caliper_mm(cal, ann.p1, ann.p2):.1f} mm", "distance"
+    if isinstance(ann, Keypoints):
+        a, b = ann.points[0], ann.points[1]
+        return f"{caliper_mm(cal, (a.x, a.y), (b.x, b.y)):.1f} mm", "distance"
+    if isinstance(ann, Ellipse):
+        e = ellipse_to_mm(cal, ellipse_annotation_params(ann))
+        method = "circumference"
+    else:
+        assert isinstance(ann, Polygon)
+        e, _ = fit_ellipse_calibrated(cal, densify(ann.points))
+        method = "circumference of the fitted ellipse"
+    return f"{e.perimeter:.1f} mm", f"{method}; axes {2 * e.a:.1f} × {2 * e.b:.1f} mm"
+
+
+class MeasurementPanel(QWidget):
+    """Measurements of the editor's frame and the exam's GA/EFW table."""
+
+    def __init__(self, editor: AnnotationEditor, calibration_for: CalibrationFor,
+                 ga_by_dates_days: Callable[[], float | None] | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.editor = editor
+        self.calibration_for = calibration_for
+        self.ga_by_dates_days = ga_by_dates_days or (lambda: None)
+        self.report: BiometryReport | None = None
+        self.measurements: list[Measurement] = []
+        self.problems: list[str] = []
+        self.setObjectName("measurementPanel")
+
+        self.cal_label = QLabel("")
+        self.cal_label.setObjectName("calibrationStatus")
+        self.cal_label.setWordWrap(True)
+
+        self.table = QTableWidget(0, 4)
+        self.table.setObjectName("measurementTable")
+        self.table.setHorizontalHeaderLabels(["Annotation", "Measures", "Value", "Details"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.itemSelectionChanged.connect(self._on_row_selected)
+        self.row_ids: list[str] = []
+        self.combos: dict[str, QComboBox] = {}
+
+        tools = QHBoxLayout()
+        tools.addWidget(QLabel("Caliper:"))
+        self.tool_buttons: dict[str, QPushButton] = {}
+        for m in DISTANCES:
+            tools.addWidget(self._tool_button(m, "caliper"))
+        tools.addWidget(QLabel("Ellipse:"))
+        for m in CIRCUMFERENCES:
+            tools.addWidget(self._tool_button(m, "ellipse"))
+        tools.addStretch(1)
+        self.fit_button = QPushButton("Fit ellipse to selected outline")
+        self.fit_button.setObjectName("fitEllipse")
+        self.fit_button.clicked.connect(self.fit_ellipse_to_selected)
+        self.message = QLabel("")
+        self.message.setObjectName("measurementMessage")
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet("color: #c81e1e;")
+
+        self.results = QTableWidget(0, 5)
+        self.results.setObjectName("biometryTable")
+        self.results.setHorizontalHeaderLabels(["", "Equation", "Result", "Inputs", "Notes"])
+        self.results.verticalHeader().setVisible(False)
+        self.results.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.results.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.results.horizontalHeader().setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        self.warnings = QLabel("")
+        self.warnings.setObjectName("biometryWarnings")
+        self.warnings.setWordWrap(True)
+        self.warnings.setTextFormat(Qt.TextFormat.PlainText)
+        self.warnings.setStyleSheet("color: #b46e00;")
+
+        frame_box = QGroupBox("This frame")
+        fl = QVBoxLayout(frame_box)
+        fl.addWidget(self.cal_label)
+        fl.addLayout(tools)
+        fl.addWidget(self.table, 1)
+        row = QHBoxLayout()
+        row.addWidget(self.fit_button)
+        row.addStretch(1)
+        fl.addLayout(row)
+        fl.addWidget(self.message)
+        exam_box = QGroupBox("Gestational age and fetal weight (accepted measurements of the exam)")
+        el = QVBoxLayout(exam_box)
+        el.addWidget(self.results, 1)
+        el.addWidget(self.warnings)
+        lay = QVBoxLayout(self)
+        lay.addWidget(frame_box, 1)
+        lay.addWidget(exam_box, 1)
+
+        subscribe_while_alive(self, editor.doc.subscribe, self._on_change)
+        editor.selectionChanged.connect(self._on_selection)
+        editor.frameChanged.connect(lambda _f: self.refresh())
+        self.refresh()
+
+    def _tool_button(self, measure: str, tool: str) -> QPushButton:
+        b = QPushButton(measure)
+        b.setObjectName(f"measure_{measure}")
+        b.setToolTip(f"Draw a {tool} measuring {PARAMETERS[measure]}")
+        b.clicked.connect(lambda _c=False: self.editor.set_tool(tool, measure=measure))
+        self.tool_buttons[measure] = b
+        return b
+
+    # ------------------------------------------------------------------ refresh
+    def _on_change(self, change: Change) -> None:
+        if change.kind != "interpretation":
+            self.refresh()
+
+    def _on_selection(self, _ann_id: object) -> None:
+        self._update_fit_button()
+        with QSignalBlocker(self.table):
+            self.table.clearSelection()
+            if self.editor.selected_id in self.row_ids:
+                self.table.selectRow(self.row_ids.index(self.editor.selected_id))
+
+    def _update_fit_button(self) -> None:
+        ann = self.editor.selected
+        self.fit_button.setEnabled(isinstance(ann, Polygon))
+
+    @property
+    def calibration(self) -> Calibration | None:
+        frame = self.editor.frame
+        return None if frame is None else self.calibration_for(frame)
+
+    def refresh(self) -> None:
+        frame = self.editor.frame
+        cal = self.calibration
+        self.cal_label.setText("No frame shown." if frame is None else calibration_text(cal))
+        for b in self.tool_buttons.values():
+            b.setEnabled(frame is not None)
+        self._fill_frame_table(cal)
+        self._update_fit_button()
+        self._fill_results()
+
+    def _fill_frame_table(self, cal: Calibration | None) -> None:
+        anns = [a for a in self.editor.annotations() if measurable(a)]
+        self.row_ids = [a.id for a in anns]
+        self.combos = {}
+        with QSignalBlocker(self.table):
+            self.table.clearContents()
+            self.table.setRowCount(len(anns))
+            for row, ann in enumerate(anns):
+                name = QTableWidgetItem(ann.label or ann.kind)
+                name.setData(Qt.ItemDataRole.UserRole, ann.id)
+                self.table.setItem(row, 0, name)
+                combo = QComboBox()
+                combo.setObjectName(f"measureAs_{ann.id}")
+                combo.addItem(NO_MEASURE)
+                combo.addItems(list(choices_for(ann)))
+                if ann.measure and combo.findText(ann.measure) < 0:
+                    combo.addItem(ann.measure)
+                combo.setCurrentText(ann.measure or NO_MEASURE)
+                combo.currentTextChanged.connect(lambda text, i=ann.id: self.set_measure(i, text))
+                self.table.setCellWidget(row, 1, combo)
+                self.combos[ann.id] = combo
+                try:
+                    value, details = value_text(ann, cal)
+                    color = None
+                except FadaError as err:
+                    value, details, color = "no value", str(err), ERROR_COLOR
+                if ann.measure and ann.status is ReviewStatus.PENDING:
+                    details = (details + "; " if details else "") + "pending review: accept it to use it for GA/EFW"
+                v, d = QTableWidgetItem(value), QTableWidgetItem(details)
+                d.setToolTip(details)
+                if color is not None:
+                    v.setForeground(QBrush(color))
+                    d.setForeground(QBrush(color))
+                self.table.setItem(row, 2, v)
+                self.table.setItem(row, 3, d)
+                if ann.id == self.editor.selected_id:
+                    self.table.selectRow(row)
+        self.table.resizeColumnToContents(0)
+        self.table.resizeColumnToContents(2)
+
+    def _fill_results(self) -> None:
+        doc = self.editor.doc
+        cals = {f: self.calibration_for(f) for f in doc.frames()}
+        self.measurements, self.problems = exam_measurements(doc, cals)
+        self.report = None
+        warnings: list[str] = list(self.problems)
+        values = latest_values(self.measurements)
+        if values:
+            try:
+                self.report = biometry_report(values, ga_by_dates_days=self.ga_by_dates_days())
+            except FadaError as err:
+                warnings.append(str(err))
+        rows: list[tuple[Estimate, bool]] = []
+        if self.report is not None:
+            rows = [(e, e is self.report.primary_ga) for e in self.report.ga]
+            rows += [(e, e is self.report.primary_efw) for e in self.report.efw]
+            warnings = list(self.report.warnings) + warnings
+            if self.report.cephalic_index is not None:
+                warnings.append(f"Cephalic index {self.report.cephalic_index:.0f}.")
+        with QSignalBlocker(self.results):
+            self.results.clearContents()
+            self.results.setRowCount(len(rows))
+            bold = QFont()
+            bold.setBold(True)
+            for r, (est, primary) in enumerate(rows):
+                eq = est.equation
+                inputs = ", ".join(f"{k} {v:.1f} mm" for k, v in est.inputs_mm.items())
+                notes = "; ".join(est.warnings) or eq.validity
+                cells = (eq.quantity + (" ★" if primary else ""), eq.name, est.text, inputs, notes)
+                for c, text in enumerate(cells):
+                    it = QTableWidgetItem(text)
+                    if c == 1:
+                        it.setToolTip(f"{eq.formula}\n{eq.reference}")
+                    if c == 4:
+                        it.setToolTip(notes)
+                        if est.warnings:
+                            it.setForeground(QBrush(WARN_COLOR))
+                    if primary:
+                        it.setFont(bold)
+                    self.results.setItem(r, c, it)
+        self.results.resizeColumnToContents(0)
+        self.results.resizeColumnToContents(2)
+        if not values and not warnings:
+            warnings.append("No accepted measurement yet: tag a caliper or ellipse (BPD, HC, ...) "
+                            "and accept it.")
+        if self.report is not None and self.report.ga_by_dates_days is not None:
+            warnings.insert(0, f"GA by dates: {format_ga(self.report.ga_by_dates_days)}.")
+        self.warnings.setText("\n".join(warnings))
+
+    # ------------------------------------------------------------------ actions
+    def result_rows(self) -> list[tuple[str, ...]]:
+        return [tuple(self.results.item(r, c).text() for c in range(self.results.columnCount()))
+                for r in range(self.results.rowCount())]
+
+    def row_texts(self, ann_id: str) -> tuple[str, str]:
+        r = self.row_ids.index(ann_id)
+        return self.table.item(r, 2).text(), self.table.item(r, 3).text()
+
+    def _on_row_selected(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if rows:
+            ann_id = self.row_ids[rows[0].row()]
+            if ann_id != self.editor.selected_id:
+                self.editor.select(ann_id)
+
+    def set_measure(self, ann_id: str, text: str) -> bool:
+        measure = None if text == NO_MEASURE else text
+        doc = self.editor.doc
+        if ann_id not in doc or doc.get(ann_id).measure == measure:
+            return False
+        return self.editor.undo.run(lambda: SetMeasure(doc, ann_id, measure))
+
+    def fit_ellipse_to_selected(self) -> bool:
+        """Fit an ellipse (in mm when calibrated) to the selected outline; one undo step."""
+        ann = self.editor.selected
+        if not isinstance(ann, Polygon):
+            self.message.setText("Select an outline (polygon) to fit an ellipse to it.")
+            return False
+        pts = densify(ann.points)
+        cal = self.calibration
+        try:
+            if cal is not None and cal.is_calibrated:
+                _, params_px = fit_ellipse_calibrated(cal, pts)
+                note = "fitted in mm"
+            else:
+                params_px = fit_ellipse(pts)
+                note = "fitted in pixels (frame not calibrated)"
+        except FadaError as err:
+            self.message.setText(f"Cannot fit an ellipse: {err}")
+            return False
+        measure = ann.measure if ann.measure in CIRCUMFERENCES else None
+        ellipse = Ellipse(frame=ann.frame, label=ann.label or (measure or ""), provenance=Provenance.MANUAL,
+                          measure=measure, note=f"ellipse {note} to outline {ann.id}",
+                          **ellipse_geometry(params_px))
+        doc = self.editor.doc
+        makes = [lambda: AddAnnotation(doc, ellipse, f"Fit ellipse to {ann.label or 'outline'}")]
+        if measure is not None:
+            makes.append(lambda: SetMeasure(doc, ann.id, None))
+        if not self.editor.undo.run_macro(f"Fit ellipse to {ann.label or 'outline'}", makes):
+            self.message.setText(self.editor.undo.last_error)
+            return False
+        self.message.setText("")
+        self.editor.select(ellipse.id)
+        return True
