@@ -10,9 +10,7 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-TESTS = Path(__file__).resolve().parent
-DATA = TESTS / "data"
-SHARED = TESTS.parent.parent / "shared" / "data"
+from testdata import DATA, shared_or_local  # noqa: F401 - re-exported for older imports
 
 
 @pytest.fixture(autouse=True)
@@ -42,11 +40,3 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     return DATA
-
-
-def shared_or_local(*parts: str) -> Path:
-    """A test data file from tests/data, falling back to ../shared/data."""
-    local = DATA.joinpath(*parts)
-    if local.exists():
-        return local
-    return SHARED.joinpath(*parts)

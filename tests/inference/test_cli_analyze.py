@@ -205,7 +205,7 @@ def test_analyze_then_evaluate(fake: FakeBackend, tmp_path: Path, capsys: pytest
 def test_analyze_cine_and_dicom_frames(
     fake: FakeBackend, tmp_path: Path, rel: tuple[str, str], frame: int, size: tuple[int, int]
 ) -> None:
-    from conftest import shared_or_local  # tests/conftest.py
+    from testdata import shared_or_local
 
     path = shared_or_local(*rel)
     out = tmp_path / "o"

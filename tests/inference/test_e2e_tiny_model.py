@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import shared_or_local  # tests/conftest.py (tests/ is on sys.path)
+from testdata import shared_or_local
 
 from fada_desk.cli import main
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import shared_or_local
+from testdata import shared_or_local
 
 from fada_desk.core.errors import DeviceLostError, SourceError
 from fada_desk.sources import _devices, capture, open_source

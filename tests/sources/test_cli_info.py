@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import shared_or_local
+from testdata import shared_or_local
 
 from fada_desk.cli import main
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import shared_or_local
+from testdata import shared_or_local
 from pydicom import uid
 from pydicom.dataset import Dataset
 from pydicom.encaps import generate_frames

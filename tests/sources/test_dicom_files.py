@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from conftest import shared_or_local
+from testdata import shared_or_local
 
 from fada_desk.core.calibration import UNIT_CM
 from fada_desk.core.errors import CalibrationError

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from conftest import shared_or_local
+from testdata import shared_or_local
 from PIL import Image
 from pydicom import uid
 from pydicom.dataset import Dataset

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import shared_or_local
+from testdata import shared_or_local
 
 from fada_desk.core.errors import SourceError, UnsupportedFormatError
 from fada_desk.sources import open_source
