@@ -36,5 +36,5 @@ fi
 # The test suite's tiny random-weight FADA twin (GGUF + mmproj, ~3 MB): built once here, while
 # PyPI is reachable (the converter comes from llama-cpp-python's sdist), so the tests run offline.
 if [[ ",$extras," == *",testmodel,"* ]]; then
-  .venv/bin/python -m devtools.tiny_model >/dev/null
+  .venv/bin/python -m devtools.tiny_model > .venv/tiny_model.log 2>&1 || { cat .venv/tiny_model.log; exit 1; }
 fi
