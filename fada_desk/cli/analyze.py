@@ -104,26 +104,40 @@ def load_frame(path: Path, index: int) -> Any:
 
 
 def write_outputs(result: Any, frame: Any, out: Path) -> list[Path]:
-    """analysis.json + one overlay PNG per annotation phase with predictions."""
+    """analysis.json + one overlay PNG per annotating phase with predictions.
+
+    Overlays go through the same annotation renderer as the exam exports, so the
+    CLI, the PNG/PDF exports and the screen show AI items the same way (pending = dashed).
+    """
     import json
     import os
 
-    from fada_desk.inference.overlay import draw_predictions, save_png
+    from PIL import Image
+
+    from fada_desk.core.annotations import Box, Keypoints, Polygon
+    from fada_desk.core.interpretation import FrameRef, review_items_from_analysis
+    from fada_desk.export.overlay import render_overlay
 
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    rgb = frame.rgb()
-    label = result.classification
-    for name in ("detect", "segment", "keypoints"):
+    doc = result.to_dict()
+    annotations, _ = review_items_from_analysis(doc, FrameRef(0, 0), "analysis")
+    kinds = {"detect": Box, "segment": Polygon, "keypoints": Keypoints}
+    for name, kind in kinds.items():
         phase = result.phase(name)
         if phase is None or phase.predictions is None:
             continue
+        shown = [a for a in annotations if isinstance(a, kind)]
         png = out / f"{name}.png"
-        save_png(draw_predictions(rgb, phase.predictions, classification=label), png)
+        tmp_png = out / f".{name}.png.tmp"
+        Image.fromarray(render_overlay(frame.rgb(), shown, classification=result.classification)).save(
+            tmp_png, format="PNG"
+        )
+        os.replace(tmp_png, png)
         written.append(png)
     path = out / "analysis.json"
     tmp = out / ".analysis.json.tmp"
-    tmp.write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp, path)
     written.insert(0, path)
     return written
