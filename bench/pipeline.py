@@ -8,16 +8,22 @@ OPTIMIZED = :class:`fada_desk.inference.llama_backend.LlamaCppBackend`: image
             prefix encoded once and restored per phase, grammar consulted only
             when the sampled token is rejected, jump-forward over forced text.
 
-Both run the same four phases with FADA-typical output lengths (interpret ~300,
-classify ~20, detect ~150, segment ~400 tokens), greedy decoding, the same
-image (an HC18 ultrasound frame if available) and, where the pipeline defines
-them, the pipeline's real prompts and GBNF grammars. Each path runs in its own
-process so peak RSS is measured per path. The twin (random weights, real
-dimensions: Q4_K_M ~530 MB + F16 mmproj ~200 MB) is built once into
-bench/.cache by ``devtools.shape_twin``.
+Like for like: both paths decode EXACTLY the same number of tokens per phase
+(FADA-typical: interpret 300, classify 20, detect 150, segment 400). A JSON
+grammar lets a model close early, and random weights close at random points,
+so both paths use ``schemas.endless_grammar(phase, layout)``: the pipeline's
+grammar in the same layout whose outermost container never closes. The
+counts are checked (naive: llama.cpp perf counters + finish_reason) and the
+run fails if they differ. Greedy decoding, the same image (an HC18 frame if
+available) and the pipeline's real prompts. Each path runs in its own process
+so peak RSS is measured per path. The twin (random weights, real dimensions:
+Q4_K_M ~530 MB + F16 mmproj ~200 MB) is built once into bench/.cache by
+``devtools.shape_twin``.
 
-    .venv/bin/python bench/pipeline.py                # build/reuse twin, run both paths
-    .venv/bin/python bench/pipeline.py --only optimized
+    .venv/bin/python bench/pipeline.py                    # naive vs optimized, canonical layout
+    .venv/bin/python bench/pipeline.py --also-permissive  # + optimized with the permissive layout
+    .venv/bin/python bench/pipeline.py --only optimized --layout permissive
+    .venv/bin/python bench/pipeline.py --sizes            # image encode cost per input size
 
 Goal on the 2-core CPU: optimized <= 25 s for the four phases, >= 2.5x faster
 than naive, peak RSS <= 2 GB.
@@ -30,6 +36,7 @@ import base64
 import io
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -64,16 +71,22 @@ def _prompt(phase: str) -> str:
         }[phase]
 
 
-def _grammar(phase: str) -> str | None:
-    try:
-        from fada_desk.inference import schemas
+# Longest JSON string per phase in the bench grammars. Random weights never close a string by
+# themselves (the closing quote is 1 of 248k tokens), so without a bound all 300 interpret tokens
+# would be one string value. Bounds near the corpus (tests/data/fada_outputs: interpretation
+# strings mean 33 / median 34 chars, labels mean 6 / max 15) make keys, separators and boxes recur
+# as often as in real FADA answers. Same grammar for every path.
+MAX_CHARS = {"interpret": 40, "classify": 12, "detect": 8, "segment": 8}
 
-        return schemas.grammar(phase)
-    except Exception:
-        return None
+
+def _grammar(phase: str, layout: str) -> str:
+    from fada_desk.inference import schemas
+
+    return schemas.endless_grammar(phase, layout, max_chars=MAX_CHARS[phase])
 
 
-def _image(path: str | None):
+def _image(path: str | None, size: str | None = None):
+    """The bench image; ``size`` = "WxH" (exact) or "max<N>" (longest side N, aspect kept)."""
     import numpy as np
     from PIL import Image
 
@@ -83,12 +96,22 @@ def _image(path: str | None):
         path = str(cands[0]) if cands else None
     if path is None:
         rng = np.random.default_rng(0)
-        return (rng.random((540, 800, 3)) * 255).astype(np.uint8), "synthetic 800x540"
-    img = Image.open(path).convert("RGB")
-    if max(img.size) > 1024:  # the pipeline's MAX_IMAGE_SIDE
-        s = 1024 / max(img.size)
-        img = img.resize((round(img.width * s), round(img.height * s)), Image.Resampling.LANCZOS)
-    return np.asarray(img), f"{Path(path).name} {img.width}x{img.height}"
+        img = Image.fromarray((rng.random((540, 800, 3)) * 255).astype(np.uint8))
+        name = "synthetic"
+    else:
+        img = Image.open(path).convert("RGB")
+        name = Path(path).name
+    if size is None:
+        size = "max1024"  # the pipeline's MAX_IMAGE_SIDE (only ever shrinks)
+    if size.startswith("max"):
+        side = int(size[3:])
+        if max(img.size) > side:
+            sc = side / max(img.size)
+            img = img.resize((round(img.width * sc), round(img.height * sc)), Image.Resampling.LANCZOS)
+    else:
+        w, h = (int(v) for v in size.split("x"))
+        img = img.resize((w, h), Image.Resampling.LANCZOS)
+    return np.asarray(img), f"{name} {img.width}x{img.height}"
 
 
 def _rss_mb() -> float:
@@ -97,7 +120,7 @@ def _rss_mb() -> float:
 
 # ----------------------------------------------------------------------------- children
 
-def child_naive(model: str, mmproj: str, image_path: str | None, n_threads: int) -> dict:
+def child_naive(model: str, mmproj: str, image_path: str | None, n_threads: int, layout: str) -> dict:
     import llama_cpp
     from llama_cpp import Llama, LlamaGrammar
     from llama_cpp.llama_chat_format import MTMDChatHandler
@@ -117,114 +140,190 @@ def child_naive(model: str, mmproj: str, image_path: str | None, n_threads: int)
     load_s = time.perf_counter() - t0
     rows = []
     for phase, n_tok in PHASES:
-        gtext = _grammar(phase)
-        grammar = LlamaGrammar.from_string(gtext, verbose=False) if gtext else None
+        grammar = LlamaGrammar.from_string(_grammar(phase, layout), verbose=False)
         llama_cpp.llama_perf_context_reset(llm._ctx.ctx)
         t0 = time.perf_counter()
         first = None
-        text = []
+        finish = None
         for chunk in llm.create_chat_completion(
                 messages=[{"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}},
                                                        {"type": "text", "text": _prompt(phase)}]}],
                 grammar=grammar, max_tokens=n_tok, temperature=0.0, repeat_penalty=1.0, stream=True):
-            delta = chunk["choices"][0]["delta"].get("content")
-            if delta:
-                if first is None:
-                    first = time.perf_counter()
-                text.append(delta)
+            choice = chunk["choices"][0]
+            finish = choice.get("finish_reason") or finish
+            if first is None and choice["delta"].get("content"):
+                first = time.perf_counter()
         end = time.perf_counter()
         perf = llama_cpp.llama_perf_context(llm._ctx.ctx)
         first = first or end
-        rows.append({"phase": phase, "encode_prefill_s": first - t0, "decode_s": end - first,
-                     "total_s": end - t0, "tokens": int(perf.n_eval) + 1, "prompt_tokens": int(perf.n_p_eval),
-                     "forced": 0})
+        # every generated token but the last is evaluated on its own (llama.cpp perf: n_eval)
+        tokens = int(perf.n_eval) + 1
+        if finish != "length" or tokens != n_tok:
+            raise SystemExit(f"naive {phase}: decoded {tokens} tokens (finish={finish}), expected {n_tok}")
+        rows.append({"phase": phase, "encode_s": 0.0, "prefill_s": first - t0,  # split by the parent
+                     "encode_prefill_s": first - t0, "decode_s": end - first, "total_s": end - t0,
+                     "tokens": tokens, "prefill_tokens": int(perf.n_p_eval), "forced": 0,
+                     "steps": tokens})
     llm.close()
-    return {"path": "naive", "load_s": load_s, "rows": rows, "rss_mb": _rss_mb(), "image": desc}
+    return {"path": "naive", "layout": layout, "load_s": load_s, "rows": rows, "rss_mb": _rss_mb(), "image": desc}
 
 
-def child_optimized(model: str, mmproj: str, image_path: str | None, n_threads: int) -> dict:
+def _backend(model: str, mmproj: str, n_threads: int, flash_attn: str):
+    from fada_desk.inference.llama_backend import LlamaCppBackend
+
+    fa = {"auto": None, "on": True, "off": False}[flash_attn]
+    return LlamaCppBackend(model, mmproj, n_ctx=4096, n_batch=512, n_threads=n_threads, compute_hashes=False,
+                           flash_attn=fa)
+
+
+def child_optimized(model: str, mmproj: str, image_path: str | None, n_threads: int, layout: str,
+                    flash_attn: str = "auto") -> dict:
     import hashlib
 
     from fada_desk.inference.backend import GenerationRequest, GenerationStats
-    from fada_desk.inference.llama_backend import LlamaCppBackend
 
     img, desc = _image(image_path)
     key = hashlib.sha256(img.tobytes()).hexdigest()
     t0 = time.perf_counter()
-    b = LlamaCppBackend(model, mmproj, n_ctx=4096, n_batch=512, n_threads=n_threads, compute_hashes=False)
+    b = _backend(model, mmproj, n_threads, flash_attn)
     b.load()
     load_s = time.perf_counter() - t0
     rows = []
     for phase, n_tok in PHASES:
         st = GenerationStats()
         req = GenerationRequest(prompt=_prompt(phase), image=img, image_key=key, max_tokens=n_tok,
-                                temperature=0.0, grammar=_grammar(phase))
+                                temperature=0.0, grammar=_grammar(phase, layout))
         t0 = time.perf_counter()
         for _ in b.generate(req, None, st):
             pass
         total = time.perf_counter() - t0
+        if st.completion_tokens != n_tok:
+            raise SystemExit(f"optimized {phase}: decoded {st.completion_tokens} tokens, expected {n_tok}")
+        forced = st.extra.get("forced_tokens", 0)
         rows.append({"phase": phase, "encode_s": st.image_encode_s, "prefill_s": st.prefill_s,
                      "encode_prefill_s": st.image_encode_s + st.prefill_s, "decode_s": st.decode_s,
-                     "total_s": total, "tokens": st.completion_tokens, "prompt_tokens": st.prompt_tokens,
-                     "image_tokens": st.image_tokens, "forced": st.extra.get("forced_tokens", 0),
-                     "rejections": st.extra.get("grammar_rejections", 0), "reused": st.prefix_reused})
+                     "total_s": total, "tokens": st.completion_tokens,
+                     "prefill_tokens": st.extra.get("prefill_tokens", 0), "image_tokens": st.image_tokens,
+                     "forced": forced, "forced_batches": st.extra.get("forced_batches", 0),
+                     "steps": st.completion_tokens - forced + st.extra.get("forced_batches", 0),
+                     "rejections": st.extra.get("grammar_rejections", 0), "sample_s": st.extra.get("sample_s", 0.0),
+                     "reused": st.prefix_reused})
     b.close()
-    return {"path": "optimized", "load_s": load_s, "rows": rows, "rss_mb": _rss_mb(), "image": desc}
+    return {"path": "optimized", "layout": layout, "load_s": load_s, "rows": rows, "rss_mb": _rss_mb(),
+            "image": desc}
+
+
+SIZES = ("800x540", "640x480", "max768", "max512")
+
+
+def child_sizes(model: str, mmproj: str, image_path: str | None, n_threads: int, flash_attn: str = "auto") -> dict:
+    """Image tokens, vision-encoder time and image prefill time per input size (one short answer each)."""
+    from fada_desk.inference.backend import GenerationRequest, GenerationStats
+
+    b = _backend(model, mmproj, n_threads, flash_attn)
+    b.load()
+    rows = []
+    for size in ("max256", *SIZES):  # the first one only warms the vision graph up
+        img, desc = _image(image_path, size)
+        st = GenerationStats()
+        req = GenerationRequest(prompt=_prompt("classify"), image=img, max_tokens=1, temperature=0.0)
+        for _ in b.generate(req, None, st):
+            pass
+        rows.append({"size": size, "image": desc, "image_tokens": st.image_tokens, "encode_s": st.image_encode_s,
+                     "prefill_s": st.prefill_s, "prefill_tokens": st.extra.get("prefill_tokens", 0)})
+    b.close()
+    return {"path": "sizes", "rows": rows[1:], "rss_mb": _rss_mb()}
 
 
 # ----------------------------------------------------------------------------- parent
 
-def _run_child(path: str, model: Path, mmproj: Path, image: str | None, threads: int) -> dict:
+def _run_child(path: str, model: Path, mmproj: Path, image: str | None, threads: int, layout: str,
+               flash_attn: str) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", path, "--model", str(model),
-           "--mmproj", str(mmproj), "--threads", str(threads)]
+           "--mmproj", str(mmproj), "--threads", str(threads), "--layout", layout, "--flash-attn", flash_attn]
     if image:
         cmd += ["--image", image]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"{path} run failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    if path == "naive":
+        # The stock handler times the vision encoder itself (libmtmd helper log on stderr, one line
+        # per phase); llama.cpp's perf counters cannot tell encode from prefill there.
+        enc = [float(m) / 1000 for m in re.findall(r"image slice encoded in (\d+) ms", proc.stderr)]
+        if len(enc) != len(res["rows"]):
+            raise SystemExit(f"naive: found {len(enc)} vision-encoder timings for {len(res['rows'])} phases")
+        for r, e in zip(res["rows"], enc):
+            r["encode_s"] = e
+            r["prefill_s"] = max(1e-9, r["encode_prefill_s"] - e)
+    return res
 
 
 def _table(results: dict[str, dict]) -> str:
-    lines = []
-    hdr = f"{'phase':<10} {'path':<9} {'enc+pre s':>9} {'decode s':>9} {'total s':>8} {'tokens':>6} " \
-          f"{'ms/tok':>7} {'forced':>6}"
-    lines.append(hdr)
-    lines.append("-" * len(hdr))
+    """Markdown table: one row per phase and path, then totals and the goals."""
+    lines = ["| phase | path | tokens | forced (batches) | decode steps | encode s | prefill tok | prefill tok/s "
+             "| decode s | ms/token | ms/step | total s |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for i, (phase, _) in enumerate(PHASES):
-        for name in ("naive", "optimized"):
-            if name not in results:
-                continue
-            r = results[name]["rows"][i]
-            mspt = 1000 * r["decode_s"] / max(1, r["tokens"] - 1)
-            lines.append(f"{phase:<10} {name:<9} {r['encode_prefill_s']:9.2f} {r['decode_s']:9.2f} "
-                         f"{r['total_s']:8.2f} {r['tokens']:6d} {mspt:7.1f} {r['forced']:6d}")
-    lines.append("-" * len(hdr))
+        for name, res in results.items():
+            r = res["rows"][i]
+            pre_rate = r["prefill_tokens"] / r["prefill_s"] if r["prefill_s"] > 0 else 0.0
+            forced = f"{r['forced']} ({r.get('forced_batches', 0)})"
+            lines.append(f"| {phase} | {name} | {r['tokens']} | {forced} | {r['steps']} | {r['encode_s']:.2f} "
+                         f"| {r['prefill_tokens']} | {pre_rate:.0f} | {r['decode_s']:.2f} "
+                         f"| {1000 * r['decode_s'] / r['tokens']:.1f} | {1000 * r['decode_s'] / max(1, r['steps']):.1f} "
+                         f"| {r['total_s']:.2f} |")
+    lines.append("")
     totals = {n: sum(r["total_s"] for r in res["rows"]) for n, res in results.items()}
     for n, res in results.items():
-        lines.append(f"{n:<10} total {totals[n]:7.2f} s   load {res['load_s']:.2f} s   "
-                     f"peak RSS {res['rss_mb']:.0f} MB")
-    if "naive" in totals and "optimized" in totals:
-        sp = totals["naive"] / max(totals["optimized"], 1e-9)
-        o = results["optimized"]
-        lines.append(f"speed-up {sp:.2f}x   goals: optimized<=25s {'OK' if totals['optimized'] <= 25 else 'MISS'}, "
-                     f">=2.5x {'OK' if sp >= 2.5 else 'MISS'}, RSS<=2GB {'OK' if o['rss_mb'] <= 2048 else 'MISS'}")
+        toks = sum(r["tokens"] for r in res["rows"])
+        forced = sum(r["forced"] for r in res["rows"])
+        lines.append(f"- **{n}**: total {totals[n]:.2f} s, {toks} tokens ({forced} forced), "
+                     f"load {res['load_s']:.2f} s, peak RSS {res['rss_mb']:.0f} MB ({res['image']})")
+    if "naive" in totals:
+        for n in totals:
+            if n == "naive":
+                continue
+            sp = totals["naive"] / max(totals[n], 1e-9)
+            rss = results[n]["rss_mb"]
+            lines.append(f"- {n} speed-up {sp:.2f}x; goals: <=25 s {'OK' if totals[n] <= 25 else 'MISS'}, "
+                         f">=2.5x {'OK' if sp >= 2.5 else 'MISS'}, RSS<=2GB {'OK' if rss <= 2048 else 'MISS'}")
+    return "\n".join(lines)
+
+
+def _size_table(res: dict) -> str:
+    lines = ["| input | image tokens | encode s | prefill tokens | prefill s |", "|---|---:|---:|---:|---:|"]
+    for r in res["rows"]:
+        lines.append(f"| {r['image']} | {r['image_tokens']} | {r['encode_s']:.2f} | {r['prefill_tokens']} "
+                     f"| {r['prefill_s']:.2f} |")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="FADA pipeline benchmark (naive vs optimized) on the shape twin")
     ap.add_argument("--only", choices=["naive", "optimized"])
+    ap.add_argument("--layout", choices=["canonical", "permissive"], default="canonical",
+                    help="grammar layout used by both paths (default: canonical)")
+    ap.add_argument("--also-permissive", action="store_true",
+                    help="also run the optimized path with the permissive layout")
+    ap.add_argument("--sizes", action="store_true", help="measure image tokens / encode time per input size")
     ap.add_argument("--image")
     ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--child", choices=["naive", "optimized"], help=argparse.SUPPRESS)
+    ap.add_argument("--flash-attn", choices=["auto", "on", "off"], default="auto")
+    ap.add_argument("--child", choices=["naive", "optimized", "sizes"], help=argparse.SUPPRESS)
     ap.add_argument("--model", help=argparse.SUPPRESS)
     ap.add_argument("--mmproj", help=argparse.SUPPRESS)
     ap.add_argument("--json", action="store_true", help="print raw results as JSON too")
     args = ap.parse_args(argv)
-    if args.child:
-        fn = child_naive if args.child == "naive" else child_optimized
-        print(json.dumps(fn(args.model, args.mmproj, args.image, args.threads)))
+    if args.child == "sizes":
+        print(json.dumps(child_sizes(args.model, args.mmproj, args.image, args.threads, args.flash_attn)))
+        return 0
+    if args.child == "naive":
+        print(json.dumps(child_naive(args.model, args.mmproj, args.image, args.threads, args.layout)))
+        return 0
+    if args.child == "optimized":
+        print(json.dumps(child_optimized(args.model, args.mmproj, args.image, args.threads, args.layout,
+                                         args.flash_attn)))
         return 0
     from fada_desk.inference.llama_backend import physical_cores
 
@@ -235,13 +334,21 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"building the shape twin failed:\n{proc.stderr[-4000:]}")
     model, mmproj = (Path(p) for p in proc.stdout.strip().splitlines()[-2:])
     print(f"shape twin: {model.name} {model.stat().st_size / 1e6:.0f} MB + {mmproj.name} "
-          f"{mmproj.stat().st_size / 1e6:.0f} MB (ready in {time.perf_counter() - t0:.0f} s); threads={threads}")
+          f"{mmproj.stat().st_size / 1e6:.0f} MB (ready in {time.perf_counter() - t0:.0f} s); threads={threads} "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')} flash_attn={args.flash_attn}")
+    if args.sizes:
+        res = _run_child("sizes", model, mmproj, args.image, threads, args.layout, args.flash_attn)
+        print(_size_table(res))
+        if args.json:
+            print(json.dumps(res, indent=1))
+        return 0
+    runs = [(p, p, args.layout) for p in ("naive", "optimized") if not args.only or p == args.only]
+    if args.also_permissive and args.layout != "permissive" and args.only != "naive":
+        runs.append(("optimized-permissive", "optimized", "permissive"))
     results = {}
-    for path in ("naive", "optimized"):
-        if args.only and path != args.only:
-            continue
-        results[path] = _run_child(path, model, mmproj, args.image, threads)
-        print(f"{path}: done ({results[path]['image']})", flush=True)
+    for label, path, layout in runs:
+        results[label] = _run_child(path, model, mmproj, args.image, threads, layout, args.flash_attn)
+        print(f"{label}: done ({results[label]['image']}, layout {layout})", flush=True)
     print(_table(results))
     if args.json:
         print(json.dumps(results, indent=1))

@@ -241,7 +241,7 @@ class LlamaCppBackend:
                  *, n_ctx: int = 4096, n_batch: int = 512, n_threads: int | None = None,
                  n_gpu_layers: int = -1, reuse_prefix: bool = True, jump_forward: bool = True,
                  top_k: int = 40, image_max_tokens: int | None = None, prefix_cache_size: int = 4,
-                 compute_hashes: bool = True) -> None:
+                 compute_hashes: bool = True, flash_attn: bool | None = None) -> None:
         self.model_path = Path(model_path)
         self.mmproj_path = Path(mmproj_path) if mmproj_path is not None else None
         self.n_ctx = int(n_ctx)
@@ -254,6 +254,7 @@ class LlamaCppBackend:
         self.image_max_tokens = image_max_tokens
         self.prefix_cache_size = max(0, prefix_cache_size)
         self.compute_hashes = compute_hashes
+        self.flash_attn = flash_attn  # None: llama.cpp decides (auto)
         self._lock = threading.RLock()
         self._model: Any = None
         self._ctx: Any = None
@@ -372,6 +373,9 @@ class LlamaCppBackend:
         cparams.n_threads = self.n_threads
         cparams.n_threads_batch = self.n_threads
         cparams.no_perf = True
+        if self.flash_attn is not None:
+            cparams.flash_attn_type = (llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED if self.flash_attn
+                                       else llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED)
         self._ctx = llama_cpp.llama_init_from_model(self._model, cparams)
         if not self._ctx:
             self._ctx = None
@@ -709,6 +713,7 @@ class LlamaCppBackend:
             n_past = self._decode(toks, 0, cancel)
             stats.prefill_s += time.perf_counter() - t0
             stats.prompt_tokens = len(toks)
+            stats.extra["prefill_tokens"] = len(toks)
             return n_past
         pre_text, post_text = full.split(IMAGE_PLACEHOLDER, 1)
         pre_text += "<|vision_start|>"
@@ -736,6 +741,8 @@ class LlamaCppBackend:
         stats.prefill_s += time.perf_counter() - t0
         stats.prompt_tokens = n_text + len(suffix)
         stats.image_tokens = n_img
+        # tokens evaluated by this request's prefill (only the suffix when the image prefix was reused)
+        stats.extra["prefill_tokens"] = len(suffix) + (0 if stats.prefix_reused else n_text + n_img)
         stats.extra["n_past_prompt"] = n_past
         return n_past
 
@@ -762,6 +769,7 @@ class LlamaCppBackend:
         t_dec = time.perf_counter()
         sample_s = 0.0
         forced_total = 0
+        forced_batches = 0
         produced = 0
         finished_by_grammar = False
         try:
@@ -778,6 +786,7 @@ class LlamaCppBackend:
                             n_past = self._decode(toks, n_past, cancel)
                             produced += len(toks)
                             forced_total += len(toks)
+                            forced_batches += 1
                             text = stream.feed(b"".join(table.pieces[t] for t in toks))
                             if text:
                                 yield text
@@ -813,6 +822,7 @@ class LlamaCppBackend:
             stats.completion_tokens = produced
             stats.extra.update({
                 "forced_tokens": forced_total,
+                "forced_batches": forced_batches,
                 "grammar_rejections": sampler.rejections,
                 "sample_s": round(sample_s, 6),
                 "grammar_complete": bool(sampler.state is not None and (finished_by_grammar or sampler.state.can_end)),

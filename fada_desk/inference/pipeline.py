@@ -63,6 +63,7 @@ from fada_desk.inference.results import (
     PhaseResult,
     TokenChunk,
 )
+from fada_desk.inference.schemas import LAYOUTS as GRAMMAR_LAYOUTS
 from fada_desk.inference.schemas import grammar as phase_grammar
 
 T = TypeVar("T")
@@ -88,6 +89,10 @@ class PipelineSettings:
     max_new_tokens: int = C.MAX_NEW_TOKENS
     classify_max_new_tokens: int = C.CLASSIFY_MAX_NEW_TOKENS
     constrained: bool = True  # hand each phase's GBNF grammar to the backend
+    # "permissive": any whitespace/indentation; "canonical": FADA's trained one-line json.dumps layout,
+    # so separators and keys are forced and jump-forward skips them (faster, but steers an answer the
+    # model would have indented into one line). See fada_desk.inference.schemas.
+    grammar_layout: str = "permissive"
     keypoints: bool = True  # autonomous: keypoint phase for CRL / NT views (not in upstream)
     use_cache: bool = True
 
@@ -98,6 +103,8 @@ class PipelineSettings:
             raise ValueError("temperature must be in [0, 2] and top_p in (0, 1]")
         if self.max_new_tokens < 1 or self.classify_max_new_tokens < 1:
             raise ValueError("token limits must be positive")
+        if self.grammar_layout not in GRAMMAR_LAYOUTS:
+            raise ValueError(f"grammar_layout must be one of {', '.join(GRAMMAR_LAYOUTS)}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -456,7 +463,7 @@ class AnalysisSession:
         pipe, s = self.pipeline, self.pipeline.settings
         if cancel is not None:
             cancel.check()
-        gram = phase_grammar(phase) if s.constrained else None
+        gram = phase_grammar(phase, s.grammar_layout) if s.constrained else None
         result = PhaseResult(
             phase, prompt=prompt, classes=classes, max_tokens=max_tokens, constrained=gram is not None
         )

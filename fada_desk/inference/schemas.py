@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -97,72 +98,174 @@ def json_schema(phase: str) -> dict[str, Any]:
 # ---------------------------------------------------------------------------
 # GBNF grammars (llama.cpp syntax)
 # ---------------------------------------------------------------------------
+#
+# Two layouts of the same JSON language:
+#
+# * "permissive" (default): optional whitespace (<= 20 of space/tab/newline)
+#   around every token, i.e. any indentation style the model may choose;
+# * "canonical": exactly the layout FADA was trained on, Python's
+#   ``json.dumps`` defaults (``", "`` between items, ``": "`` after keys, no
+#   other whitespace, one line), and the interpretation's eight keys in the
+#   prompt's order (optionally inside upstream's ``{"interpretation": ...}``
+#   wrapper). Every separator, key and brace is then the only continuation
+#   the grammar allows, so the backend's jump-forward evaluates it in one
+#   batch instead of decoding it token by token. The price: an answer the
+#   model would have indented is steered into one line (the content is the
+#   same; the corpus has such answers, hence not the default).
+#
+# ``endless_grammar`` is the same language with the outermost container never
+# closing (a tail-recursive "more" rule without a way out, so the matcher's
+# stack stays flat): benchmarks use it so that every decoding path produces exactly
+# ``max_tokens`` tokens (like-for-like timing), which a closable JSON grammar
+# cannot guarantee.
 
-_COMMON = r"""
-ws ::= [ \t\n]{0,20}
-char ::= [^"\\\x7F\x00-\x1F\uD800-\uDFFF] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{4})
+LAYOUTS: Final[tuple[str, ...]] = ("permissive", "canonical")
+
+_CHAR = r"""char ::= [^"\\\x7F\x00-\x1F\uD800-\uDFFF] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{4})
 string ::= "\"" char* "\""
 """
 
-_ANNOTATION_COMMON = r"""
-coord ::= "1000" | [1-9] [0-9]? [0-9]? | "0"
-box ::= "[" ws coord ws "," ws coord ws "," ws coord ws "," ws coord ws "]"
-point ::= "[" ws coord ws "," ws coord ws "]"
-kpoint ::= "[" ws coord ws "," ws coord ws "," ws [0-2] ws "]"
-label ::= "\"" char+ "\""
-box-kv ::= ("\"bbox_2d\"" | "\"box_2d\"") ws ":" ws box
-label-kv ::= "\"label\"" ws ":" ws label
-mask-kv ::= "\"mask\"" ws ":" ws "[" ws point (ws "," ws point){2,} ws "]"
-kps-kv ::= "\"keypoints\"" ws ":" ws "[" ws kpoint (ws "," ws kpoint)* ws "]"
-"""
-
-_JSON_VALUE = r"""
-value ::= object | array | string | number | "true" | "false" | "null"
-object ::= "{" ws (pair (ws "," ws pair)*)? ws "}"
-pair ::= string ws ":" ws value
-array ::= "[" ws (value (ws "," ws value)*)? ws "]"
-number ::= "-"? ("0" | [1-9] [0-9]*) ("." [0-9]+)? ([eE] [-+]? [0-9]+)?
-"""
+INTERPRET_KEYS: Final[tuple[str, ...]] = (
+    "anatomical_structures", "fetal_orientation", "imaging_plane", "biometric_measurements",
+    "gestational_age", "image_quality", "normality_assessment", "clinical_recommendations",
+)
 
 
-def _perm_rule(name: str, kvs: tuple[str, ...]) -> str:
+@dataclass(frozen=True)
+class _Seps:
+    """How a layout writes the separators: item comma, key colon, padding inside brackets."""
+
+    comma: str  # between items / pairs
+    colon: str  # between a key and its value
+    pad: str  # after an opening / before a closing bracket ("" or "ws ")
+    rules: str  # extra rules the separators need
+
+
+_LAYOUT_SEPS: dict[str, _Seps] = {
+    "permissive": _Seps(' ws "," ws ', ' ws ":" ws ', "ws ", "ws ::= [ \\t\\n]{0,20}\n"),
+    "canonical": _Seps(' ", " ', ' ": " ', "", ""),
+}
+
+
+def _seps(layout: str) -> _Seps:
+    try:
+        return _LAYOUT_SEPS[layout]
+    except KeyError:
+        raise ValueError(f"unknown grammar layout {layout!r} (expected one of {', '.join(LAYOUTS)})") from None
+
+
+def _json_value(s: _Seps) -> str:
+    return (
+        "value ::= object | array | string | number | \"true\" | \"false\" | \"null\"\n"
+        f'object ::= "{{" {s.pad}(pair ({s.comma.strip()} pair)*)? {s.pad}"}}"\n'
+        f"pair ::= string {s.colon.strip()} value\n"
+        f'array ::= "[" {s.pad}(value ({s.comma.strip()} value)*)? {s.pad}"]"\n'
+        'number ::= "-"? ("0" | [1-9] [0-9]*) ("." [0-9]+)? ([eE] [-+]? [0-9]+)?\n'
+    )
+
+
+def _tidy(text: str) -> str:
+    """One space between grammar tokens (stable text: the grammar's hash is part of cache keys)."""
+    return "\n".join(" ".join(line.split()).replace("( ", "(") for line in text.strip().splitlines()) + "\n"
+
+
+def _perm_rule(name: str, kvs: tuple[str, ...], s: _Seps) -> str:
     """``name`` = the key-value rules in any order, each exactly once."""
-    alts = [' ws "," ws '.join(p) for p in itertools.permutations(kvs)]
+    alts = [s.comma.join(p) for p in itertools.permutations(kvs)]
     return f"{name} ::= " + " | ".join(f"({a})" for a in alts)
 
 
-def _annotation_grammar(kinds: tuple[tuple[str, tuple[str, ...]], ...]) -> str:
-    lines = [
-        "root ::= ws (item-list | item) ws",
-        'item-list ::= "[" ws (item (ws "," ws item)*)? ws "]"',
-        "item ::= " + " | ".join(f'"{{" ws {name} ws "}}"' for name, _ in kinds),
+def _annotation(kinds: tuple[tuple[str, tuple[str, ...]], ...], s: _Seps, endless: bool) -> str:
+    c, k, p = s.comma, s.colon, s.pad
+    if endless:
+        root = [f'root ::= {p}"[" {p}item more', f"more ::= {c} item more"]
+    else:
+        root = [
+            f"root ::= {p}(item-list | item) {p}".rstrip(),
+            f'item-list ::= "[" {p}(item ({c} item)*)? {p}"]"',
+        ]
+    lines = root + ["item ::= " + " | ".join(f'"{{" {p}{name} {p}"}}"' for name, _ in kinds)]
+    lines += [_perm_rule(name, kvs, s) for name, kvs in kinds]
+    lines += [
+        'coord ::= "1000" | [1-9] [0-9]? [0-9]? | "0"',
+        f'box ::= "[" {p}coord {c} coord {c} coord {c} coord {p}"]"',
+        f'point ::= "[" {p}coord {c} coord {p}"]"',
+        f'kpoint ::= "[" {p}coord {c} coord {c} [0-2] {p}"]"',
+        'label ::= "\\"" char+ "\\""',
+        f'box-kv ::= ("\\"bbox_2d\\"" | "\\"box_2d\\"") {k} box',
+        f'label-kv ::= "\\"label\\"" {k} label',
+        f'mask-kv ::= "\\"mask\\"" {k} "[" {p}point ({c} point){{2,}} {p}"]"',
+        f'kps-kv ::= "\\"keypoints\\"" {k} "[" {p}kpoint ({c} kpoint)* {p}"]"',
     ]
-    lines += [_perm_rule(name, kvs) for name, kvs in kinds]
-    return "\n".join(lines) + "\n" + _ANNOTATION_COMMON.strip() + "\n" + _COMMON.strip() + "\n"
+    return _tidy("\n".join(lines) + "\n" + s.rules + _CHAR)
+
+
+def _interpret(s: _Seps, layout: str, endless: bool) -> str:
+    c, k, p = s.comma, s.colon, s.pad
+    if layout == "canonical":
+        fields = c.join(f'"\\"{key}\\"" {k} value' for key in INTERPRET_KEYS)
+        if endless:
+            head = [f'root ::= "{{" {fields} more', f"more ::= {c} pair more"]
+        else:
+            head = [
+                "root ::= fields | \"{\" \"\\\"interpretation\\\"\" " + k + ' fields "}"',
+                f'fields ::= "{{" {fields} "}}"',
+            ]
+    else:
+        head = ([f'root ::= {p}"{{" {p}pair more', f"more ::= {c} pair more"] if endless
+                else [f"root ::= {p}object {p}".rstrip()])
+    return _tidy("\n".join(head) + "\n" + _json_value(s) + s.rules + _CHAR)
+
+
+def _classify(s: _Seps, endless: bool) -> str:
+    c, k, p = s.comma, s.colon, s.pad
+    root = (f'root ::= {p}"{{" {p}label-kv more\nmore ::= {c} pair more' if endless
+            else f'root ::= {p}"{{" {p}label-kv ({c} pair)* {p}"}}" {p}')
+    return _tidy(
+        f"{root}\n"
+        f'label-kv ::= "\\"label\\"" {k} "\\"" char+ "\\""\n' + _json_value(s) + s.rules + _CHAR
+    )
 
 
 _DET = ("det-body", ("box-kv", "label-kv"))
 _SEG = ("seg-body", ("box-kv", "label-kv", "mask-kv"))
 _KP = ("kp-body", ("box-kv", "label-kv", "kps-kv"))
-
-_GRAMMARS: dict[str, str] = {
-    "interpret": "root ::= ws object ws\n" + _JSON_VALUE.strip() + "\n" + _COMMON.strip() + "\n",
-    "classify": (
-        'root ::= ws "{" ws label-kv (ws "," ws pair)* ws "}" ws\n'
-        'label-kv ::= "\\"label\\"" ws ":" ws "\\"" char+ "\\""\n'
-        + _JSON_VALUE.strip()
-        + "\n"
-        + _COMMON.strip()
-        + "\n"
-    ),
-    "detect": _annotation_grammar((_DET,)),
-    "segment": _annotation_grammar((_SEG, _DET)),
-    "keypoints": _annotation_grammar((_KP, _DET)),
-}
-
-GRAMMARS: Final = MappingProxyType(_GRAMMARS)
+_KINDS = {"detect": (_DET,), "segment": (_SEG, _DET), "keypoints": (_KP, _DET)}
 
 
-def grammar(phase: str) -> str:
-    """The GBNF grammar (root rule ``root``) constraining ``phase``'s answer."""
-    return _GRAMMARS[phase]
+def _build(phase: str, layout: str, endless: bool) -> str:
+    s = _seps(layout)
+    if phase == "interpret":
+        return _interpret(s, layout, endless)
+    if phase == "classify":
+        return _classify(s, endless)
+    if phase in _KINDS:
+        return _annotation(_KINDS[phase], s, endless)
+    raise KeyError(phase)
+
+
+_GRAMMARS: dict[tuple[str, str], str] = {(ph, lay): _build(ph, lay, False) for ph in PHASES for lay in LAYOUTS}
+
+GRAMMARS: Final = MappingProxyType({ph: _GRAMMARS[(ph, "permissive")] for ph in PHASES})
+
+
+def grammar(phase: str, layout: str = "permissive") -> str:
+    """The GBNF grammar (root rule ``root``) constraining ``phase``'s answer in ``layout``."""
+    _seps(layout)
+    return _GRAMMARS[(phase, layout)]
+
+
+def endless_grammar(phase: str, layout: str = "permissive", max_chars: int | None = None) -> str:
+    """Benchmark variant of :func:`grammar`: the outermost object/list never closes.
+
+    Every string it accepts is a prefix of an answer :func:`grammar` accepts,
+    but generation can only stop at ``max_tokens``. ``max_chars`` bounds every
+    JSON string (random-weight models never close a string by themselves; a
+    bound makes keys, separators and boxes recur as often as in real answers).
+    """
+    text = _build(phase, layout, True)
+    if max_chars is not None:
+        if max_chars < 1:
+            raise ValueError("max_chars must be >= 1")
+        text = text.replace("char*", f"char{{0,{max_chars}}}").replace("char+", f"char{{1,{max_chars}}}")
+    return text

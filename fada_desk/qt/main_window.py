@@ -47,9 +47,11 @@ from fada_desk.core.cine import DEFAULT_MAX_BYTES, DEFAULT_SECONDS, CineBuffer
 from fada_desk.core.errors import CalibrationError, Cancelled, FadaError
 from fada_desk.core.frame import Frame
 from fada_desk.core.pump import FrameListSource, FramePump
+from fada_desk.qt.ai.dock import AIDock
 from fada_desk.qt.dialogs import CalibrationDialog, DeviceDialog, StreamUrlDialog
 from fada_desk.qt.exam_dialogs import ExamBrowserDialog, ExamRequest, NewExamDialog
 from fada_desk.qt.live_view import LiveView
+from fada_desk.qt.review.dock import ReviewDock
 from fada_desk.qt.thumbnails import ThumbnailStrip, make_thumbnail
 from fada_desk.qt.util import app_settings, show_message, tracked_timer
 from fada_desk.qt.workers import JobHandle, JobRunner, error_text
@@ -219,9 +221,13 @@ class MainWindow(QMainWindow):
         dock.setWidget(self.thumbs)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+        self.review_dock = ReviewDock(self.view, self, str(self.settings.value("exam/operator", "")))
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.review_dock)
+        self.calibrationChanged.connect(self.review_dock.calibration_changed)
 
         self._build_actions()
         self._build_status()
+        self.ai_dock = AIDock(self)  # AI panel + AI menu; runs on the frozen / reviewed frame
 
     def _action(self, text: str, slot: Callable[[], Any], shortcut: str | QKeySequence | None = None,
                 tip: str = "") -> QAction:
@@ -272,6 +278,9 @@ class MainWindow(QMainWindow):
         m = mb.addMenu("&Exam")
         for a in (self.act_new_exam, self.act_open_exam):
             m.addAction(a)
+        m = mb.addMenu("&Review")
+        m.addAction(self.review_dock.act_export)
+        m.addAction(self.review_dock.toggleViewAction())
         m = mb.addMenu("&Image")
         for a in (self.act_freeze, self.act_step_back, self.act_step_fwd, self.act_mark_in, self.act_mark_out,
                   self.act_capture, self.act_clip, self.act_calibrate, self.act_live, self.act_fit,
@@ -525,6 +534,7 @@ class MainWindow(QMainWindow):
             prev = self._shown
             self.view.show_frame(frame)
             self._shown = frame
+            self.review_dock.frame_shown(self._review_item if self._review is not None else None, frame)
             self._sync_slider(p)
             if prev is None or prev.calibration is not frame.calibration:
                 self._update_calibration_label()
@@ -777,6 +787,7 @@ class MainWindow(QMainWindow):
     def _set_exam(self, exam: Any, items: list[tuple[Any, Any]]) -> None:
         self._leave_review()
         self._exam = exam
+        self.review_dock.set_exam(self._store, exam)
         self.thumbs.clear()
         for item, thumb in items:
             self.thumbs.add(item, thumb)
@@ -983,6 +994,7 @@ class MainWindow(QMainWindow):
         if r is None:
             return
         self._close_in_background(r.close, "close-review")
+        self.review_dock.frame_shown(None, None)
         self.view.clear_overlay()
         self._last_state = ""
         if show_acquisition and self._pump is not None:
@@ -1127,6 +1139,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.sync()
         self.view.cancel_pick()
+        self.review_dock.shutdown()  # the last review edit is saved before the store closes
         self._jobs.shutdown(timeout=5.0, cancel=True)
         if not self._store_jobs.shutdown(timeout=30.0, cancel=False):  # saves must complete
             log.error("exam store jobs did not finish within 30 s")

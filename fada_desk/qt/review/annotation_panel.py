@@ -131,7 +131,8 @@ class AnnotationPanel(QWidget):
         item.setForeground(0, QBrush(style.qcolor(ann)))
         item.setForeground(3, QBrush(style.STATUS_COLORS[ann.status]))
         if ann.ai_original:
-            item.setToolTip(2, f"AI original: {ann.ai_original.get('label', '')} {ann.ai_original.get('geometry')}")
+            orig = ann.ai_original
+            item.setToolTip(2, f"AI original: {orig.get('label', '')} {orig.get('geometry')}")
         if ann.measure:
             item.setToolTip(0, f"Measured as {ann.measure}")
         return item

@@ -113,7 +113,9 @@ class AnnotationEditor(QObject):
         self.layer = ToolLayer(self._on_tool_done)
         self.viewbox.addItem(self.layer, ignoreBounds=True)
 
-        self._build_actions(shortcut_host or view)
+        self._host: QWidget = shortcut_host or view
+        self._detached = False
+        self._build_actions(self._host)
         subscribe_while_alive(self, self.doc.subscribe, self._on_change)
         self.graphics.scene().sigMouseClicked.connect(self._on_scene_click)
         self.graphics.installEventFilter(self)
@@ -142,6 +144,7 @@ class AnnotationEditor(QObject):
             a.setObjectName(name)
             a.setShortcuts([QKeySequence(k) for k in keys])
             a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            a.setToolTip(f"{text} ({QKeySequence(keys[0]).toString(QKeySequence.SequenceFormat.NativeText)})")
             a.triggered.connect(lambda _c=False: slot())
             host.addAction(a)
             return a
@@ -168,6 +171,25 @@ class AnnotationEditor(QObject):
         self.act_cancel = QAction("Cancel tool", self)  # Esc is handled by the key filter (see eventFilter)
         self.act_cancel.setObjectName("reviewCancelTool")
         self.act_cancel.triggered.connect(lambda _c=False: self.cancel_tool())
+
+    def detach(self) -> None:
+        """Take everything off the view (ROIs, drawing layer, key filter, shortcuts); the view
+        lives on (e.g. the main window's, when another exam is opened)."""
+        if self._detached:
+            return
+        self.cancel_tool()
+        for ann_id in list(self.items):
+            self._remove_item(ann_id)
+        self.frame = None
+        self.viewbox.removeItem(self.layer)
+        try:
+            self.graphics.scene().sigMouseClicked.disconnect(self._on_scene_click)
+        except (RuntimeError, TypeError):  # already gone with the scene
+            pass
+        self.graphics.removeEventFilter(self)
+        for a in self.actions():
+            self._host.removeAction(a)
+        self._detached = True
 
     def actions(self) -> list[QAction]:
         return [self.act_accept, self.act_reject, self.act_accept_all, self.act_delete, self.act_undo,
@@ -248,7 +270,7 @@ class AnnotationEditor(QObject):
 
     # ------------------------------------------------------------------ document -> view
     def _on_change(self, change: Change) -> None:
-        if change.kind == "interpretation":
+        if change.kind == "interpretation" or self._detached:
             return
         if change.kind == "reset":
             self._rebuild()
@@ -378,13 +400,15 @@ class AnnotationEditor(QObject):
         cmd: Callable[[], Command] | None = None
         if roi.drag_mode == "move":
             (x, y), (x0, y0) = _anchor(geom), _anchor(ann.geometry())
-            dx, dy = x - x0, y - y0
+            dx, dy = self._clamp_delta(ann, x - x0, y - y0)
             if abs(dx) < 1e-9 and abs(dy) < 1e-9:
+                roi.sync(ann)  # held at the image border
                 return
             cmd = lambda: MoveAnnotation(self.doc, ann.id, dx, dy, gesture=gesture)  # noqa: E731
         elif isinstance(ann, Box):
-            cmd = lambda: ResizeBox(self.doc, ann.id, geom["x0"], geom["y0"], geom["x1"], geom["y1"],  # noqa: E731
-                                    gesture=gesture)
+            x0, y0 = self._clamp_point(geom["x0"], geom["y0"])
+            x1, y1 = self._clamp_point(geom["x1"], geom["y1"])
+            cmd = lambda: ResizeBox(self.doc, ann.id, x0, y0, x1, y1, gesture=gesture)  # noqa: E731
         elif isinstance(ann, Ellipse):
             cmd = lambda: EditEllipse(self.doc, ann.id, gesture=gesture, **geom)  # noqa: E731
         else:
@@ -392,16 +416,36 @@ class AnnotationEditor(QObject):
             pts = [tuple(p[:2]) for p in geom["points"]] if "points" in geom else [geom["p1"], geom["p2"]]
             if index is None:
                 old = ann.control_points()
-                changed = [i for i, (a, b) in enumerate(zip(pts, old)) if abs(a[0] - b[0]) + abs(a[1] - b[1]) > 1e-9]
+                changed = [i for i, (a, b) in enumerate(zip(pts, old))
+                           if abs(a[0] - b[0]) + abs(a[1] - b[1]) > 1e-9]
                 if len(changed) != 1 or len(pts) != len(old):
                     return
                 index = changed[0]
-            x, y = pts[index]
+            x, y = self._clamp_point(*pts[index])
             if self.selected_vertex != index:
                 self.select(ann.id, index)
             cmd = lambda: MoveVertex(self.doc, ann.id, index, x, y, gesture=gesture)  # noqa: E731
         if not self.undo.run(cmd):
             roi.sync(self.doc.get(ann.id))
+
+    def _clamp_point(self, x: float, y: float) -> tuple[float, float]:
+        """Keep a dragged point on the image (measurements outside it mean nothing)."""
+        if self.image_size is None:
+            return (x, y)
+        w, h = self.image_size
+        return (min(max(x, 0.0), float(w)), min(max(y, 0.0), float(h)))
+
+    def _clamp_delta(self, ann: Annotation, dx: float, dy: float) -> tuple[float, float]:
+        """Limit a move so a shape that fits on the image stays on it."""
+        if self.image_size is None:
+            return (dx, dy)
+        w, h = self.image_size
+        x0, y0, x1, y1 = ann.bounds()
+        if x1 - x0 <= w:
+            dx = min(max(dx, -x0), w - x1)
+        if y1 - y0 <= h:
+            dy = min(max(dy, -y0), h - y1)
+        return (dx, dy)
 
     def _drag_finished(self, roi: Any) -> None:
         if roi.syncing:

@@ -39,7 +39,11 @@ from fada_desk.core.errors import FadaError
 from fada_desk.export.base import ExportOptions, Job
 from fada_desk.qt.workers import JobHandle, JobRunner, error_text
 
-FORMATS = (("pdf", "PDF report"), ("png", "PNG images with overlays"), ("json", "JSON (FADA fields + review)"))
+FORMATS = (
+    ("pdf", "PDF report"),
+    ("png", "PNG images with overlays"),
+    ("json", "JSON (FADA fields + review)"),
+)
 MakeJob = Callable[[str, Path, ExportOptions, CancelToken], Job]
 
 
@@ -160,12 +164,16 @@ class ExportDialog(QDialog):
         self.status.setText(f"Exporting {fmt.upper()}…")
         self.status.setStyleSheet("")
         self._set_running(True)
-        h = self.runner.submit(lambda token: self.make_job(fmt, out_dir, options, token), name=f"export-{fmt}")
+        make_job = self.make_job
+        h = self.runner.submit(lambda token: make_job(fmt, out_dir, options, token), name=f"export-{fmt}")
+        # Bound methods only on the handle's signals: with PySide6 6.11 a lambda capturing
+        # this dialog, connected to a handle that the runner then deleteLater()s, can crash
+        # in ~QObject (reproduced with pytest-qt's waitSignal on the same handle).
         h.progress.connect(self._on_progress)
         h.result.connect(self._on_result)
         h.error.connect(self._on_error)
         h.cancelled.connect(self._on_cancelled)
-        h.finished.connect(lambda: self._set_running(False))
+        h.finished.connect(self._on_finished)
         self.handle = h
         return h
 
@@ -180,6 +188,9 @@ class ExportDialog(QDialog):
         for w in (self.format_box, self.pending_box, self.dir_edit, self.browse_button, self.export_button):
             w.setEnabled(not running)
         self.cancel_button.setText("Cancel" if running else "Close")
+
+    def _on_finished(self) -> None:
+        self._set_running(False)
 
     def _on_progress(self, p: Progress) -> None:
         if p.fraction is not None:
@@ -196,7 +207,8 @@ class ExportDialog(QDialog):
         self.exported.emit(list(self.paths))
 
     def _on_error(self, err: object) -> None:
-        self._fail(f"Export failed: {error_text(err)}" if isinstance(err, BaseException) else "Export failed.")
+        text = error_text(err) if isinstance(err, BaseException) else "unknown error"
+        self._fail(f"Export failed: {text}")
 
     def _on_cancelled(self) -> None:
         self.progress.setValue(0)

@@ -183,11 +183,11 @@ class InterpretationEditor(QWidget):
                 ai_item.setToolTip(f"AI original: {ai_text}" if ai_text else "No AI value")
                 st = self.table.item(row, COL_STATUS)
                 st.setText(status_text(v))
-                st.setForeground(QBrush(style.STATUS_COLORS[v.status]) if v is not None and v.value is not None
-                                 else QBrush())
                 has = v is not None and v.value is not None
-                self.accept_buttons[name].setEnabled(has and v.status is not ReviewStatus.ACCEPTED)  # type: ignore[union-attr]
-                self.reject_buttons[name].setEnabled(has and v.status is not ReviewStatus.REJECTED)  # type: ignore[union-attr]
+                status = v.status if v is not None else None
+                st.setForeground(QBrush(style.STATUS_COLORS[status]) if has and status else QBrush())
+                self.accept_buttons[name].setEnabled(has and status is not ReviewStatus.ACCEPTED)
+                self.reject_buttons[name].setEnabled(has and status is not ReviewStatus.REJECTED)
         self.table.resizeRowsToContents()
         self.accept_all_button.setEnabled(bool(it is not None and it.pending_names()))
         if self.frame is None:

@@ -229,7 +229,8 @@ class EllipseItem(_DragModeROI, AnnotationItem, pg.EllipseROI):
 
     def sync(self, ann: Annotation) -> None:
         mine, theirs = self.geometry(), ann.geometry()
-        same = _close({k: mine[k] for k in ("cx", "cy", "rx", "ry")}, {k: theirs[k] for k in ("cx", "cy", "rx", "ry")})
+        keys = ("cx", "cy", "rx", "ry")
+        same = _close({k: mine[k] for k in keys}, {k: theirs[k] for k in keys})
         if same and _angle_close(mine["angle_deg"], theirs["angle_deg"]):
             self.annotation = ann
             return
@@ -332,6 +333,12 @@ class PolygonItem(_DragModeROI, AnnotationItem, pg.PolyLineROI):
         selected = self.selected
         self.setPos(pg.Point(0, 0), update=False, finish=False)
         self.setPoints(pts)
+        # pyqtgraph routes the next click to the item that accepted the last hover; after a
+        # rebuild under a still cursor that is a removed segment. Forget it: the next click
+        # then goes to whatever is under the cursor now.
+        scene = self.scene()
+        if scene is not None and hasattr(scene, "lastHoverEvent"):
+            scene.lastHoverEvent = None
         for h in self.getHandles():
             h.setVisible(selected)
         self.apply_style(ann, selected)

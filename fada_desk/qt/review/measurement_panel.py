@@ -255,32 +255,41 @@ class MeasurementPanel(QWidget):
 
     def _fill_frame_table(self, cal: Calibration | None) -> None:
         anns = [a for a in self.editor.annotations() if measurable(a)]
-        self.row_ids = [a.id for a in anns]
-        self.combos = {}
+        ids = [a.id for a in anns]
+        # Same rows: update in place. Rebuilding would delete the "measures" combo whose
+        # signal is being handled when the user just changed it.
+        rebuild = ids != self.row_ids
+        self.row_ids = ids
         with QSignalBlocker(self.table):
-            self.table.clearContents()
-            self.table.setRowCount(len(anns))
+            if rebuild:
+                self.table.clearContents()
+                self.table.setRowCount(len(anns))
+                self.combos = {}
             for row, ann in enumerate(anns):
                 name = QTableWidgetItem(ann.label or ann.kind)
                 name.setData(Qt.ItemDataRole.UserRole, ann.id)
                 self.table.setItem(row, 0, name)
-                combo = QComboBox()
-                combo.setObjectName(f"measureAs_{ann.id}")
-                combo.addItem(NO_MEASURE)
-                combo.addItems(list(choices_for(ann)))
-                if ann.measure and combo.findText(ann.measure) < 0:
-                    combo.addItem(ann.measure)
-                combo.setCurrentText(ann.measure or NO_MEASURE)
-                combo.currentTextChanged.connect(lambda text, i=ann.id: self.set_measure(i, text))
-                self.table.setCellWidget(row, 1, combo)
-                self.combos[ann.id] = combo
+                if rebuild:
+                    combo = QComboBox()
+                    combo.setObjectName(f"measureAs_{ann.id}")
+                    combo.addItem(NO_MEASURE)
+                    combo.addItems(list(choices_for(ann)))
+                    combo.currentTextChanged.connect(lambda text, i=ann.id: self.set_measure(i, text))
+                    self.table.setCellWidget(row, 1, combo)
+                    self.combos[ann.id] = combo
+                combo = self.combos[ann.id]
+                with QSignalBlocker(combo):
+                    if ann.measure and combo.findText(ann.measure) < 0:
+                        combo.addItem(ann.measure)
+                    combo.setCurrentText(ann.measure or NO_MEASURE)
                 try:
                     value, details = value_text(ann, cal)
                     color = None
                 except FadaError as err:
                     value, details, color = "no value", str(err), ERROR_COLOR
                 if ann.measure and ann.status is ReviewStatus.PENDING:
-                    details = (details + "; " if details else "") + "pending review: accept it to use it for GA/EFW"
+                    note = "pending review: accept it to use it for GA/EFW"
+                    details = f"{details}; {note}" if details else note
                 v, d = QTableWidgetItem(value), QTableWidgetItem(details)
                 d.setToolTip(details)
                 if color is not None:
@@ -288,8 +297,9 @@ class MeasurementPanel(QWidget):
                     d.setForeground(QBrush(color))
                 self.table.setItem(row, 2, v)
                 self.table.setItem(row, 3, d)
-                if ann.id == self.editor.selected_id:
-                    self.table.selectRow(row)
+            self.table.clearSelection()
+            if self.editor.selected_id in ids:
+                self.table.selectRow(ids.index(self.editor.selected_id))
         self.table.resizeColumnToContents(0)
         self.table.resizeColumnToContents(2)
 

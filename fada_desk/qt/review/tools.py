@@ -180,10 +180,8 @@ class ToolLayer(pg.GraphicsObject):
         if self.tool == "box":
             self.on_done("box", {"x0": x0, "y0": y0, "x1": x1, "y1": y1})
         elif self.tool == "ellipse":
-            self.on_done(
-                "ellipse",
-                {"cx": (x0 + x1) / 2, "cy": (y0 + y1) / 2, "rx": (x1 - x0) / 2, "ry": (y1 - y0) / 2, "angle_deg": 0.0},
-            )
+            centre = {"cx": (x0 + x1) / 2, "cy": (y0 + y1) / 2}
+            self.on_done("ellipse", {**centre, "rx": (x1 - x0) / 2, "ry": (y1 - y0) / 2, "angle_deg": 0.0})
 
     def _emit_caliper(self, a: tuple[float, float], b: tuple[float, float]) -> None:
         if math.dist(a, b) < MIN_SIZE_PX:

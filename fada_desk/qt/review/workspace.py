@@ -76,6 +76,7 @@ class ReviewWorkspace(QWidget):
         self.runner = JobRunner(max_threads=1, parent=self)
         self.export_dialog: ExportDialog | None = None
         self._loading: JobHandle | None = None
+        self._wanted: FrameRef | None = None
 
         self.view = LiveView(self)
         self.undo = UndoAdapter(target, self)
@@ -94,6 +95,9 @@ class ReviewWorkspace(QWidget):
         split.addWidget(self.panel)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
+        split.setChildrenCollapsible(False)
+        split.setSizes([600, 400])  # the image gets most of the width (proportions kept on resize)
+        self.splitter = split
         bottom = QHBoxLayout()
         bottom.addWidget(self.status, 1)
         bottom.addWidget(self.export_button)
@@ -113,15 +117,26 @@ class ReviewWorkspace(QWidget):
         self.view.graphics.setFocus()
 
     def open_frame(self, ref: FrameRef) -> JobHandle:
-        """Load ``ref`` with :attr:`load_frame` in the worker, then show it."""
+        """Load ``ref`` with :attr:`load_frame` in the worker, then show it (the latest request wins)."""
         if self.load_frame is None:
             raise RuntimeError("this workspace has no frame loader")
         load = self.load_frame
-        h = self.runner.submit(lambda _t: load(ref), name="load-frame")
-        h.result.connect(lambda frame: self.show_frame(ref, frame))
-        h.error.connect(lambda err: self.show_status(f"Cannot show the frame: {error_text(err)}", error=True))
+        h = self.runner.submit(lambda _t: (ref, load(ref)), name="load-frame")
+        # bound methods, not lambdas, on the handle's signals (see export_dialog.start)
+        h.result.connect(self._on_frame_loaded)
+        h.error.connect(self._on_frame_error)
         self._loading = h
+        self._wanted = ref
         return h
+
+    def _on_frame_loaded(self, result: object) -> None:
+        ref, frame = result  # type: ignore[misc]
+        if ref == self._wanted:
+            self.show_frame(ref, frame)
+
+    def _on_frame_error(self, err: object) -> None:
+        text = error_text(err) if isinstance(err, BaseException) else "unknown error"
+        self.show_status(f"Cannot show the frame: {text}", error=True)
 
     def show_status(self, text: str, error: bool = False) -> None:
         self.status.setText(text)

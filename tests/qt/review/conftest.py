@@ -24,7 +24,7 @@ class Rig:
         self.view.show()
         qtbot.waitExposed(self.view)
         self.view.activateWindow()
-        qtbot.waitActive(self.view)
+        qtbot.waitUntil(self.view.isActiveWindow)
         self.view.show_frame(grey_frame())
         self.target = LocalReview(AnnotationSet(annotations))
         self.undo = UndoAdapter(self.target)

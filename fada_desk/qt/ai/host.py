@@ -1,0 +1,325 @@
+"""What the AI panel needs from the window around it, and the exam-store side of AI results.
+
+The panel never reaches into the main window. It asks an :class:`AIHost`:
+which frame to analyse (:class:`AITarget`, or a one-line reason why not),
+whether the view still shows it, and how to store a result in the exam.
+:class:`MainWindowHost` answers for :class:`~fada_desk.qt.main_window.MainWindow`
+(frozen live frame, paused file, or the captured item under review);
+:class:`ViewHost` serves a bare :class:`~fada_desk.qt.live_view.LiveView`
+(standalone use, tests).
+
+Storing goes through :meth:`ReviewSession.import_analysis
+<fada_desk.storage.review.ReviewSession.import_analysis>`: AI output becomes
+*pending* annotations + an interpretation under review, and the whole analysis
+document is written to the audit trail. If the window has a review session
+open on the exam (the review editor), the import runs on that session on the
+GUI thread (its document is GUI-owned and the editor redraws from it);
+otherwise a short-lived session does it on the store worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from fada_desk.core.annotations import Annotation, FrameRef, Provenance, ReviewStatus
+from fada_desk.core.errors import FadaError
+from fada_desk.core.frame import Frame
+
+
+class NeedsConfirmation(FadaError):
+    """The frame's interpretation was already reviewed; a new AI result would replace it."""
+
+
+@dataclass(frozen=True)
+class AITarget:
+    """The still frame an analysis runs on, and where it lives."""
+
+    frame: Frame
+    description: str
+    source: str = ""
+    frame_index: int | None = None
+    item_id: int | None = None  # a captured item of the current exam
+    exam_id: int | None = None
+
+    @property
+    def frame_ref(self) -> FrameRef | None:
+        if self.item_id is None:
+            return None
+        return FrameRef(int(self.item_id), int(self.frame_index or 0))
+
+
+@dataclass(frozen=True)
+class StoredAI:
+    """What the exam holds for a frame: AI annotations and the interpretation under review."""
+
+    frame: FrameRef
+    annotations: list[Annotation]
+    interpretation: Any  # core.interpretation.Interpretation | None
+
+
+class AIHost(Protocol):
+    """The window side of the AI panel (all methods run on the GUI thread)."""
+
+    view: Any  # LiveView: .viewbox for the overlay
+
+    def current_target(self) -> AITarget:
+        """The frame to analyse now; raises FadaError with what the user should do."""
+
+    def shows(self, target: AITarget) -> bool:
+        """True while the view still shows ``target``'s frame."""
+
+    def editor_shows(self, frame: FrameRef) -> bool:
+        """True when a review editor on the view draws the stored annotations of ``frame``."""
+
+    def store_analysis(self, target: AITarget, analysis: Mapping[str, Any], analysis_id: str,
+                       replace_reviewed: bool, done: Callable[[Any], None],
+                       failed: Callable[[BaseException], None]) -> bool:
+        """Store (part of) an analysis of a captured frame; False if the target is not in an exam."""
+
+    def load_stored(self, frame: FrameRef, done: Callable[[StoredAI], None],
+                    failed: Callable[[BaseException], None]) -> bool:
+        """Read the AI annotations / interpretation stored for ``frame``."""
+
+    def match_capture(self, item: Any, sha256: str, done: Callable[[AITarget | None], None]) -> bool:
+        """Check whether captured ``item`` holds exactly the pixels an analysis saw."""
+
+    def status(self, text: str, ms: int = 5000) -> None: ...
+
+
+# ---------------------------------------------------------------------------- store side (any thread)
+
+def _reviewed(interp: Any) -> bool:
+    return any(v.status is not ReviewStatus.PENDING or v.edited for v in interp.values.values())
+
+
+def import_into_session(session: Any, frame: FrameRef, analysis: Mapping[str, Any], analysis_id: str,
+                        replace_reviewed: bool) -> list[str]:
+    """``session.import_analysis`` with the 'already reviewed' case as :class:`NeedsConfirmation`."""
+    from fada_desk.storage.review import ReviewError
+
+    try:
+        anns = session.import_analysis(frame.item_id, analysis, frame.frame_index, analysis_id,
+                                       replace_reviewed=replace_reviewed)
+    except ReviewError as err:
+        old = session.doc.interpretation(frame)
+        if not replace_reviewed and old is not None and _reviewed(old):
+            raise NeedsConfirmation(
+                f"The interpretation of capture #{frame.item_id} was already reviewed. "
+                "Replace it with the new AI result? (the reviewed one stays in the audit trail)") from err
+        raise
+    return [a.id for a in anns]
+
+
+def import_into_store(store: Any, exam_id: int, frame: FrameRef, analysis: Mapping[str, Any], analysis_id: str,
+                      operator: str, replace_reviewed: bool) -> list[str]:
+    """Store an analysis with a short-lived review session (store worker)."""
+    from fada_desk.storage.review import ReviewSession
+
+    with ReviewSession(store, exam_id, operator) as session:
+        return import_into_session(session, frame, analysis, analysis_id, replace_reviewed)
+
+
+def stored_from_doc(doc: Any, frame: FrameRef) -> StoredAI:
+    """The AI annotations (pending, accepted or edited; not rejected) and interpretation of a frame."""
+    anns = [a for a in doc.for_frame(frame)
+            if a.provenance is not Provenance.MANUAL and a.status is not ReviewStatus.REJECTED]
+    return StoredAI(frame, anns, doc.interpretation(frame))
+
+
+def stored_ai(store: Any, exam_id: int, frame: FrameRef) -> StoredAI:
+    """:func:`stored_from_doc` on the exam's stored review document (store worker)."""
+    from fada_desk.storage.review import ReviewStore
+
+    return stored_from_doc(ReviewStore(store).load(exam_id), frame)
+
+
+def frame_sha256(frame: Frame) -> str:
+    """The pipeline's image identity (sha256 of the RGB pixels), as in ``AnalysisResult.image``."""
+    from fada_desk.inference.pipeline import prepare_image
+
+    return prepare_image(frame, max_side=8192).sha256
+
+
+# ---------------------------------------------------------------------------- hosts
+
+class ViewHost:
+    """A host for a bare LiveView: analyses what it shows; nothing is stored."""
+
+    def __init__(self, view: Any, description: str = "Image", source: str = "") -> None:
+        self.view = view
+        self.description = description
+        self.source = source
+        self.messages: list[str] = []
+
+    def current_target(self) -> AITarget:
+        frame = self.view.frame
+        if frame is None:
+            raise FadaError("Open an image first.")
+        return AITarget(frame, f"{self.description} {frame.width}×{frame.height}", self.source, frame.index)
+
+    def shows(self, target: AITarget) -> bool:
+        return self.view.frame is target.frame
+
+    def editor_shows(self, frame: FrameRef) -> bool:
+        return False
+
+    def store_analysis(self, target: AITarget, analysis: Mapping[str, Any], analysis_id: str,
+                       replace_reviewed: bool, done: Callable[[Any], None],
+                       failed: Callable[[BaseException], None]) -> bool:
+        return False
+
+    def load_stored(self, frame: FrameRef, done: Callable[[StoredAI], None],
+                    failed: Callable[[BaseException], None]) -> bool:
+        return False
+
+    def match_capture(self, item: Any, sha256: str, done: Callable[[AITarget | None], None]) -> bool:
+        return False
+
+    def status(self, text: str, ms: int = 5000) -> None:
+        self.messages.append(text)
+
+
+class MainWindowHost:
+    """The main window: its frozen/paused frame or the captured item under review, its exam store.
+
+    Uses only the window's public API. The review dock (``window.review_dock``,
+    :class:`~fada_desk.qt.review.dock.ReviewDock`) owns the one review session
+    of the open exam: AI results are imported through it, and its editor draws
+    them once stored. Without a dock session (no operator name) a short-lived
+    session is used, and the AI overlay keeps drawing the result.
+    """
+
+    def __init__(self, window: Any) -> None:
+        self.window = window
+        self.view = window.view
+
+    # -- frames ----------------------------------------------------------------------
+    def current_target(self) -> AITarget:
+        w = self.window
+        p = w.active_pump()
+        frame = w.shown_frame
+        if p is None or frame is None:
+            raise FadaError("Open an image, a video or a capture device first (File > Open).")
+        single = not p.live and (p.frame_count or 0) <= 1
+        if not (p.frozen or not p.playing or single):
+            if p.live:
+                raise FadaError("Freeze the image first (Space): the AI analyses a still frame.")
+            raise FadaError("Pause the video first (Space): the AI analyses a still frame.")
+        item = w.review_item
+        if item is not None:
+            idx = int(frame.index or 0)
+            n = int(getattr(item, "n_frames", 1) or 1)
+            where = f", frame {idx + 1}/{n}" if n > 1 else ""
+            return AITarget(frame, f"Capture #{item.id}{where}", f"exam item #{item.id}", idx,
+                            int(item.id), int(getattr(item, "exam_id", 0)) or None)
+        info = p.info
+        what = "Frozen live frame" if p.live else ("Frame" if not single else "Image")
+        idx = frame.index
+        where = f" {idx + 1}/{p.frame_count}" if (idx is not None and not single and p.frame_count) else ""
+        return AITarget(frame, f"{what}{where} {frame.width}×{frame.height}", str(info.uri or ""), idx)
+
+    def shows(self, target: AITarget) -> bool:
+        shown = self.window.shown_frame
+        if shown is None:
+            return False
+        if shown is target.frame:
+            return True
+        # a seekable file / stored clip shows a new Frame object for the same position
+        return (target.frame_index is not None and shown.index == target.frame_index
+                and shown.pixels.shape == target.frame.pixels.shape
+                and self._same_item(target) and not self._live())
+
+    def _live(self) -> bool:
+        p = self.window.active_pump()
+        return p is None or p.live
+
+    def _same_item(self, target: AITarget) -> bool:
+        item = self.window.review_item
+        return (getattr(item, "id", None) if item is not None else None) == target.item_id
+
+    # -- review integration ------------------------------------------------------------
+    def _dock(self) -> Any:
+        return getattr(self.window, "review_dock", None)
+
+    def _session(self, exam_id: int | None) -> Any:
+        """The review dock's session on ``exam_id`` (one session per exam: never open a second)."""
+        dock = self._dock()
+        session = getattr(dock, "session", None) if dock is not None else None
+        if session is None or exam_id is None or getattr(session, "exam_id", None) != exam_id:
+            return None
+        return session
+
+    def editor_shows(self, frame: FrameRef) -> bool:
+        dock = self._dock()
+        return (dock is not None and getattr(dock, "editor", None) is not None
+                and getattr(dock, "frame", None) == frame)
+
+    def _operator(self) -> str:
+        exam = self.window.exam
+        op = str(getattr(exam, "operator", "") or "")
+        if not op:
+            op = str(self.window.settings.value("exam/operator", "") or "")
+        return op
+
+    def store_analysis(self, target: AITarget, analysis: Mapping[str, Any], analysis_id: str,
+                       replace_reviewed: bool, done: Callable[[Any], None],
+                       failed: Callable[[BaseException], None]) -> bool:
+        frame = target.frame_ref
+        exam = self.window.exam
+        if frame is None or exam is None or getattr(exam, "id", None) != target.exam_id:
+            return False
+        session = self._session(target.exam_id)
+        if session is not None:  # the review editor's own session: GUI thread, it redraws itself
+            try:
+                ids = import_into_session(session, frame, analysis, analysis_id, replace_reviewed)
+            except FadaError as err:
+                failed(err)
+            else:
+                done(ids)
+            return True
+        exam_id, operator, doc = int(exam.id), self._operator(), dict(analysis)
+        h = self.window.store_call(
+            lambda store: import_into_store(store, exam_id, frame, doc, analysis_id, operator, replace_reviewed),
+            "store-ai-result")
+        h.result.connect(done)
+        h.error.connect(failed)
+        return True
+
+    def load_stored(self, frame: FrameRef, done: Callable[[StoredAI], None],
+                    failed: Callable[[BaseException], None]) -> bool:
+        exam = self.window.exam
+        if exam is None:
+            return False
+        exam_id = int(exam.id)
+        session = self._session(exam_id)
+        if session is not None:  # the dock's document: current, including unsaved edits
+            done(stored_from_doc(session.doc, frame))
+            return True
+        h = self.window.store_call(lambda store: stored_ai(store, exam_id, frame), "load-ai-result")
+        h.result.connect(done)
+        h.error.connect(failed)
+        return True
+
+    def match_capture(self, item: Any, sha256: str, done: Callable[[AITarget | None], None]) -> bool:
+        """In the store worker: does captured ``item`` hold the analysed pixels? (then the
+        analysis of the frozen frame is stored with the capture)."""
+        exam = self.window.exam
+        if exam is None or getattr(item, "kind", "image") != "image":
+            return False
+
+        def fn(store: Any) -> AITarget | None:
+            frame = store.load_frame(item.id, 0)
+            if frame_sha256(frame) != sha256:
+                return None
+            return AITarget(frame, f"Capture #{item.id}", f"exam item #{item.id}", 0, int(item.id),
+                            int(item.exam_id))
+
+        h = self.window.store_call(fn, "match-ai-capture")
+        h.result.connect(done)
+        h.error.connect(lambda _e: done(None))
+        return True
+
+    def status(self, text: str, ms: int = 5000) -> None:
+        self.window.statusBar().showMessage(text, ms)

@@ -1,0 +1,141 @@
+"""AI results drawn on the image view, read-only, in the FADA class palette.
+
+What is drawn are the same :class:`~fada_desk.core.annotations.Annotation`
+objects the review editor edits: :func:`annotations_for` converts an analysis
+with :func:`fada_desk.core.interpretation.review_items_from_analysis`, and the
+pens, labels and colours come from :mod:`fada_desk.qt.review.style` (palette:
+``fada_desk.inference.constants`` through the exporters' ``annotation_color``),
+so a result looks the same here, in the review editor, in the PNG and the PDF.
+
+Why a second, read-only layer at all: a frozen *live* frame is not in the
+exam yet, so there is nothing for the review editor to edit; and while an
+analysis runs, phases are drawn as they finish. Once a result is stored in
+the exam and the review editor shows that frame, the panel hides this layer
+(the editor draws the very same annotations, editable).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QPainterPath
+from PySide6.QtWidgets import QGraphicsPathItem
+
+from fada_desk.core.annotations import Annotation, Box, Caliper, Ellipse, FrameRef, Keypoints, Polygon
+from fada_desk.core.interpretation import review_items_from_analysis
+from fada_desk.qt.review import style
+
+Z_OVERLAY = 18  # above the image, below the calibration picks (LiveView uses 10 for them... and 30 for labels)
+PREVIEW_FRAME = FrameRef(0, 0)  # a frame that is not in any exam (display only)
+
+
+def annotations_for(analysis: Mapping[str, Any], frame: FrameRef | None = None,
+                    analysis_id: str = "preview") -> list[Annotation]:
+    """Annotations (boxes, polygons, keypoints) of an ``AnalysisResult.to_dict()``."""
+    anns, _interp = review_items_from_analysis(analysis, frame or PREVIEW_FRAME, analysis_id)
+    return list(anns)
+
+
+def _path(points: Sequence[tuple[float, float]], closed: bool) -> QPainterPath:
+    path = QPainterPath()
+    if not points:
+        return path
+    path.moveTo(QPointF(*points[0]))
+    for p in points[1:]:
+        path.lineTo(QPointF(*p))
+    if closed:
+        path.closeSubpath()
+    return path
+
+
+def shape_path(ann: Annotation) -> QPainterPath:
+    """The outline of an annotation in image pixels."""
+    if isinstance(ann, Box):
+        path = QPainterPath()
+        path.addRect(QRectF(QPointF(ann.x0, ann.y0), QPointF(ann.x1, ann.y1)).normalized())
+        return path
+    if isinstance(ann, Polygon):
+        return _path(list(ann.points), True)
+    if isinstance(ann, Ellipse):
+        return _path(ann.sample(72), True)
+    if isinstance(ann, Caliper):
+        return _path([ann.p1, ann.p2], False)
+    if isinstance(ann, Keypoints):
+        return _path([(k.x, k.y) for k in ann.points if k.visibility > 0], False)
+    return _path(ann.control_points(), True)
+
+
+class AIOverlay:
+    """Read-only pyqtgraph items for a list of annotations on one ViewBox."""
+
+    def __init__(self, viewbox: pg.ViewBox) -> None:
+        self.viewbox = viewbox
+        self._items: list[Any] = []
+        self._annotations: list[Annotation] = []
+        self._visible = True
+
+    @property
+    def annotations(self) -> list[Annotation]:
+        return list(self._annotations)
+
+    @property
+    def visible(self) -> bool:
+        return self._visible and bool(self._items)
+
+    def set_annotations(self, anns: Iterable[Annotation]) -> None:
+        self.clear()
+        for ann in anns:
+            self._add(ann)
+
+    def add(self, anns: Iterable[Annotation]) -> None:
+        for ann in anns:
+            self._add(ann)
+
+    def _add(self, ann: Annotation) -> None:
+        self._annotations.append(ann)
+        pen = style.pen_for(ann)
+        shape = QGraphicsPathItem(shape_path(ann))
+        shape.setPen(pen)
+        shape.setBrush(pg.mkBrush(None))
+        shape.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        shape.setZValue(Z_OVERLAY)
+        self._put(shape)
+        if isinstance(ann, Keypoints):
+            color = style.qcolor(ann)
+            pts = [(k.x, k.y) for k in ann.points if k.visibility > 0]
+            dots = pg.ScatterPlotItem([p[0] for p in pts], [p[1] for p in pts], size=9, symbol="o",
+                                      pen=pg.mkPen(color.darker(160), width=1), brush=pg.mkBrush(color))
+            dots.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+            dots.setZValue(Z_OVERLAY + 1)
+            self._put(dots)
+        color, fill = style.label_colors(ann)
+        label = pg.TextItem(style.label_text(ann), color=color, fill=fill, anchor=(0, 1))
+        label.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        label.setAcceptHoverEvents(False)
+        label.setZValue(Z_OVERLAY + 2)
+        x0, y0, _, _ = ann.bounds()
+        label.setPos(x0, y0)
+        self._put(label)
+
+    def _put(self, item: Any) -> None:
+        item.setVisible(self._visible)
+        self.viewbox.addItem(item, ignoreBounds=True)
+        self._items.append(item)
+
+    def set_visible(self, visible: bool) -> None:
+        self._visible = visible
+        for item in self._items:
+            item.setVisible(visible)
+
+    def clear(self) -> None:
+        for item in self._items:
+            self.viewbox.removeItem(item)
+        self._items.clear()
+        self._annotations.clear()
+
+    def labels(self) -> list[str]:
+        """The annotation labels drawn (tests, status text)."""
+        return [a.label for a in self._annotations]

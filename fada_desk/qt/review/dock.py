@@ -1,0 +1,242 @@
+"""Review inside the main window: a dock with the review panel, editing on the main view.
+
+The main window owns the image view and decides what is shown; it tells the
+dock three things: which exam is open (:meth:`ReviewDock.set_exam`), which
+frame is on screen (:meth:`ReviewDock.frame_shown`, with the stored item when
+a capture is being reviewed, ``None`` while live) and when a calibration
+changed (:meth:`ReviewDock.calibration_changed`). The dock keeps one
+:class:`~fada_desk.storage.review.ReviewSession` per open exam (every edit
+autosaved and audited under the exam's operator) and an
+:class:`~fada_desk.qt.review.editor.AnnotationEditor` on the main view.
+
+Other panels that produce review content (the AI panel) must go through
+:attr:`ReviewDock.session` (``session.import_analysis``): one session per exam,
+so the editor shows the new items at once and undo/audit stay consistent.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QStackedWidget, QVBoxLayout, QWidget
+
+from fada_desk.core.annotations import FrameRef
+from fada_desk.core.calibration import Calibration
+from fada_desk.core.cancel import CancelToken
+from fada_desk.core.errors import FadaError
+from fada_desk.export.base import ExportOptions, Job
+from fada_desk.qt.review.editor import AnnotationEditor
+from fada_desk.qt.review.export_dialog import ExportDialog
+from fada_desk.qt.review.undo import UndoAdapter
+from fada_desk.qt.review.workspace import ReviewPanel
+from fada_desk.qt.workers import JobRunner
+
+log = logging.getLogger(__name__)
+
+IDLE_TEXT = ("Open or create an exam, then click a capture in the strip below to review it: "
+             "accept or correct the AI, draw and measure.")
+
+
+class ReviewDock(QDockWidget):
+    """The "Review" dock of the main window (see the module docstring for the hooks)."""
+
+    def __init__(self, view: Any, window: QMainWindow, operator_fallback: str = "") -> None:
+        super().__init__("Review", window)
+        self.setObjectName("reviewDock")
+        self.view = view
+        self.window_ = window
+        self.operator_fallback = operator_fallback
+        self.store: Any = None
+        self.exam: Any = None
+        self.session: Any = None
+        self.undo: UndoAdapter | None = None
+        self.editor: AnnotationEditor | None = None
+        self.panel: ReviewPanel | None = None
+        self.export_dialog: ExportDialog | None = None
+        self.runner = JobRunner(max_threads=1, parent=self)
+        self._cal_cache: dict[int, Calibration | None] = {}
+        self._shown: tuple[FrameRef, tuple[int, int]] | None = None
+
+        self.message = QLabel(IDLE_TEXT)
+        self.message.setObjectName("reviewDockMessage")
+        self.message.setWordWrap(True)
+        self.message.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.message)
+        box = QWidget()
+        lay = QVBoxLayout(box)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(self.stack)
+        self.setWidget(box)
+
+        self.act_export = QAction("Export exam…", self)
+        self.act_export.setObjectName("reviewExport")
+        self.act_export.triggered.connect(self.open_export_dialog)
+        self.act_export.setEnabled(False)
+        QTimer.singleShot(0, self.share_side)
+
+    def share_side(self) -> bool:
+        """Stack this dock as a tab with the AI dock when the window has one: a laptop
+        screen cannot give the image its room next to two side panels."""
+        ai = self.window_.findChild(QDockWidget, "aiDock")
+        if ai is None or ai is self or self.window_.dockWidgetArea(ai) == Qt.DockWidgetArea.NoDockWidgetArea:
+            return False
+        if ai not in self.window_.tabifiedDockWidgets(self):
+            self.window_.tabifyDockWidget(ai, self)
+            ai.raise_()
+        return True
+
+    # ------------------------------------------------------------------ exam
+    def set_exam(self, store: Any, exam: Any, operator: str = "") -> bool:
+        """Open ``exam`` for review (closing the previous one). False with a message when it
+        cannot be opened (no operator name, store error); live work is not affected."""
+        self.close_exam()
+        if store is None or exam is None:
+            return False
+        self.store, self.exam = store, exam
+        who = (operator or getattr(exam, "operator", "") or self.operator_fallback).strip()
+        if not who:
+            self._idle("Enter the operator's name on the exam to review it: every review action is signed.")
+            return False
+        try:
+            from fada_desk.storage.review import ReviewSession
+
+            self.session = ReviewSession(store, exam.id, who)
+        except FadaError as err:
+            self._idle(f"Cannot open the exam's review: {err}")
+            return False
+        self.undo = UndoAdapter(self.session, self)
+        self.editor = AnnotationEditor(self.view, self.undo, shortcut_host=self.view, parent=self)
+        for a in self.editor.actions():  # shortcuts also work with the focus in the dock
+            self.addAction(a)
+        self.panel = ReviewPanel(self.editor, self.calibration_for, self._ga_days)
+        self.stack.addWidget(self.panel)
+        self.stack.setCurrentWidget(self.panel)
+        self.undo.error.connect(self._show_error)
+        self.editor.message.connect(self._show_message)
+        self.act_export.setEnabled(True)
+        return True
+
+    def close_exam(self) -> None:
+        """Save the last edit and close the session (on exam change and on quit)."""
+        self._shown = None
+        if self.export_dialog is not None:
+            self.export_dialog.close()
+            self.export_dialog = None
+        if self.editor is not None:
+            self.editor.set_frame(None)
+            self.editor.detach()
+            for a in self.editor.actions():
+                self.removeAction(a)
+        if self.panel is not None:
+            self.stack.removeWidget(self.panel)
+            self.panel.deleteLater()
+        if self.editor is not None:
+            self.editor.deleteLater()
+        if self.undo is not None:
+            self.undo.deleteLater()
+        if self.session is not None:
+            try:
+                self.session.close()
+            except FadaError as err:
+                log.error("closing the review session: %s", err)
+                self._show_error(f"The last review edit could not be saved: {err}")
+        self.session = self.undo = self.editor = self.panel = None
+        self.store = self.exam = None
+        self._cal_cache.clear()
+        self.act_export.setEnabled(False)
+        self._idle(IDLE_TEXT)
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        self.close_exam()
+        self.runner.shutdown(timeout, cancel=False)
+
+    def _idle(self, text: str) -> None:
+        self.message.setText(text)
+        self.stack.setCurrentWidget(self.message)
+
+    # ------------------------------------------------------------------ frames
+    def frame_shown(self, item: Any, frame: Any) -> None:
+        """The main view now shows ``frame``; ``item`` is the stored capture it belongs to
+        (None while live or for a file that is not in the exam: nothing to edit)."""
+        if self.editor is None:
+            return
+        ref = None
+        if item is not None and frame is not None and getattr(item, "exam_id", None) == self.exam.id:
+            ref = FrameRef(int(item.id), int(frame.index or 0))
+            self._cal_cache[ref.item_id] = getattr(item, "calibration", None)
+        size = (int(frame.width), int(frame.height)) if frame is not None else (0, 0)
+        shown = (ref, size) if ref is not None else None
+        if shown == self._shown:
+            return
+        entering = self._shown is None and shown is not None
+        self._shown = shown
+        self.editor.set_frame(ref, size if ref is not None else None)
+        if entering and self.isVisible():
+            self.raise_()  # reviewing a capture: bring the review tab forward
+
+    @property
+    def frame(self) -> FrameRef | None:
+        return self._shown[0] if self._shown else None
+
+    # ------------------------------------------------------------------ calibration / biometry
+    def calibration_for(self, frame: FrameRef) -> Calibration | None:
+        if frame.item_id not in self._cal_cache:
+            try:
+                self._cal_cache[frame.item_id] = self.store.get_item(frame.item_id).calibration
+            except FadaError as err:
+                log.warning("calibration of item %s: %s", frame.item_id, err)
+                return None
+        return self._cal_cache[frame.item_id]
+
+    def calibration_changed(self, *_: object) -> None:
+        """A calibration was set: re-read calibrations on next use and re-measure."""
+        self._cal_cache.clear()
+        if self.panel is not None:
+            self.panel.measurements.refresh()
+
+    def _ga_days(self) -> float | None:
+        ga = getattr(self.exam, "ga_days", None)
+        return float(ga) if ga else None
+
+    # ------------------------------------------------------------------ export
+    def open_export_dialog(self) -> ExportDialog | None:
+        if self.session is None:
+            return None
+        if self.export_dialog is not None and self.export_dialog.running:
+            self.export_dialog.raise_()
+            return self.export_dialog
+        store, exam_id = self.store, self.exam.id
+
+        def make_job(fmt: str, out_dir: Path, options: ExportOptions, token: CancelToken) -> Job:
+            from fada_desk.export import export_exam
+
+            return export_exam(store, exam_id, fmt, out_dir, options, token)
+
+        dlg = ExportDialog(make_job, self.runner, None, self.session.operator,
+                           before_export=self.session.flush, parent=self.window_)
+        dlg.exported.connect(self._exported)
+        self.export_dialog = dlg
+        dlg.open()
+        return dlg
+
+    def _exported(self, paths: list) -> None:
+        self._show_message(f"Exported {len(paths)} file(s).")
+
+    # ------------------------------------------------------------------ messages
+    def _status(self) -> Any:
+        return self.window_.statusBar() if hasattr(self.window_, "statusBar") else None
+
+    def _show_message(self, text: str) -> None:
+        sb = self._status()
+        if sb is not None:
+            sb.showMessage(text, 6000)
+
+    def _show_error(self, text: str) -> None:
+        sb = self._status()
+        if sb is not None:
+            sb.showMessage(f"Review: {text}", 15000)

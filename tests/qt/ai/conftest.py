@@ -1,0 +1,65 @@
+"""Fixtures for the AI panel tests: a LiveView host, services over scripted backends."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from helpers_ai import BRAIN, dark_frame
+from inference.fakes import FakeBackend
+
+from fada_desk.inference.pipeline import PipelineSettings
+from fada_desk.qt.ai import model_service as M
+
+
+@pytest.fixture(autouse=True)
+def _fresh_shared_service() -> Iterator[None]:
+    """Every test starts without a process model and closes whatever it loaded."""
+    M.reset_shared_service()
+    yield
+    M.reset_shared_service()
+
+
+def fake_service(backend: Any, name: str = "scripted model") -> M.ModelService:
+    svc = M.ModelService(pipeline_settings=PipelineSettings(use_cache=False))
+    svc.use_backend(backend, name)
+    return svc
+
+
+@pytest.fixture
+def make_panel(qtbot: Any) -> Iterator[Callable[..., Any]]:
+    """``make_panel(backend_or_service, frame=...)`` -> (panel, view, host): a shown LiveView
+    with the panel beside it; shut down after the test."""
+    from PySide6.QtWidgets import QHBoxLayout, QWidget
+
+    from fada_desk.qt.ai.host import ViewHost
+    from fada_desk.qt.ai.panel import AIPanel
+    from fada_desk.qt.live_view import LiveView
+
+    panels: list[Any] = []
+    keep: list[Any] = []
+
+    def make(backend: Any = None, frame: Any = None, service: M.ModelService | None = None,
+             check: bool = True) -> tuple[Any, Any, Any]:
+        if service is None:
+            service = fake_service(backend if backend is not None else FakeBackend(answers=dict(BRAIN)))
+        box = QWidget()
+        qtbot.addWidget(box)
+        view = LiveView()
+        host = ViewHost(view, "Test image", "memory:test")
+        panel = AIPanel(host, service=service, check=check)
+        lay = QHBoxLayout(box)
+        lay.addWidget(view, 3)
+        lay.addWidget(panel, 2)
+        box.resize(1000, 620)
+        box.show()
+        qtbot.waitExposed(box)
+        view.show_frame(frame if frame is not None else dark_frame())
+        panels.append(panel)
+        keep.append(box)  # qtbot only holds a weak reference
+        return panel, view, host
+
+    yield make
+    for p in panels:
+        p.shutdown()
