@@ -45,7 +45,11 @@ class AIDock(QDockWidget):
         self.host = MainWindowHost(window)
         self.panel = AIPanel(self.host, service=service, settings=window.settings)
         self.setWidget(self.panel)
-        window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self)  # review dock: right
+        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self)
+        review = getattr(window, "review_dock", None)
+        if review is not None:  # one tabbed side area keeps the image large on a laptop screen
+            window.tabifyDockWidget(review, self)
+            review.raise_()
         window.itemSaved.connect(self.panel.item_captured)
         self._watcher = _CloseWatcher(self.panel, self)
         window.installEventFilter(self._watcher)
@@ -72,8 +76,19 @@ class AIDock(QDockWidget):
         menu.addAction(self.act_settings)
         menu.addAction(self.toggleViewAction())
         self.menu = menu
-        self.panel.stateChanged.connect(lambda _s: self._sync_actions())
+        self.panel.stateChanged.connect(self._on_state)
         self._sync_actions()
+
+    def _on_state(self, state: str) -> None:
+        if state in ("loading", "running") and not self.on_screen:
+            self.show()
+            self.raise_()  # a run started from the menu / F5: show its progress
+        self._sync_actions()
+
+    @property
+    def on_screen(self) -> bool:
+        """Shown and not behind another tab (Qt moves hidden tabs off-screen, still 'visible')."""
+        return self.isVisible() and not self.visibleRegion().isEmpty()
 
     def _sync_actions(self) -> None:
         busy = self.panel.running

@@ -214,11 +214,17 @@ class MainWindowHost:
             where = f", frame {idx + 1}/{n}" if n > 1 else ""
             return AITarget(frame, f"Capture #{item.id}{where}", f"exam item #{item.id}", idx,
                             int(item.id), int(getattr(item, "exam_id", 0)) or None)
-        info = p.info
         what = "Frozen live frame" if p.live else ("Frame" if not single else "Image")
         idx = frame.index
         where = f" {idx + 1}/{p.frame_count}" if (idx is not None and not single and p.frame_count) else ""
-        return AITarget(frame, f"{what}{where} {frame.width}×{frame.height}", str(info.uri or ""), idx)
+        return AITarget(frame, f"{what}{where} {frame.width}×{frame.height}", self._uri(p), idx)
+
+    @staticmethod
+    def _uri(pump: Any) -> str:
+        """The source for the analysis record: never a stream password (it goes to the audit trail)."""
+        from fada_desk.sources.capture import redact_uri
+
+        return redact_uri(str(pump.info.uri or ""))
 
     def shows(self, target: AITarget) -> bool:
         shown = self.window.shown_frame
@@ -227,17 +233,14 @@ class MainWindowHost:
         if shown is target.frame:
             return True
         # a seekable file / stored clip shows a new Frame object for the same position
-        return (target.frame_index is not None and shown.index == target.frame_index
-                and shown.pixels.shape == target.frame.pixels.shape
-                and self._same_item(target) and not self._live())
-
-    def _live(self) -> bool:
         p = self.window.active_pump()
-        return p is None or p.live
-
-    def _same_item(self, target: AITarget) -> bool:
+        if (p is None or p.live or target.frame_index is None or shown.index != target.frame_index
+                or shown.pixels.shape != target.frame.pixels.shape):
+            return False
         item = self.window.review_item
-        return (getattr(item, "id", None) if item is not None else None) == target.item_id
+        if target.item_id is not None:
+            return item is not None and getattr(item, "id", None) == target.item_id
+        return item is None and self._uri(p) == target.source
 
     # -- review integration ------------------------------------------------------------
     def _dock(self) -> Any:

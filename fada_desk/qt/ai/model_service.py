@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from fada_desk.core.cancel import CancelToken, Progress
-from fada_desk.core.errors import FadaError, ModelError
+from fada_desk.core.errors import Cancelled, FadaError, ModelError
 
 UNCHECKED, CHECKING, MISSING, INVALID, READY, LOADING, LOADED, FAILED = (
     "unchecked", "checking", "missing", "invalid", "ready", "loading", "loaded", "failed")
@@ -75,11 +75,13 @@ def _create(status: Any, options: dict[str, Any]) -> Any:
 _DONE = object()
 
 
-def call_reporting(fn: Callable[[Callable[[Progress], None]], Any], name: str) -> Generator[Progress, None, Any]:
+def call_reporting(fn: Callable[[Callable[[Progress], None]], Any], name: str,
+                   token: CancelToken | None = None) -> Generator[Progress, None, Any]:
     """Run ``fn(report)`` (a blocking call with a progress callback) on a helper thread and
     yield its progress here, so a worker job can show it. Returns ``fn``'s value or raises
-    its error. If the job is cancelled meanwhile, ``fn`` still runs to the end (a model load
-    cannot be interrupted half-way); its own code must leave a consistent state."""
+    its error; raises Cancelled within ~0.1 s of ``token`` being cancelled. ``fn`` itself
+    still runs to the end then (a model load cannot be interrupted half-way): its own code
+    must leave a consistent state."""
     q: queue.Queue[Any] = queue.Queue()
     box: dict[str, Any] = {}
 
@@ -94,7 +96,12 @@ def call_reporting(fn: Callable[[Callable[[Progress], None]], Any], name: str) -
     t = threading.Thread(target=target, name=name, daemon=True)
     t.start()
     while True:
-        item = q.get()
+        try:
+            item = q.get(timeout=0.1)
+        except queue.Empty:
+            if token is not None:
+                token.check()
+            continue
         if item is _DONE:
             break
         if isinstance(item, Progress):
@@ -129,6 +136,7 @@ class ModelService:
         self._status: Any = None  # SetStatus
         self._directory: Path | None = None
         self._backend: Any = None
+        self._loading: Any = None  # the backend a (maybe abandoned) load job is loading
         self._preset: Any = None
         self._preset_name = ""
         self._pipeline: Any = None
@@ -154,11 +162,6 @@ class ModelService:
     @property
     def loaded(self) -> bool:
         return self._state == LOADED
-
-    @property
-    def usable(self) -> bool:
-        """True when a run may start (it will load the model if needed)."""
-        return self._state in (READY, LOADED, UNCHECKED, FAILED) or (self._preset is not None)
 
     @property
     def info(self) -> Any:
@@ -236,10 +239,13 @@ class ModelService:
         yield Progress(f"Verifying {directory.name}…")
         try:
             status = self._verifier(directory, token)
-        except ModelError as err:
+            token.check()
+        except Cancelled:
+            self._set(UNCHECKED, "Model check cancelled.")
+            raise
+        except (ModelError, OSError) as err:
             self._set(INVALID, f"{err}. {INSTALL_HINT}")
             return self._state
-        token.check()
         self._status = status
         if not status.ok:
             self._set(INVALID, f"{status.message}. {INSTALL_HINT}")
@@ -260,10 +266,13 @@ class ModelService:
                 if self._state != READY:
                     raise ModelError(self._message)
             token.check()
-            backend = self._backend
-            if backend is None:
-                backend = self._preset if self._preset is not None else self._factory(
-                    self._status, self.config.options())
+            with self._lock:
+                # a load cancelled half-way goes on in its thread: wait for that backend, never a second
+                backend = self._backend or self._loading
+                if backend is None:
+                    backend = self._preset if self._preset is not None else self._factory(
+                        self._status, self.config.options())
+                self._loading = backend
             name = self._preset_name or (self._status.name if self._status is not None else "model")
             self._set(LOADING, f"Loading {name}…")
             yield Progress(f"Loading {name}…", 0.0)
@@ -274,16 +283,18 @@ class ModelService:
                         self._progress = p.message
                     report(p)
                 try:
-                    backend.load(progress=relay)
+                    backend.load(progress=relay)  # idempotent: returns at once if already loaded
                 except BaseException as err:
+                    with self._lock:
+                        self._loading = None
                     self._set(FAILED, f"{name} could not be loaded: {err}")
                     raise
                 with self._lock:  # the load finishes even when the job was cancelled
-                    self._backend = backend
+                    self._backend, self._loading = backend, None
                     self._pipeline = self._make_pipeline(backend)
                 self._set(LOADED, f"{name}: loaded")
 
-            yield from call_reporting(load, "fada-model-load")
+            yield from call_reporting(load, "fada-model-load", token)
             return self._pipeline
         finally:
             self._load_lock.release()

@@ -28,7 +28,7 @@ from fada_desk.core.annotations import Annotation, Box, Caliper, Ellipse, FrameR
 from fada_desk.core.interpretation import review_items_from_analysis
 from fada_desk.qt.review import style
 
-Z_OVERLAY = 18  # above the image, below the calibration picks (LiveView uses 10 for them... and 30 for labels)
+Z_OVERLAY = 18  # above the image and the calibration picks (10), below the review editor's labels (30)
 PREVIEW_FRAME = FrameRef(0, 0)  # a frame that is not in any exam (display only)
 
 
@@ -126,6 +126,8 @@ class AIOverlay:
         self._items.append(item)
 
     def set_visible(self, visible: bool) -> None:
+        if visible == self._visible:
+            return
         self._visible = visible
         for item in self._items:
             item.setVisible(visible)

@@ -29,7 +29,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -94,6 +94,7 @@ class _Run:
     stored: bool = False
     phase_anns: dict[str, list[Annotation]] = field(default_factory=dict)
     captured: list[Any] = field(default_factory=list)  # items captured while running
+    first_phase: int = 0  # phases[first_phase:] belong to the job running now
 
     @property
     def result(self) -> AnalysisResult | None:
@@ -297,6 +298,9 @@ class AIPanel(QWidget):
         lay.addWidget(self.state_label)
         lay.addWidget(self.tabs, 1)
         self._update_buttons()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        return QSize(320, 640)  # a side panel: leave the width to the image
 
     def _fill_class_table(self, mapping: Any) -> None:
         det = {c.strip() for c in (mapping.det_classes if mapping else "").split(",") if c.strip()}
@@ -509,6 +513,7 @@ class AIPanel(QWidget):
         return self._submit(job, run, "ai-steps")
 
     def _submit(self, job: Any, run: _Run, name: str) -> JobHandle:
+        run.first_phase = len(run.result.phases) if run.result is not None else 0
         self._set_state(LOADING if not self.service.loaded else RUNNING,
                         "Loading the model…" if not self.service.loaded else "Running…")
         self.progress.setRange(0, 1000)
@@ -698,7 +703,7 @@ class AIPanel(QWidget):
         self.progress.setValue(1000)
         self._show_mapping(run)
         errors = res.errors
-        total = sum(p.seconds for p in res.phases)
+        total = sum(p.seconds for p in res.phases[run.first_phase:])
         if errors:
             self._set_state(DONE, "Finished with errors: " + "; ".join(errors), error=True)
         else:
@@ -862,7 +867,11 @@ class AIPanel(QWidget):
                 self._display_run(run)
             return
         ref = target.frame_ref if target is not None else None
-        if ref is None or ref == self._displayed:
+        if ref is None:
+            if isinstance(self._displayed, FrameRef):
+                self._displayed = None  # read again when the capture is shown again (it may be edited)
+            return
+        if ref == self._displayed:
             return
         self._displayed = ref
         self.host.load_stored(ref, lambda stored, t=target: self._show_stored(t, stored),

@@ -166,14 +166,11 @@ class ExportDialog(QDialog):
         self._set_running(True)
         make_job = self.make_job
         h = self.runner.submit(lambda token: make_job(fmt, out_dir, options, token), name=f"export-{fmt}")
-        # Bound methods only on the handle's signals: with PySide6 6.11 a lambda capturing
-        # this dialog, connected to a handle that the runner then deleteLater()s, can crash
-        # in ~QObject (reproduced with pytest-qt's waitSignal on the same handle).
         h.progress.connect(self._on_progress)
         h.result.connect(self._on_result)
         h.error.connect(self._on_error)
         h.cancelled.connect(self._on_cancelled)
-        h.finished.connect(self._on_finished)
+        h.finished.connect(lambda: self._set_running(False))
         self.handle = h
         return h
 
@@ -188,9 +185,6 @@ class ExportDialog(QDialog):
         for w in (self.format_box, self.pending_box, self.dir_edit, self.browse_button, self.export_button):
             w.setEnabled(not running)
         self.cancel_button.setText("Cancel" if running else "Close")
-
-    def _on_finished(self) -> None:
-        self._set_running(False)
 
     def _on_progress(self, p: Progress) -> None:
         if p.fraction is not None:

@@ -6,10 +6,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from helpers_ai import BRAIN, dark_frame
+from helpers_ai import BRAIN, dark_frame, fake_service
+from inference.conftest import tiny_model  # noqa: F401 - the real tiny GGUF model (built once)
 from inference.fakes import FakeBackend
 
-from fada_desk.inference.pipeline import PipelineSettings
 from fada_desk.qt.ai import model_service as M
 
 
@@ -19,12 +19,6 @@ def _fresh_shared_service() -> Iterator[None]:
     M.reset_shared_service()
     yield
     M.reset_shared_service()
-
-
-def fake_service(backend: Any, name: str = "scripted model") -> M.ModelService:
-    svc = M.ModelService(pipeline_settings=PipelineSettings(use_cache=False))
-    svc.use_backend(backend, name)
-    return svc
 
 
 @pytest.fixture

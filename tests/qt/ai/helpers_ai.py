@@ -16,6 +16,8 @@ from fada_desk.core.cancel import CancelToken
 from fada_desk.core.frame import Frame
 from fada_desk.inference.backend import GenerationRequest, GenerationStats
 from fada_desk.inference.constants import class_color
+from fada_desk.inference.pipeline import PipelineSettings
+from fada_desk.qt.ai.model_service import ModelService
 
 CORPUS = DATA / "fada_outputs"
 
@@ -83,3 +85,10 @@ def class_pixels(img: QImage, cls: str) -> int:
 
 def phases_of(backend: Any) -> list[str]:
     return list(backend.phases())
+
+
+def fake_service(backend: Any, name: str = "scripted model") -> ModelService:
+    """A model service over a scripted backend (no files, no cache)."""
+    svc = ModelService(pipeline_settings=PipelineSettings(use_cache=False))
+    svc.use_backend(backend, name)
+    return svc

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import fake_service
-from helpers_ai import BRAIN, GatedBackend, class_pixels, corpus, dark_frame
+from helpers_ai import BRAIN, GatedBackend, class_pixels, corpus, dark_frame, fake_service
 from inference.fakes import FakeBackend
 from PySide6.QtCore import QTimer
 from PySide6.QtCore import Qt
@@ -174,7 +173,8 @@ def test_a_model_that_fails_to_load_fails_the_run_with_its_message(
         panel.run_autonomous()
     assert "out of memory" in panel.state_label.text()
     assert panel.service.state == M.FAILED and "could not be loaded" in panel.model_label.text()
-    assert panel.phase_rows()[0][1] == "not run" or panel.phase_rows()[0][1] == "failed"
+    assert [r[1] for r in panel.phase_rows()] == ["not run"] * 4  # it failed before any phase
+    assert not panel.running and panel.autonomous_button.isEnabled()
 
 
 def test_human_in_the_loop_interpret_then_chosen_steps(qtbot: Any, make_panel: Any, wait_for: Any) -> None:
@@ -249,4 +249,55 @@ def test_shared_service_is_one_per_process_and_closed_on_reset() -> None:
 
 def test_fake_service_helper_builds_ready_services() -> None:
     svc = fake_service(FakeBackend())
-    assert svc.state == M.READY and svc.usable
+    assert svc.state == M.READY and svc.message == "scripted model: ready (loads on first use)"
+
+
+def test_the_process_model_is_closed_when_the_application_quits(qtbot: Any) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    from fada_desk.core.cancel import CancelToken
+    from fada_desk.inference.pipeline import drive
+
+    backend = FakeBackend(answers=dict(BRAIN))
+    M._SHARED = fake_service(backend)
+    P._close_shared_on_quit()  # what every panel on the shared service does (once)
+    drive(M.shared_service().ensure_loaded(CancelToken()))
+    assert backend.loaded
+    QApplication.instance().aboutToQuit.emit()
+    assert backend.closed and not backend.loaded
+
+
+def test_lazy_load_shows_progress_and_cancel_while_loading_loads_only_once(
+        qtbot: Any, make_panel: Any, wait_for: Any) -> None:
+    import threading
+    from dataclasses import dataclass, field
+
+    from fada_desk.core.cancel import Progress
+
+    @dataclass
+    class SlowLoad(FakeBackend):
+        gate: threading.Event = field(default_factory=threading.Event)
+        entered: threading.Event = field(default_factory=threading.Event)
+
+        def load(self, progress: Any = None) -> None:
+            self.entered.set()
+            if progress is not None:
+                progress(Progress("Loading language model", 0.3))
+            self.gate.wait(30)
+            super().load()
+
+    backend = SlowLoad(answers=dict(BRAIN))
+    panel, _view, _host = make_panel(backend)
+    panel.run_autonomous()
+    wait_for(backend.entered.is_set)
+    wait_for(lambda: "Loading language model" in panel.model_label.text())
+    assert panel.state == P.LOADING and panel.model_label.text().startswith("Loading scripted model…")
+    panel.cancel()
+    wait_for(lambda: panel.state == P.CANCELLED)
+    assert not backend.loaded  # the cancel did not wait for the load
+    assert panel.phase_rows()[0][1] == "not run"
+    backend.gate.set()  # the load itself finishes in the background...
+    wait_for(lambda: panel.service.state == M.LOADED)
+    with qtbot.waitSignal(panel.resultReady, timeout=20000):
+        panel.run_autonomous()  # ...and the next run uses it
+    assert backend.load_calls == 1 and panel.state == P.DONE

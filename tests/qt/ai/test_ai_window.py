@@ -8,8 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import fake_service
-from helpers_ai import BRAIN, class_pixels, dark_frame
+from helpers_ai import BRAIN, class_pixels, dark_frame, fake_service
 from inference.fakes import FakeBackend
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
@@ -42,6 +41,7 @@ def ai_window(qtbot: Any, backend: FakeBackend) -> Iterator[Any]:
     win.resize(1200, 800)
     win.show()
     qtbot.waitExposed(win)
+    win.ai_dock.raise_()  # tabbed with the review dock
     yield win
     win.close()
 
@@ -63,8 +63,11 @@ def test_live_frame_must_be_frozen_first(qtbot: Any, ai_window: Any, wait_for: A
     assert panel.run_autonomous() is None and "Freeze the image first" in panel.state_label.text()
     qtbot.keyClick(ai_window, Qt.Key.Key_Space)
     wait_for(lambda: panel.target_label.text().startswith("Analyses: Frozen live frame"))
+    ai_window.review_dock.raise_()  # the AI tab is behind the review tab
+    wait_for(lambda: not ai_window.ai_dock.on_screen)
     with qtbot.waitSignal(panel.resultReady, timeout=20000):
         ai_window.ai_dock.act_autonomous.trigger()  # F5 / AI menu
+    assert ai_window.ai_dock.on_screen  # a run brings its progress to the front
     assert panel.state == P.DONE and panel.overlay.visible
     # unfreezing moves on to new frames: the result is no longer drawn on them
     qtbot.keyClick(ai_window, Qt.Key.Key_Space)
@@ -182,3 +185,40 @@ def test_run_on_a_reviewed_capture_asks_before_replacing_the_interpretation(
     interp = dock.session.doc.interpretation(ref)
     assert interp.values["imaging_plane"].status is ReviewStatus.PENDING  # the new AI result
     assert len(dock.session.doc.for_frame(ref)) == 4  # interpret mode adds no boxes
+    # a next step adds its boxes only; the interpretation under review is left alone (no question)
+    assert dock.panel.interpretation.set_status("imaging_plane", RS.ACCEPTED)
+    panel.set_step_classes("detect", ["LV"])
+    panel.step_segment.setChecked(False)
+    with qtbot.waitSignal(panel.storedInExam, timeout=30000) as stored:
+        panel.run_selected()
+    assert len(stored.args[0]) == 3 and len(dock.session.doc.for_frame(ref)) == 7
+    assert dock.session.doc.interpretation(ref).values["imaging_plane"].status is RS.ACCEPTED
+    entries = ReviewStore(dock.store).audit_entries(window.exam.id)
+    ai = [e.after["analysis"] for e in entries if e.action == AI_OUTPUT]
+    assert [[p["phase"] for p in a["phases"]] for a in ai] == [
+        ["interpret", "classify", "detect", "segment"], ["interpret", "classify"], ["detect"]]
+    assert ai[2]["mapping"] is None and ai[1]["mapping"]["tier"] == "cls_specific_BPD_PLANE"
+
+
+def test_result_that_cannot_be_stored_says_why_and_stays_in_the_panel(
+        qtbot: Any, ai_window: Any, wait_for: Any) -> None:
+    window, panel = ai_window, ai_window.ai_dock.panel
+    req = ExamRequest("MRN-NOOP", name="DOE^JOHN", lmp=dt.date.today() - dt.timedelta(days=100))
+    with qtbot.waitSignal(window.examChanged, timeout=30000):
+        window.create_exam(req)  # no operator: the review dock cannot open a signed session
+    assert window.review_dock.session is None
+    window.open_source(FrameListSource([dark_frame(320, 240, index=0)], uri="memory:scan"))
+    wait_for(lambda: window.shown_frame is not None)
+    with qtbot.waitSignal(window.itemSaved, timeout=30000) as saved:
+        window.capture_still()
+    item = saved.args[0]
+    window.show_item(item)
+    wait_for(lambda: panel.target_label.text() == f"Analyses: Capture #{item.id}")
+    with qtbot.waitSignal(panel.resultReady, timeout=20000):
+        panel.run_autonomous()
+    wait_for(lambda: "was not stored" in panel.state_label.text())
+    assert "operator name is required" in panel.state_label.text()
+    assert panel.result is not None and len(panel.result.phases) == 4  # nothing lost on screen
+    assert panel.overlay.visible  # no editor draws it: the AI layer keeps it on the image
+    with ExamStore.open() as store:
+        assert not list(ReviewStore(store).load(window.exam.id))
