@@ -73,6 +73,27 @@ def render_chat(prompt: str, system: str | None = None, with_image: bool = False
     return out
 
 
+# Batches up to this size (one sampled token, a jump-forward run) are evaluated with
+# ``n_threads_decode`` threads; larger ones (prompt, image embedding) with ``n_threads``.
+SMALL_BATCH = 16
+
+
+def default_decode_threads(n_threads: int) -> int:
+    """Threads for token-by-token decoding.
+
+    ggml's CPU backend meets every graph node at an OpenMP barrier. With the
+    sleeping waits we need (OMP_WAIT_POLICY=PASSIVE, see above) each barrier
+    is a futex sleep/wake, and a 0.8B model has ~1-2k nodes per token: on a
+    2-core laptop CPU one token took 41-47 ms with 2 threads but 27-29 ms with
+    one thread, which also stays at ~29 ms while another process keeps a core
+    busy (spinning 2-thread waits: 24 ms idle, 115-270 ms contended; bench/
+    pipeline.py notes). Prompt and image batches still use every core
+    (vision encoder 2.5 s vs 4.9 s). Wider machines keep all threads: not
+    measured there.
+    """
+    return 1 if n_threads <= 2 else n_threads
+
+
 def physical_cores() -> int:
     """Physical cores available to this process (llama.cpp gains nothing from SMT siblings)."""
     try:
@@ -241,12 +262,15 @@ class LlamaCppBackend:
                  *, n_ctx: int = 4096, n_batch: int = 512, n_threads: int | None = None,
                  n_gpu_layers: int = -1, reuse_prefix: bool = True, jump_forward: bool = True,
                  top_k: int = 40, image_max_tokens: int | None = None, prefix_cache_size: int = 4,
-                 compute_hashes: bool = True, flash_attn: bool | None = None) -> None:
+                 compute_hashes: bool = True, flash_attn: bool | None = None,
+                 n_threads_decode: int | None = None) -> None:
         self.model_path = Path(model_path)
         self.mmproj_path = Path(mmproj_path) if mmproj_path is not None else None
         self.n_ctx = int(n_ctx)
         self.n_batch = int(n_batch)
         self.n_threads = int(n_threads) if n_threads else physical_cores()
+        self.n_threads_decode = int(n_threads_decode) if n_threads_decode else default_decode_threads(self.n_threads)
+        self._batch_threads = self.n_threads
         self.requested_gpu_layers = int(n_gpu_layers)
         self.reuse_prefix = reuse_prefix
         self.jump_forward = jump_forward
@@ -370,8 +394,9 @@ class LlamaCppBackend:
         cparams.n_batch = self.n_batch
         cparams.n_ubatch = self.n_batch
         cparams.n_seq_max = 1
-        cparams.n_threads = self.n_threads
-        cparams.n_threads_batch = self.n_threads
+        cparams.n_threads = self.n_threads_decode  # llama.cpp: single-token batches
+        cparams.n_threads_batch = self.n_threads  # prompt / image batches (small ones: see _decode)
+        self._batch_threads = self.n_threads
         cparams.no_perf = True
         if self.flash_attn is not None:
             cparams.flash_attn_type = (llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED if self.flash_attn
@@ -537,8 +562,10 @@ class LlamaCppBackend:
             raise ModelError(f"the prompt and answer need {n_past + len(tokens)} tokens, more than the "
                              f"model context ({self.n_ctx}); shorten the prompt or raise n_ctx")
         b = self._batch
+        threads = self.n_threads_decode if len(tokens) <= SMALL_BATCH else self.n_threads
         for start in range(0, len(tokens), self.n_batch):
-            self._check_cancel(cancel)
+            self._check_cancel(cancel)  # also refuses a closed context
+            self._use_batch_threads(threads)
             chunk = tokens[start : start + self.n_batch]
             last_chunk = start + self.n_batch >= len(tokens)
             b.n_tokens = len(chunk)
@@ -565,6 +592,11 @@ class LlamaCppBackend:
                 raise ModelError(f"llama.cpp failed to evaluate the prompt (llama_decode returned {rc})")
             n_past += len(chunk)
         return n_past
+
+    def _use_batch_threads(self, n: int) -> None:
+        if n != self._batch_threads:
+            _llama().llama_set_n_threads(self._ctx, self.n_threads_decode, n)
+            self._batch_threads = n
 
     def _logits(self) -> np.ndarray:
         llama_cpp = _llama()
@@ -658,6 +690,8 @@ class LlamaCppBackend:
                     t2 = time.perf_counter()
                     encode_s += t2 - t1
                     new_past = llama_cpp.llama_pos(0)
+                    self._check_cancel(cancel)
+                    self._use_batch_threads(self.n_threads)
                     llama_cpp.llama_set_abort_callback(self._ctx, self._abort_cb, None)
                     try:
                         rc = mtmd.mtmd_helper_decode_image_chunk(

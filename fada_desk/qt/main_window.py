@@ -228,6 +228,10 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_status()
         self.ai_dock = AIDock(self)  # AI panel + AI menu; runs on the frozen / reviewed frame
+        # The image is the work: side panels may not take more than ~40% of a laptop screen,
+        # whatever their tables would like (they scroll instead).
+        for side in (self.review_dock, self.ai_dock):
+            side.setMaximumWidth(460)
 
     def _action(self, text: str, slot: Callable[[], Any], shortcut: str | QKeySequence | None = None,
                 tip: str = "") -> QAction:

@@ -28,7 +28,7 @@ import weakref
 from collections.abc import Callable, Generator
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal, Slot
 
 from fada_desk.core.cancel import CancelToken, Progress
 from fada_desk.core.errors import Cancelled, FadaError
@@ -72,6 +72,7 @@ class JobHandle(QObject):
         self.token = CancelToken()
         self._fn = fn
         self._done = threading.Event()
+        self._released = threading.Event()  # the worker thread holds no reference any more
         self._outcome = ""
         self._payload: Any = None
         self._relay_progress.connect(self._on_progress)
@@ -161,7 +162,15 @@ class _Runnable(QRunnable):
         self.setAutoDelete(True)
 
     def run(self) -> None:
-        self._handle._execute()
+        handle, self._handle = self._handle, None
+        released = handle._released
+        try:
+            handle._execute()
+        finally:
+            # The handle lives in the GUI thread: the worker must drop its last reference
+            # before the GUI side may let go, or the QObject could be destroyed here.
+            del handle
+            released.set()
 
 
 class JobRunner(QObject):
@@ -184,13 +193,19 @@ class JobRunner(QObject):
         (closing a device, finishing a save)."""
         if self._closed:
             raise RuntimeError("job runner is shut down")
-        handle = JobHandle(fn, name, self, cancellable)
+        # No Qt parent: the handle's lifetime is Python's (kept in _active until its outcome
+        # is delivered, then by whoever holds it). Letting Qt delete it (parent + deleteLater)
+        # crashed PySide 6.11 in ~QObject when slots connected to it were Python lambdas.
+        handle = JobHandle(fn, name, None, cancellable)
         self._active.add(handle)
         handle.finished.connect(lambda h=handle: self._forget(h))
         self._pool.start(_Runnable(handle))
         return handle
 
     def _forget(self, handle: JobHandle) -> None:
+        if not handle._released.is_set():  # worker still unwinding: ask again shortly
+            QTimer.singleShot(2, self, lambda h=handle: self._forget(h))
+            return
         self._active.discard(handle)
         handle.deleteLater()
 

@@ -309,3 +309,66 @@ def test_close_while_a_stream_is_suspended(backend: LlamaCppBackend) -> None:
     assert not backend.loaded
     backend.load()
     assert run(backend, req(max_tokens=4))[0]
+
+
+# ----------------------------------------------------------------------------- threads, layouts, stats
+
+def test_decode_threads_default_and_same_output(tiny_model: tuple[Path, Path], backend: LlamaCppBackend) -> None:
+    from fada_desk.inference.llama_backend import SMALL_BATCH, default_decode_threads
+
+    assert default_decode_threads(1) == default_decode_threads(2) == 1
+    assert default_decode_threads(8) == 8
+    assert backend.n_threads_decode == default_decode_threads(backend.n_threads)
+    assert SMALL_BATCH >= 1
+    r = req(max_tokens=24, json_schema=SCHEMA)
+    expected, _ = run(backend, r)
+    backend.close()
+    try:
+        other = LlamaCppBackend(*tiny_model, n_ctx=2048, n_threads=2, n_threads_decode=2)
+        other.load()
+        try:
+            assert other.n_threads_decode == 2
+            assert run(other, r)[0] == expected  # the thread split does not change greedy results
+        finally:
+            other.close()
+    finally:
+        backend.load()
+
+
+@pytest.mark.parametrize("layout", ["permissive", "canonical"])
+def test_phase_grammars_in_both_layouts_parse_and_canonical_forces_more(backend: LlamaCppBackend,
+                                                                        layout: str) -> None:
+    from fada_desk.inference.pipeline import parse_answer
+    from fada_desk.inference.results import PhaseResult
+    from fada_desk.inference.schemas import grammar
+
+    forced = {}
+    for phase in ("classify", "detect", "segment"):
+        text, stats = run(backend, req(grammar=grammar(phase, layout), max_tokens=200, temperature=0.0))
+        assert stats.completion_tokens <= 200
+        if stats.extra["grammar_complete"]:
+            res = parse_answer(PhaseResult(phase, raw_text=text), 320, 240)
+            assert res.parse_ok and not res.parse_errors, (phase, text[:200])
+        forced[phase] = stats.extra["forced_tokens"]
+        assert 0 <= stats.extra["forced_batches"] <= forced[phase]
+        assert stats.extra["prefill_tokens"] > 0
+    assert forced["classify"] >= (3 if layout == "canonical" else 1)  # '{"label": "' is forced in canonical
+
+
+def test_endless_grammar_runs_to_max_tokens(backend: LlamaCppBackend) -> None:
+    from fada_desk.inference.schemas import endless_grammar
+
+    for layout in ("permissive", "canonical"):
+        text, stats = run(backend, req(grammar=endless_grammar("detect", layout, max_chars=6), max_tokens=60))
+        assert stats.completion_tokens == 60 and not stats.extra["grammar_complete"]
+        assert text.lstrip().startswith("[")
+
+
+def test_prefill_tokens_count_only_what_was_evaluated(backend: LlamaCppBackend) -> None:
+    backend._prefixes.clear()
+    _, cold = run(backend, req(image_key="fresh-prefill-count", max_tokens=2))
+    _, warm = run(backend, req(image_key="fresh-prefill-count", max_tokens=2))
+    assert not cold.prefix_reused and warm.prefix_reused
+    assert cold.extra["prefill_tokens"] == cold.prompt_tokens + cold.image_tokens
+    assert warm.prompt_tokens == cold.prompt_tokens and warm.image_tokens == cold.image_tokens
+    assert 0 < warm.extra["prefill_tokens"] < warm.prompt_tokens  # only the suffix after the image

@@ -6,7 +6,7 @@ import datetime as dt
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QDialogButtonBox, QMessageBox
 
 from fada_desk.core import pump as P
@@ -20,7 +20,12 @@ pytestmark = pytest.mark.gui
 
 
 def screen_matches(view: LiveView, pixels: np.ndarray, step: int = 13) -> float:
-    """Fraction of sampled image pixels whose on-screen colour equals the data."""
+    """Fraction of sampled image pixels whose on-screen colour equals the data.
+
+    A sample is the screen pixel whose centre lies in image pixel (x, y); at non-integer
+    zoom the rounded position can land in the neighbour, so the centre is mapped back
+    and samples that fall outside (x, y) are skipped rather than compared.
+    """
     img = view.grab_image()
     dpr = img.devicePixelRatio()
     h, w = pixels.shape[:2]
@@ -29,9 +34,15 @@ def screen_matches(view: LiveView, pixels: np.ndarray, step: int = 13) -> float:
     for y in range(0, h, step):
         for x in range(0, w, step):
             p = view.image_to_widget(x + 0.5, y + 0.5)
+            ax, ay = view.widget_to_image(p)
+            cx, cy = view.widget_to_image(QPoint(p.x() + 1, p.y() + 1))
+            bx, by = (ax + cx) / 2, (ay + cy) / 2  # image position of the screen pixel's centre
+            if (int(bx), int(by)) != (x, y):
+                continue
             c = img.pixelColor(int(p.x() * dpr), int(p.y() * dpr))
             total += 1
             ok += (c.red(), c.green(), c.blue()) == tuple(int(v) for v in rgb[y, x])
+    assert total > (h // step) * (w // step) // 2, "too few comparable samples"
     return ok / total
 
 
@@ -97,6 +108,7 @@ def test_open_freeze_scrub_capture_new_exam_and_reopen(qtbot, window, wait_for, 
     # a new session: the exam browser finds the exam; reopening shows the capture
     win2 = MainWindow()
     qtbot.addWidget(win2)
+    win2.resize(1000, 760)  # same size as the fixture's window: the docks leave the view enough room
     win2.show()
     browser = win2.open_exam_browser()
     wait_for(lambda: browser.table.rowCount() == 1)

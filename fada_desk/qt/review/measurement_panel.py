@@ -23,10 +23,12 @@ from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
     QComboBox,
     QGroupBox,
+    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -161,15 +163,16 @@ class MeasurementPanel(QWidget):
         self.row_ids: list[str] = []
         self.combos: dict[str, QComboBox] = {}
 
-        tools = QHBoxLayout()
-        tools.addWidget(QLabel("Caliper:"))
+        # two rows, so the panel fits a side dock on a laptop screen
+        tools = QGridLayout()
         self.tool_buttons: dict[str, QPushButton] = {}
-        for m in DISTANCES:
-            tools.addWidget(self._tool_button(m, "caliper"))
-        tools.addWidget(QLabel("Ellipse:"))
-        for m in CIRCUMFERENCES:
-            tools.addWidget(self._tool_button(m, "ellipse"))
-        tools.addStretch(1)
+        for row_no, (title, names, kind) in enumerate(
+            (("Caliper:", DISTANCES, "caliper"), ("Ellipse:", CIRCUMFERENCES, "ellipse"))
+        ):
+            tools.addWidget(QLabel(title), row_no, 0)
+            for col, m in enumerate(names, start=1):
+                tools.addWidget(self._tool_button(m, kind), row_no, col)
+        tools.setColumnStretch(tools.columnCount(), 1)
         self.fit_button = QPushButton("Fit ellipse to selected outline")
         self.fit_button.setObjectName("fitEllipse")
         self.fit_button.clicked.connect(self.fit_ellipse_to_selected)
@@ -201,7 +204,7 @@ class MeasurementPanel(QWidget):
         row.addStretch(1)
         fl.addLayout(row)
         fl.addWidget(self.message)
-        exam_box = QGroupBox("Gestational age and fetal weight (accepted measurements of the exam)")
+        exam_box = QGroupBox("GA and fetal weight (accepted measurements)")
         el = QVBoxLayout(exam_box)
         el.addWidget(self.results, 1)
         el.addWidget(self.warnings)
@@ -218,6 +221,9 @@ class MeasurementPanel(QWidget):
         b = QPushButton(measure)
         b.setObjectName(f"measure_{measure}")
         b.setToolTip(f"Draw a {tool} measuring {PARAMETERS[measure]}")
+        # compact: the style's 80 px minimum would make the side dock too wide for a laptop
+        b.setMinimumWidth(44)
+        b.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         b.clicked.connect(lambda _c=False: self.editor.set_tool(tool, measure=measure))
         self.tool_buttons[measure] = b
         return b
