@@ -25,6 +25,12 @@ Q4_K_M ~530 MB + F16 mmproj ~200 MB) is built once into bench/.cache by
     .venv/bin/python bench/pipeline.py --only optimized --layout permissive
     .venv/bin/python bench/pipeline.py --sizes            # image encode cost per input size
 
+Both paths run with OMP_WAIT_POLICY=PASSIVE (the app's setting: spinning OpenMP
+waits collapse when the GUI or another process holds a core). Measured on the
+2-vCPU VM: 2-thread token decode 41-47 ms PASSIVE vs ~24 ms spinning (idle) and
+115-270 ms spinning with one busy competitor; 1 thread ~28 ms either way, which
+is why the optimized backend decodes with ``n_threads_decode`` = 1 there.
+
 Goal on the 2-core CPU: optimized <= 25 s for the four phases, >= 2.5x faster
 than naive, peak RSS <= 2 GB.
 """
