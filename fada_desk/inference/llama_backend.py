@@ -21,11 +21,13 @@ are not thread-safe). Chat rendering is Qwen3.5's template with thinking off.
 
 from __future__ import annotations
 
+import atexit
 import codecs
 import ctypes
 import hashlib
 import logging
 import os
+import sys
 import threading
 import time
 import weakref
@@ -39,10 +41,11 @@ import numpy as np
 
 from fada_desk.core.cancel import CancelToken, Progress
 from fada_desk.core.errors import Cancelled, ModelError
-from fada_desk.inference._llama_gguf import GGUFInfo, check_pair, file_sha256, read_gguf
+from fada_desk.inference.gguf_info import GGUFInfo, check_gguf, check_pair
 from fada_desk.inference._llama_sampling import Sampler, TokenTable
 from fada_desk.inference.backend import BackendInfo, GenerationRequest, GenerationStats
 from fada_desk.inference.grammar import Grammar, GrammarState
+from fada_desk.inference.models import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -124,17 +127,36 @@ _PROCESS_LOCK = threading.Lock()
 _active: "weakref.ReferenceType[LlamaCppBackend] | None" = None
 _backend_initialised = False
 _log_cb: Any = None
+_devnull_hook = False
 
 
 def _llama() -> Any:
+    global _devnull_hook
     try:
         import llama_cpp
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise ModelError("local AI is not installed (llama-cpp-python missing); install the 'ai' extra") from exc
+    if not _devnull_hook:
+        _devnull_hook = True
+        atexit.register(_close_llama_devnull)
     return llama_cpp
 
 
+def _close_llama_devnull() -> None:
+    """llama_cpp._utils opens two /dev/null files at import and never closes them
+    ("ResourceWarning: unclosed file" at every exit); close them once nothing can use them."""
+    utils = sys.modules.get("llama_cpp._utils")
+    for attr in ("outnull_file", "errnull_file"):
+        f = getattr(utils, attr, None)
+        if f is not None and hasattr(f, "close"):
+            try:
+                f.close()
+            except Exception:  # pragma: no cover - best effort at interpreter exit
+                pass
+
+
 def _mtmd() -> Any:
+    _llama()  # the install check and the exit hook
     import llama_cpp.mtmd_cpp as mtmd
 
     return mtmd
@@ -326,8 +348,8 @@ class LlamaCppBackend:
                     raise ModelError("another AI model is already loaded in this process; close it first")
                 _active = weakref.ref(self)
             report(Progress("Checking model files", 0.0))
-            minfo = read_gguf(self.model_path, "model")
-            pinfo = read_gguf(self.mmproj_path, "vision projector") if self.mmproj_path is not None else None
+            minfo = check_gguf(self.model_path, "model")
+            pinfo = check_gguf(self.mmproj_path, "mmproj") if self.mmproj_path is not None else None
             check_pair(minfo, pinfo)
             llama_cpp = _llama()
             _init_llama_once()
@@ -340,8 +362,8 @@ class LlamaCppBackend:
                     report(Progress("Loading vision projector", 0.85))
                     self._load_mmproj(pinfo, use_gpu=gpu_ok and n_gpu != 0)
                 report(Progress("Checking model files", 0.95))
-                msha = file_sha256(self.model_path) if self.compute_hashes else ""
-                psha = file_sha256(self.mmproj_path) if (self.compute_hashes and self.mmproj_path) else ""
+                msha = sha256_file(self.model_path) if self.compute_hashes else ""
+                psha = sha256_file(self.mmproj_path) if (self.compute_hashes and self.mmproj_path) else ""
             except BaseException:
                 self._free()
                 raise

@@ -14,11 +14,25 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from fada_desk.core.calibration import Calibration
 from fada_desk.core.errors import SourceError
 from fada_desk.core.frame import Frame
+
+
+def local_path(uri: str) -> Path | None:
+    """``uri`` as a file-system path, or None for network URLs and capture devices (probe helper)."""
+    if "://" in uri or uri.startswith("device:"):
+        return None
+    return Path(uri)
+
+
+def check_frame_index(name: str, index: int, n: int) -> None:
+    """Refuse a frame index outside ``0..n-1`` of the source called ``name``."""
+    if not 0 <= index < n:
+        raise SourceError(f"{name}: frame {index} out of range (0..{n - 1})")
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from fada_desk.core.errors import SourceError, UnsupportedFormatError
 from fada_desk.core.frame import Frame
 from fada_desk.sources import _convert, _dicom_meta
 from fada_desk.sources._dicom_layout import PixelLayout, copy_fragments, locate
-from fada_desk.sources.base import FrameSource, SourceInfo
+from fada_desk.sources.base import FrameSource, SourceInfo, check_frame_index, local_path
 
 DICOM_SUFFIXES = frozenset({".dcm", ".dicom", ".dic", ".dc3", ".ima"})
 GREY = ("MONOCHROME1", "MONOCHROME2")
@@ -100,10 +100,8 @@ class DicomSource(FrameSource):
 
     @classmethod
     def probe(cls, uri: str) -> int:
-        if "://" in uri or uri.startswith("device:"):
-            return 0
-        path = Path(uri)
-        if not path.is_file():
+        path = local_path(uri)
+        if path is None or not path.is_file():
             return 0
         if has_dicom_magic(path):
             return 70
@@ -572,9 +570,7 @@ class DicomSource(FrameSource):
         )
 
     def read(self, index: int) -> Frame:
-        n = self._n_frames
-        if not 0 <= index < n:
-            raise SourceError(f"{self._name}: frame {index} out of range (0..{n - 1})")
+        check_frame_index(self._name, index, self._n_frames)
         with self._lock:
             if self._closed:
                 raise SourceError(f"{self._name}: source is closed")
@@ -594,9 +590,7 @@ class DicomSource(FrameSource):
         For pixel-value work (intensity statistics, re-export without loss).
         Not available for MPEG/H.264/HEVC files, which only exist as decoded video.
         """
-        n = self._n_frames
-        if not 0 <= index < n:
-            raise SourceError(f"{self._name}: frame {index} out of range (0..{n - 1})")
+        check_frame_index(self._name, index, self._n_frames)
         with self._lock:
             if self._closed:
                 raise SourceError(f"{self._name}: source is closed")

@@ -16,7 +16,7 @@ from typing import Any
 from fada_desk.core.errors import SourceError
 from fada_desk.core.frame import Frame
 from fada_desk.sources import _pil
-from fada_desk.sources.base import FrameSource, SourceInfo
+from fada_desk.sources.base import FrameSource, SourceInfo, check_frame_index, local_path
 
 _DIGITS = re.compile(r"(\d+)")
 
@@ -51,9 +51,8 @@ class FolderSource(FrameSource):
 
     @classmethod
     def probe(cls, uri: str) -> int:
-        if "://" in uri or uri.startswith("device:"):
-            return 0
-        return 50 if Path(uri).is_dir() else 0
+        path = local_path(uri)
+        return 50 if path is not None and path.is_dir() else 0
 
     def __init__(self, uri: str | Path, fps: float | None = None) -> None:
         self._path = Path(uri)
@@ -103,9 +102,7 @@ class FolderSource(FrameSource):
         return list(self._files)
 
     def read(self, index: int) -> Frame:
-        n = len(self._files)
-        if not 0 <= index < n:
-            raise SourceError(f"{self._path.name}: frame {index} out of range (0..{n - 1})")
+        check_frame_index(self._path.name, index, len(self._files))
         with self._lock:
             if self._last is not None and self._last.index == index:
                 return self._last

@@ -14,7 +14,7 @@ from typing import Any
 from fada_desk.core.errors import SourceError
 from fada_desk.core.frame import Frame
 from fada_desk.sources import _pil
-from fada_desk.sources.base import FrameSource, SourceInfo
+from fada_desk.sources.base import FrameSource, SourceInfo, check_frame_index, local_path
 
 
 class ImageSource(FrameSource):
@@ -24,10 +24,8 @@ class ImageSource(FrameSource):
 
     @classmethod
     def probe(cls, uri: str) -> int:
-        if "://" in uri or uri.startswith("device:"):
-            return 0
-        path = Path(uri)
-        if not path.is_file():
+        path = local_path(uri)
+        if path is None or not path.is_file():
             return 0
         if _pil.is_image_path(path):
             return 50
@@ -92,9 +90,7 @@ class ImageSource(FrameSource):
         return self._info
 
     def read(self, index: int) -> Frame:
-        n = self._info.frame_count or 0
-        if not 0 <= index < n:
-            raise SourceError(f"{self._path.name}: frame {index} out of range (0..{n - 1})")
+        check_frame_index(self._path.name, index, self._info.frame_count or 0)
         with self._lock:
             cached = self._cache.get(index)
             if cached is not None:

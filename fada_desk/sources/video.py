@@ -20,7 +20,7 @@ import numpy as np
 from fada_desk.core.errors import SourceError, UnsupportedFormatError
 from fada_desk.core.frame import Frame
 from fada_desk.sources import _convert
-from fada_desk.sources.base import FrameSource, SourceInfo
+from fada_desk.sources.base import FrameSource, SourceInfo, check_frame_index, local_path
 
 VIDEO_SUFFIXES = frozenset(
     {
@@ -86,10 +86,8 @@ class VideoSource(FrameSource):
 
     @classmethod
     def probe(cls, uri: str) -> int:
-        if "://" in uri or uri.startswith("device:"):
-            return 0
-        path = Path(uri)
-        return 50 if path.suffix.lower() in VIDEO_SUFFIXES and path.is_file() else 0
+        path = local_path(uri)
+        return 50 if path is not None and path.suffix.lower() in VIDEO_SUFFIXES and path.is_file() else 0
 
     def __init__(self, uri: str | Path, count_frames: bool = False, exact_seek: bool = False) -> None:
         import cv2
@@ -203,9 +201,7 @@ class VideoSource(FrameSource):
         return self._info
 
     def read(self, index: int) -> Frame:
-        n = self._info.frame_count or 0
-        if not 0 <= index < n:
-            raise SourceError(f"{self._path.name}: frame {index} out of range (0..{n - 1})")
+        check_frame_index(self._path.name, index, self._info.frame_count or 0)
         with self._lock:
             if self._last is not None and self._last.index == index:
                 return self._last

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from fada_desk.core.errors import ModelError
-from fada_desk.inference._llama_gguf import check_pair, read_gguf
+from fada_desk.inference.gguf_info import check_gguf, check_pair
 
 
 def _gguf(path: Path, kv: dict[str, object], tensor_bytes: int = 64, declared: int | None = None) -> Path:
@@ -41,46 +41,46 @@ def _gguf(path: Path, kv: dict[str, object], tensor_bytes: int = 64, declared: i
 
 def test_missing_and_not_a_file(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="not found"):
-        read_gguf(tmp_path / "nope.gguf")
+        check_gguf(tmp_path / "nope.gguf")
     with pytest.raises(ModelError, match="not a file"):
-        read_gguf(tmp_path)
+        check_gguf(tmp_path)
 
 
 def test_empty_and_wrong_format(tmp_path: Path) -> None:
     (tmp_path / "empty.gguf").write_bytes(b"")
     with pytest.raises(ModelError, match="empty or truncated"):
-        read_gguf(tmp_path / "empty.gguf")
+        check_gguf(tmp_path / "empty.gguf")
     png = tmp_path / "scan.gguf"
     png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 100)
     with pytest.raises(ModelError, match="not a GGUF"):
-        read_gguf(png)
+        check_gguf(png)
 
 
 def test_truncated_header_and_data(tmp_path: Path) -> None:
     good = _gguf(tmp_path / "m.gguf", {"general.architecture": "qwen35", "qwen35.embedding_length": 8})
-    assert read_gguf(good).architecture == "qwen35"
+    assert check_gguf(good).architecture == "qwen35"
     cut = tmp_path / "cut.gguf"
     cut.write_bytes(good.read_bytes()[:40])
     with pytest.raises(ModelError, match="truncated"):
-        read_gguf(cut)
+        check_gguf(cut)
     short = _gguf(tmp_path / "short.gguf", {"general.architecture": "qwen35"}, tensor_bytes=64, declared=1000)
     with pytest.raises(ModelError, match="truncated"):
-        read_gguf(short)
+        check_gguf(short)
 
 
 def test_corrupt_counts(tmp_path: Path) -> None:
     p = tmp_path / "bad.gguf"
     p.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 2**40, 1) + b"\0" * 64)
     with pytest.raises(ModelError, match="corrupt"):
-        read_gguf(p)
+        check_gguf(p)
 
 
 def test_roles_and_pairing(tmp_path: Path) -> None:
-    model = read_gguf(_gguf(tmp_path / "m.gguf", {"general.architecture": "qwen35", "qwen35.embedding_length": 8}))
-    proj = read_gguf(_gguf(tmp_path / "p.gguf", {"general.architecture": "clip", "general.type": "mmproj",
+    model = check_gguf(_gguf(tmp_path / "m.gguf", {"general.architecture": "qwen35", "qwen35.embedding_length": 8}))
+    proj = check_gguf(_gguf(tmp_path / "p.gguf", {"general.architecture": "clip", "general.type": "mmproj",
                                                  "clip.has_vision_encoder": True,
                                                  "clip.vision.projection_dim": 8}))
-    other = read_gguf(_gguf(tmp_path / "o.gguf", {"general.architecture": "clip", "general.type": "mmproj",
+    other = check_gguf(_gguf(tmp_path / "o.gguf", {"general.architecture": "clip", "general.type": "mmproj",
                                                   "clip.has_vision_encoder": True,
                                                   "clip.vision.projection_dim": 16}))
     check_pair(model, proj)

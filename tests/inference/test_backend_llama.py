@@ -13,7 +13,7 @@ from fada_desk.core.cancel import CancelToken, Progress
 from fada_desk.core.errors import Cancelled, ModelError
 from fada_desk.inference.backend import BACKENDS, GenerationRequest, GenerationStats, ModelBackend
 from fada_desk.inference.llama_backend import LlamaCppBackend, physical_cores, render_chat
-from fada_desk.inference._llama_gguf import read_gguf
+from fada_desk.inference.gguf_info import read_gguf_info
 
 pytestmark = pytest.mark.model
 
@@ -57,7 +57,7 @@ def test_template_thinking_off_exact_string() -> None:
 
 def test_template_matches_the_models_own_jinja_template(tiny_model: tuple[Path, Path]) -> None:
     jinja2 = pytest.importorskip("jinja2")
-    template = read_gguf(tiny_model[0]).metadata["tokenizer.chat_template"]
+    template = read_gguf_info(tiny_model[0]).metadata["tokenizer.chat_template"]
     env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True)
     env.globals["raise_exception"] = lambda msg: (_ for _ in ()).throw(ValueError(msg))
     messages = [{"role": "system", "content": "You are FADA."},
