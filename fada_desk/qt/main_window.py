@@ -772,15 +772,19 @@ class MainWindow(QMainWindow):
         return dlg
 
     def create_exam(self, req: ExamRequest, then: Callable[[Any], None] | None = None) -> JobHandle:
+        fallback = self.review_dock.operator_fallback
+
         def fn(store: Any) -> Any:
             store.upsert_patient(req.patient_id, name=req.name, dob=req.dob, sex=req.sex)
-            return store.create_exam(req.patient_id, lmp=req.lmp, edd=req.edd, operator=req.operator,
+            exam = store.create_exam(req.patient_id, lmp=req.lmp, edd=req.edd, operator=req.operator,
                                      referring=req.referring, notes=req.notes)
+            return exam, ReviewDock.open_session(store, exam, ReviewDock.reviewer(exam, fallback))
 
         h = self.store_call(fn, "create-exam")
 
-        def done(exam: Any) -> None:
-            self._set_exam(exam, [])
+        def done(res: tuple[Any, Any]) -> None:
+            exam, review = res
+            self._set_exam(exam, [], review)
             if then is not None:
                 then(exam)
 
@@ -788,10 +792,16 @@ class MainWindow(QMainWindow):
         h.error.connect(lambda e: self.show_error("Cannot create the exam", error_text(e)))
         return h
 
-    def _set_exam(self, exam: Any, items: list[tuple[Any, Any]]) -> None:
+    def _set_exam(self, exam: Any, items: list[tuple[Any, Any]], review: Any = None) -> None:
+        """Show ``exam``; ``review`` is its review session (or the error opening it), opened in
+        the store worker: reading the review document is not for the GUI thread."""
+        if self._closing:
+            if review is not None and not isinstance(review, BaseException):
+                review.close()  # nothing edited yet: writes nothing
+            return
         self._leave_review()
         self._exam = exam
-        self.review_dock.set_exam(self._store, exam)
+        self.review_dock.set_exam(self._store, exam, session=review)
         self.thumbs.clear()
         for item, thumb in items:
             self.thumbs.add(item, thumb)
@@ -824,7 +834,9 @@ class MainWindow(QMainWindow):
         h.error.connect(lambda e: self.show_error("Cannot search exams", error_text(e)))
 
     def open_exam(self, exam_id: int) -> JobHandle:
-        """Load an exam, its items and their thumbnails in the store worker."""
+        """Load an exam, its items, their thumbnails and its review document in the store worker."""
+        fallback = self.review_dock.operator_fallback
+
         def fn(store: Any) -> Any:
             exam = store.get_exam(exam_id)
             out = []
@@ -835,7 +847,7 @@ class MainWindow(QMainWindow):
                     log.warning("thumbnail of item %s: %s", item.id, err)
                     thumb = None
                 out.append((item, thumb))
-            return exam, out
+            return exam, out, ReviewDock.open_session(store, exam, ReviewDock.reviewer(exam, fallback))
 
         h = self.store_call(fn, "open-exam")
         h.result.connect(lambda res: self._set_exam(*res))

@@ -393,16 +393,35 @@ class AIPanel(QWidget):
         self.settings_dialog = dlg
         return dlg
 
-    def apply_config(self, config: M.ModelConfig) -> None:
-        """Use other model files / device options (closes a loaded model, checks again)."""
-        if self.running:
-            return
+    def apply_config(self, config: M.ModelConfig) -> JobHandle | None:
+        """Use other model files / device options: closes a loaded model, then checks again.
+
+        Freeing a loaded model (gigabytes, maybe GPU memory) is not for the GUI thread: it
+        runs on the AI worker, before any run queued after it. None when nothing changes.
+        """
+        if self.running or self._closed:
+            return None
         if self.settings is not None:
             save_config(self.settings, config)
-        if self.service.configure(config):
-            if self._run is not None:
-                self._run.session = None  # its pipeline belonged to the closed model
+        if config == self.service.config:
+            return None
+        if self._run is not None:
+            self._run.session = None  # its pipeline belongs to the model being closed
+        service = self.service
+        h = self.runner.submit(lambda _token: service.configure(config), "ai-configure", cancellable=False)
+        h.result.connect(self._configured)
+        h.error.connect(self._configure_failed)
+        self._refresh_model()
+        return h
+
+    def _configured(self, changed: object) -> None:
+        if changed and not self._closed:
             self.check_model()
+        self._refresh_model()
+
+    def _configure_failed(self, err: object) -> None:
+        text = error_text(err) if isinstance(err, BaseException) else "unknown error"
+        self._message(f"Cannot switch the model: {text}", error=True)
         self._refresh_model()
 
     # ------------------------------------------------------------------ runs

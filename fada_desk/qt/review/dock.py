@@ -91,24 +91,54 @@ class ReviewDock(QDockWidget):
         return True
 
     # ------------------------------------------------------------------ exam
-    def set_exam(self, store: Any, exam: Any, operator: str = "") -> bool:
+    @staticmethod
+    def reviewer(exam: Any, fallback: str = "", operator: str = "") -> str:
+        """Who signs the review of ``exam``: the given operator, the exam's, else the fallback."""
+        return (operator or getattr(exam, "operator", "") or fallback).strip()
+
+    @staticmethod
+    def open_session(store: Any, exam: Any, who: str) -> Any:
+        """Open the review session of ``exam`` (any thread: it reads the exam's whole review
+        document, so the main window calls it in its store worker). Returns the session, the
+        FadaError that refused it, or None without an operator name."""
+        if not who:
+            return None
+        from fada_desk.storage.review import ReviewSession
+
+        try:
+            return ReviewSession(store, exam.id, who)
+        except FadaError as err:
+            return err
+
+    def set_exam(self, store: Any, exam: Any, operator: str = "", session: Any = None) -> bool:
         """Open ``exam`` for review (closing the previous one). False with a message when it
-        cannot be opened (no operator name, store error); live work is not affected."""
+        cannot be opened (no operator name, store error); live work is not affected.
+
+        ``session``: what :meth:`open_session` returned for ``exam`` off the GUI thread
+        (a session or its FadaError); without it the session is opened here.
+        """
+        current = getattr(self.session, "exam_id", None) if self.session is not None else None
+        same = exam is not None and current == exam.id
         self.close_exam()
+        if session is not None and (same or store is None or exam is None
+                                    or getattr(session, "exam_id", exam.id) != exam.id):
+            # Reopening the exam under review: the session just closed wrote its last edit after
+            # the preloaded one read the document, so read it again (rare; small).
+            if not isinstance(session, BaseException):
+                session.close()
+            session = None
         if store is None or exam is None:
             return False
         self.store, self.exam = store, exam
-        who = (operator or getattr(exam, "operator", "") or self.operator_fallback).strip()
-        if not who:
+        if session is None:
+            session = self.open_session(store, exam, self.reviewer(exam, self.operator_fallback, operator))
+        if session is None:
             self._idle("Enter the operator's name on the exam to review it: every review action is signed.")
             return False
-        try:
-            from fada_desk.storage.review import ReviewSession
-
-            self.session = ReviewSession(store, exam.id, who)
-        except FadaError as err:
-            self._idle(f"Cannot open the exam's review: {err}")
+        if isinstance(session, BaseException):
+            self._idle(f"Cannot open the exam's review: {session}")
             return False
+        self.session = session
         self.undo = UndoAdapter(self.session, self)
         self.editor = AnnotationEditor(self.view, self.undo, shortcut_host=self.view, parent=self)
         for a in self.editor.actions():  # shortcuts also work with the focus in the dock

@@ -301,3 +301,31 @@ def test_lazy_load_shows_progress_and_cancel_while_loading_loads_only_once(
     with qtbot.waitSignal(panel.resultReady, timeout=20000):
         panel.run_autonomous()  # ...and the next run uses it
     assert backend.load_calls == 1 and panel.state == P.DONE
+
+
+def test_switching_model_settings_frees_the_loaded_model_in_the_worker(
+        qtbot: Any, make_panel: Any, wait_for: Any, tmp_path: Any) -> None:
+    import threading
+
+    from fada_desk.core.cancel import CancelToken
+    from fada_desk.inference.pipeline import drive
+
+    closed_on: list[threading.Thread] = []
+
+    class Recording(FakeBackend):
+        def close(self) -> None:
+            closed_on.append(threading.current_thread())
+            super().close()
+
+    backend = Recording(answers=dict(BRAIN))
+    panel, _view, _host = make_panel(backend)
+    wait_for(lambda: panel._check_job is None)
+    drive(panel.service.ensure_loaded(CancelToken()))
+    assert backend.loaded
+    config = M.ModelConfig(str(tmp_path / "other"), 0, None)
+    h = panel.apply_config(config)
+    assert h is not None
+    wait_for(lambda: h.outcome == "result" and panel._check_job is None)
+    assert backend.closed and closed_on and closed_on[0] is not threading.main_thread()
+    assert panel.service.config == config
+    assert panel.apply_config(config) is None  # nothing changes: no job
