@@ -19,29 +19,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fada_desk.core.annotations import AnnotationError, FrameRef, Provenance, ReviewStatus
+from fada_desk.inference import constants as _fada
 
-#: The 8 interpretation fields, in upstream display order.
-INTERPRETATION_FIELDS: tuple[str, ...] = (
-    "anatomical_structures",
-    "fetal_orientation",
-    "imaging_plane",
-    "biometric_measurements",
-    "gestational_age",
-    "image_quality",
-    "normality_assessment",
-    "clinical_recommendations",
-)
-
-FIELD_TITLES: dict[str, str] = {
-    "anatomical_structures": "Anatomical Structures",
-    "fetal_orientation": "Fetal Orientation",
-    "imaging_plane": "Imaging Plane",
-    "biometric_measurements": "Biometric Measurements",
-    "gestational_age": "Gestational Age",
-    "image_quality": "Image Quality",
-    "normality_assessment": "Normality Assessment",
-    "clinical_recommendations": "Clinical Recommendations",
-}
+#: The 8 interpretation fields, in upstream prompt order, and their display titles
+#: (the FADA facts live in fada_desk.inference.constants; derived here, never re-typed).
+INTERPRETATION_FIELDS: tuple[str, ...] = _fada.INTERPRETATION_KEYS
+FIELD_TITLES: dict[str, str] = {key: title for title, key in _fada.INTERPRETATION_FIELDS}
 
 #: Names of the non-field reviewed values of an interpretation.
 CLASSIFICATION = "classification"
