@@ -218,28 +218,25 @@ class UndoAdapter(QObject):
 
     # -- actions ----------------------------------------------------------------------
     def create_undo_action(self, parent: QObject) -> QAction:
-        act = QAction("Undo", parent)
-        act.setShortcut(QKeySequence.StandardKey.Undo)
-        act.setObjectName("reviewUndo")
-        act.triggered.connect(lambda _c=False: self.undo())
-
-        def sync(*_: object) -> None:
-            act.setEnabled(self.can_undo)
-            act.setText(f"Undo {self.stack.undo_text}".strip())
-
-        sync()
-        self.changed.connect(sync)
-        return act
+        return self._stack_action(parent, "Undo", [QKeySequence(QKeySequence.StandardKey.Undo)], "reviewUndo",
+                                  self.undo, lambda: (self.can_undo, self.stack.undo_text))
 
     def create_redo_action(self, parent: QObject) -> QAction:
-        act = QAction("Redo", parent)
-        act.setShortcuts([QKeySequence("Ctrl+Y"), QKeySequence("Ctrl+Shift+Z")])
-        act.setObjectName("reviewRedo")
-        act.triggered.connect(lambda _c=False: self.redo())
+        return self._stack_action(parent, "Redo", [QKeySequence("Ctrl+Y"), QKeySequence("Ctrl+Shift+Z")],
+                                  "reviewRedo", self.redo, lambda: (self.can_redo, self.stack.redo_text))
+
+    def _stack_action(self, parent: QObject, verb: str, keys: list[QKeySequence], name: str,
+                      trigger: Callable[[], object], state: Callable[[], tuple[bool, str]]) -> QAction:
+        """An Undo/Redo action whose enabled state and text ("Undo Move box") follow the stack."""
+        act = QAction(verb, parent)
+        act.setShortcuts(keys)
+        act.setObjectName(name)
+        act.triggered.connect(lambda _c=False: trigger())
 
         def sync(*_: object) -> None:
-            act.setEnabled(self.can_redo)
-            act.setText(f"Redo {self.stack.redo_text}".strip())
+            enabled, text = state()
+            act.setEnabled(enabled)
+            act.setText(f"{verb} {text}".strip())
 
         sync()
         self.changed.connect(sync)
