@@ -25,11 +25,14 @@ Q4_K_M ~530 MB + F16 mmproj ~200 MB) is built once into bench/.cache by
     .venv/bin/python bench/pipeline.py --only optimized --layout permissive
     .venv/bin/python bench/pipeline.py --sizes            # image encode cost per input size
 
-Both paths run with OMP_WAIT_POLICY=PASSIVE (the app's setting: spinning OpenMP
-waits collapse when the GUI or another process holds a core). Measured on the
-2-vCPU VM: 2-thread token decode 41-47 ms PASSIVE vs ~24 ms spinning (idle) and
-115-270 ms spinning with one busy competitor; 1 thread ~28 ms either way, which
-is why the optimized backend decodes with ``n_threads_decode`` = 1 there.
+Threads and OpenMP waits: NAIVE runs with llama-cpp-python's defaults (n_threads =
+cores // 2 for token decoding, n_threads_batch = all cores, libgomp's default waits);
+OPTIMIZED with the app's settings (GOMP_SPINCOUNT=10000 and the decode thread tuner,
+which measures 1 vs 2 threads while decoding and keeps the faster; see
+fada_desk/inference/_threads.py). ``--threads N`` sets the core count for both.
+The table's "decode calls" counts llama_decode calls while answering (the
+optimized path evaluates a sampled token together with the text the grammar
+forces after it).
 
 Goal on the 2-core CPU: optimized <= 25 s for the four phases, >= 2.5x faster
 than naive, peak RSS <= 2 GB.
@@ -141,8 +144,10 @@ def child_naive(model: str, mmproj: str, image_path: str | None, n_threads: int,
     Image.fromarray(img).save(buf, format="PNG")
     url = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
     t0 = time.perf_counter()
+    # library defaults for threads: n_threads = cores // 2 (token decode), n_threads_batch = cores
     llm = Llama(model_path=model, chat_handler=NoThinkHandler(clip_model_path=mmproj, verbose=False),
-                n_ctx=4096, n_batch=512, n_threads=n_threads, n_threads_batch=n_threads, verbose=False)
+                n_ctx=4096, n_batch=512, n_threads=max(1, n_threads // 2), n_threads_batch=n_threads,
+                verbose=False)
     load_s = time.perf_counter() - t0
     rows = []
     for phase, n_tok in PHASES:
@@ -169,7 +174,7 @@ def child_naive(model: str, mmproj: str, image_path: str | None, n_threads: int,
         rows.append({"phase": phase, "encode_s": 0.0, "prefill_s": first - t0,  # split by the parent
                      "encode_prefill_s": first - t0, "decode_s": end - first, "total_s": end - t0,
                      "tokens": tokens, "prefill_tokens": int(perf.n_p_eval), "forced": 0,
-                     "steps": tokens})
+                     "steps": int(perf.n_eval)})
     llm.close()
     return {"path": "naive", "layout": layout, "load_s": load_s, "rows": rows, "rss_mb": _rss_mb(), "image": desc}
 
@@ -211,7 +216,7 @@ def child_optimized(model: str, mmproj: str, image_path: str | None, n_threads: 
                      "total_s": total, "tokens": st.completion_tokens,
                      "prefill_tokens": st.extra.get("prefill_tokens", 0), "image_tokens": st.image_tokens,
                      "forced": forced, "forced_batches": st.extra.get("forced_batches", 0),
-                     "steps": st.completion_tokens - forced + st.extra.get("forced_batches", 0),
+                     "steps": st.extra.get("decode_calls", 0), "threads": st.extra.get("decode_threads"),
                      "rejections": st.extra.get("grammar_rejections", 0), "sample_s": st.extra.get("sample_s", 0.0),
                      "reused": st.prefix_reused})
     b.close()
@@ -267,8 +272,8 @@ def _run_child(path: str, model: Path, mmproj: Path, image: str | None, threads:
 
 def _table(results: dict[str, dict]) -> str:
     """Markdown table: one row per phase and path, then totals and the goals."""
-    lines = ["| phase | path | tokens | forced (batches) | decode steps | encode s | prefill tok | prefill tok/s "
-             "| decode s | ms/token | ms/step | total s |",
+    lines = ["| phase | path | tokens | forced (runs) | decode calls | encode s | prefill tok | prefill tok/s "
+             "| decode s | ms/token | ms/call | total s |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for i, (phase, _) in enumerate(PHASES):
         for name, res in results.items():
@@ -286,6 +291,9 @@ def _table(results: dict[str, dict]) -> str:
         forced = sum(r["forced"] for r in res["rows"])
         lines.append(f"- **{n}**: total {totals[n]:.2f} s, {toks} tokens ({forced} forced), "
                      f"load {res['load_s']:.2f} s, peak RSS {res['rss_mb']:.0f} MB ({res['image']})")
+        threads = res["rows"][-1].get("threads")
+        if threads:
+            lines.append(f"  decode threads after the last phase: {threads}")
     if "naive" in totals:
         for n in totals:
             if n == "naive":
@@ -341,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     model, mmproj = (Path(p) for p in proc.stdout.strip().splitlines()[-2:])
     print(f"shape twin: {model.name} {model.stat().st_size / 1e6:.0f} MB + {mmproj.name} "
           f"{mmproj.stat().st_size / 1e6:.0f} MB (ready in {time.perf_counter() - t0:.0f} s); threads={threads} "
-          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')} flash_attn={args.flash_attn}")
+          f"flash_attn={args.flash_attn}")
     if args.sizes:
         res = _run_child("sizes", model, mmproj, args.image, threads, args.layout, args.flash_attn)
         print(_size_table(res))
@@ -362,6 +370,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # Both paths run with the backend's OpenMP setting (sleeping barrier waits), see llama_backend.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     sys.exit(main())

@@ -28,6 +28,8 @@ class TokenTable:
     first_byte: np.ndarray  # int16 [n_vocab], _NO_TEXT for tokens without text
     eog: np.ndarray  # int32 ids of end-of-generation tokens
     banned: np.ndarray  # int32 ids never sampled (unused/padding slots)
+    # int16 [n_vocab]: each token's second byte, _NO_TEXT for one-byte tokens; None: unknown
+    second_byte: np.ndarray | None = None
 
     @property
     def n_vocab(self) -> int:
@@ -38,6 +40,10 @@ class Sampler:
     """Stateful sampler for one request (owns the RNG and the grammar state)."""
 
     SCAN_STAGES = (64, 1024)
+    # States with at most this many first-byte candidates get their exact allowed set cached.
+    FULL_SCAN_LIMIT = 4096
+    # Two-byte prefiltering only when at most this many first bytes are possible (not in strings).
+    PAIR_FILTER_MAX_BYTES = 32
 
     def __init__(self, table: TokenTable, *, temperature: float, top_p: float, top_k: int, seed: int,
                  grammar: GrammarState | None) -> None:
@@ -118,17 +124,49 @@ class Sampler:
         st = self.state
         assert st is not None
         cached = st.allowed_tokens
-        if isinstance(cached, np.ndarray):
-            if len(cached) <= k:
-                return cached[np.argsort(-logits[cached], kind="stable")]
-            part = cached[np.argpartition(-logits[cached], k - 1)[:k]]
-            return part[np.argsort(-logits[part], kind="stable")]
-        first = np.append(np.array(st.first_bytes(), dtype=bool), False)
-        mask = first[self.t.first_byte]
-        if st.can_end:
-            mask[self.t.eog] = True
-        mask[self.t.banned] = False
-        cand = np.flatnonzero(mask)
+        if not isinstance(cached, np.ndarray):
+            mask = self._prefilter(st)
+            if st.can_end:
+                mask[self.t.eog] = True
+            mask[self.t.banned] = False
+            cand = np.flatnonzero(mask)
+            if len(cand) > self.FULL_SCAN_LIMIT:
+                return self._scan_top(logits, cand, k)
+            # Few candidates (numbers, separators, keys): find the exact allowed set once and
+            # keep it on the (interned) state, so every later rejection there is a lookup.
+            cached = np.array([t for t in cand.tolist() if self.allowed(t)], dtype=np.int64)
+            st.allowed_tokens = cached
+        cached = cached[np.isfinite(logits[cached])]
+        if len(cached) <= k:
+            return cached[np.argsort(-logits[cached], kind="stable")]
+        part = cached[np.argpartition(-logits[cached], k - 1)[:k]]
+        return part[np.argsort(-logits[part], kind="stable")]
+
+    def _prefilter(self, st: GrammarState) -> np.ndarray:
+        """Tokens whose first (and, where cheap, second) byte the grammar accepts here.
+
+        One byte is a weak filter after a number, where whitespace may follow:
+        every token starting with a space (~40% of the vocabulary) passes. When
+        few first bytes are possible, the pairs of first two bytes are checked
+        too, which narrows such states to a few hundred candidates.
+        """
+        first = st.first_bytes()
+        allowed1 = [b for b in range(256) if first[b]]
+        if self.t.second_byte is None or len(allowed1) > self.PAIR_FILTER_MAX_BYTES:
+            return np.append(np.array(first, dtype=bool), False)[self.t.first_byte]
+        pairs = np.zeros((257, 257), dtype=bool)
+        for b in allowed1:
+            nxt = st.advance_byte(b)
+            if nxt is None:
+                continue
+            pairs[b, :256] = nxt.first_bytes()
+            pairs[b, 256] = True  # a one-byte token: its byte alone is accepted
+        return pairs[self.t.first_byte, self.t.second_byte]
+
+    def _scan_top(self, logits: np.ndarray, cand: np.ndarray, k: int) -> np.ndarray:
+        """Allowed tokens among many candidates, checked in logit order until ``k`` are found."""
+        st = self.state
+        assert st is not None
         cand = cand[np.isfinite(logits[cand])]
         found: list[int] = []
         seen = 0
@@ -145,7 +183,4 @@ class Sampler:
                     if len(found) >= k:
                         return np.array(found, dtype=np.int64)
             seen = len(top)
-        # Scanned every candidate: remember the exact allowed set for this state.
-        arr = np.array(found, dtype=np.int64)
-        st.allowed_tokens = arr
-        return arr
+        return np.array(found, dtype=np.int64)

@@ -43,17 +43,24 @@ from fada_desk.core.cancel import CancelToken, Progress
 from fada_desk.core.errors import Cancelled, ModelError
 from fada_desk.inference.gguf_info import GGUFInfo, check_gguf, check_pair
 from fada_desk.inference._llama_sampling import Sampler, TokenTable
+from fada_desk.inference._threads import ThreadTuner
 from fada_desk.inference.backend import BackendInfo, GenerationRequest, GenerationStats
 from fada_desk.inference.grammar import Grammar, GrammarState
 from fada_desk.inference.models import sha256_file
 
 log = logging.getLogger(__name__)
 
-# llama.cpp's CPU backend uses OpenMP. With the default spin-waiting at barriers, a 2-core
-# laptop that also runs the GUI and the frame pump collapses (measured: 50 -> 800 ms/token
-# when another process competes for a core). Sleeping waits keep it usable. Must be set
-# before libgomp loads, i.e. before llama_cpp is imported; an explicit setting wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# llama.cpp's CPU backend uses OpenMP and meets at a barrier after every graph node.
+# libgomp's default waits spin ~3 ms before sleeping; OMP_WAIT_POLICY=PASSIVE sleeps at
+# once, which made each 2-thread token cost 41-47 ms instead of ~21-23 ms (2-vCPU VM,
+# 0.8B model). A short spin (GOMP_SPINCOUNT=10000, ~0.1 ms) keeps the barriers cheap
+# while both threads run, and stops burning a core soon after work ends. What happens
+# when another program holds a core (2 threads fall to 40-190 ms per token, 1 thread
+# stays at ~27 ms) is handled by the decode thread tuner (fada_desk.inference._threads),
+# not by the wait policy. Must be set before libgomp loads, i.e. before llama_cpp is
+# imported; an explicit OMP_WAIT_POLICY or GOMP_SPINCOUNT wins.
+if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+    os.environ["GOMP_SPINCOUNT"] = "10000"
 
 IMAGE_PLACEHOLDER = "<|vision_start|><|image_pad|><|vision_end|>"
 VISION_END = "<|vision_end|>"
@@ -76,25 +83,23 @@ def render_chat(prompt: str, system: str | None = None, with_image: bool = False
     return out
 
 
-# Batches up to this size (one sampled token, a jump-forward run) are evaluated with
-# ``n_threads_decode`` threads; larger ones (prompt, image embedding) with ``n_threads``.
+# Batches up to this size (one sampled token, or one plus the text the grammar forces
+# after it) run with the decode thread count the tuner picks; larger ones (prompt,
+# image embedding) with ``n_threads``.
 SMALL_BATCH = 16
 
 
-def default_decode_threads(n_threads: int) -> int:
-    """Threads for token-by-token decoding.
+def decode_thread_candidates(n_threads: int) -> list[int]:
+    """Thread counts the decode tuner chooses between (see :mod:`fada_desk.inference._threads`).
 
-    ggml's CPU backend meets every graph node at an OpenMP barrier. With the
-    sleeping waits we need (OMP_WAIT_POLICY=PASSIVE, see above) each barrier
-    is a futex sleep/wake, and a 0.8B model has ~1-2k nodes per token: on a
-    2-core laptop CPU one token took 41-47 ms with 2 threads but 27-29 ms with
-    one thread, which also stays at ~29 ms while another process keeps a core
-    busy (spinning 2-thread waits: 24 ms idle, 115-270 ms contended; bench/
-    pipeline.py notes). Prompt and image batches still use every core
-    (vision encoder 2.5 s vs 4.9 s). Wider machines keep all threads: not
-    measured there.
+    All cores, half of them and one: measured on a 2-vCPU machine, one token of
+    the 0.8B model took ~21 ms with 2 threads and ~27 ms with 1 while the
+    machine was otherwise idle, but 2 threads fell to 50-300 ms as soon as
+    another process held a core (each graph node ends at a barrier that waits
+    for the descheduled thread) while 1 thread stayed at ~27 ms.
     """
-    return 1 if n_threads <= 2 else n_threads
+    n = max(1, int(n_threads))
+    return sorted({n, (n + 1) // 2, 1}, reverse=True)
 
 
 def physical_cores() -> int:
@@ -291,8 +296,13 @@ class LlamaCppBackend:
         self.n_ctx = int(n_ctx)
         self.n_batch = int(n_batch)
         self.n_threads = int(n_threads) if n_threads else physical_cores()
-        self.n_threads_decode = int(n_threads_decode) if n_threads_decode else default_decode_threads(self.n_threads)
-        self._batch_threads = self.n_threads
+        if self.n_threads < 1:
+            raise ValueError("n_threads must be >= 1")
+        # An explicit n_threads_decode fixes the decode thread count; otherwise it is
+        # measured and adapted while decoding (see fada_desk.inference._threads).
+        self.tuner = ThreadTuner([int(n_threads_decode)] if n_threads_decode
+                                 else decode_thread_candidates(self.n_threads))
+        self._threads_set: tuple[int, int] | None = None
         self.requested_gpu_layers = int(n_gpu_layers)
         self.reuse_prefix = reuse_prefix
         self.jump_forward = jump_forward
@@ -416,9 +426,9 @@ class LlamaCppBackend:
         cparams.n_batch = self.n_batch
         cparams.n_ubatch = self.n_batch
         cparams.n_seq_max = 1
-        cparams.n_threads = self.n_threads_decode  # llama.cpp: single-token batches
-        cparams.n_threads_batch = self.n_threads  # prompt / image batches (small ones: see _decode)
-        self._batch_threads = self.n_threads
+        cparams.n_threads = self.tuner.current  # llama.cpp: single-token batches (adapted: see _decode)
+        cparams.n_threads_batch = self.n_threads  # prompt / image batches
+        self._threads_set = (self.tuner.current, self.n_threads)
         cparams.no_perf = True
         if self.flash_attn is not None:
             cparams.flash_attn_type = (llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED if self.flash_attn
@@ -529,6 +539,7 @@ class LlamaCppBackend:
             llama_cpp = _llama()
             pieces = []
             first = np.full(self._n_vocab, 256, dtype=np.int16)
+            second = np.full(self._n_vocab, 256, dtype=np.int16)
             for t in range(self._n_vocab):
                 attr = llama_cpp.llama_vocab_get_attr(self._vocab, t)
                 if attr & llama_cpp.LLAMA_TOKEN_ATTR_CONTROL:
@@ -538,8 +549,10 @@ class LlamaCppBackend:
                 pieces.append(p)
                 if p:
                     first[t] = p[0]
+                    if len(p) > 1:
+                        second[t] = p[1]
             self._table = TokenTable(pieces=pieces, first_byte=first, eog=self._eog.copy(),
-                                     banned=self._banned.copy())
+                                     banned=self._banned.copy(), second_byte=second)
         return self._table
 
     def _grammar(self, request: GenerationRequest) -> GrammarState | None:
@@ -584,10 +597,11 @@ class LlamaCppBackend:
             raise ModelError(f"the prompt and answer need {n_past + len(tokens)} tokens, more than the "
                              f"model context ({self.n_ctx}); shorten the prompt or raise n_ctx")
         b = self._batch
-        threads = self.n_threads_decode if len(tokens) <= SMALL_BATCH else self.n_threads
+        small = len(tokens) <= SMALL_BATCH
+        threads = self.tuner.choose() if small else self.n_threads
         for start in range(0, len(tokens), self.n_batch):
             self._check_cancel(cancel)  # also refuses a closed context
-            self._use_batch_threads(threads)
+            self._use_threads(threads)
             chunk = tokens[start : start + self.n_batch]
             last_chunk = start + self.n_batch >= len(tokens)
             b.n_tokens = len(chunk)
@@ -600,11 +614,14 @@ class LlamaCppBackend:
             long = len(chunk) >= 16
             if long:
                 llama_cpp.llama_set_abort_callback(self._ctx, self._abort_cb, None)
+            t0 = time.perf_counter()
             try:
                 rc = llama_cpp.llama_decode(self._ctx, b)
             finally:
                 if long:
                     llama_cpp.llama_set_abort_callback(self._ctx, llama_cpp.ggml_abort_callback(), None)
+            if small and rc == 0:
+                self.tuner.record(threads, time.perf_counter() - t0, len(chunk))
             if rc == 2 or (rc != 0 and self._aborting()):
                 self._check_cancel(cancel)
                 raise Cancelled("cancelled")
@@ -615,10 +632,16 @@ class LlamaCppBackend:
             n_past += len(chunk)
         return n_past
 
-    def _use_batch_threads(self, n: int) -> None:
-        if n != self._batch_threads:
-            _llama().llama_set_n_threads(self._ctx, self.n_threads_decode, n)
-            self._batch_threads = n
+    def _use_threads(self, n: int) -> None:
+        """Run the next llama_decode with ``n`` threads (whatever its batch size)."""
+        if self._threads_set != (n, n):
+            _llama().llama_set_n_threads(self._ctx, n, n)
+            self._threads_set = (n, n)
+
+    @property
+    def n_threads_decode(self) -> int:
+        """Threads the next single-token step would use (the tuner's current choice)."""
+        return self.tuner.current
 
     def _logits(self) -> np.ndarray:
         llama_cpp = _llama()
@@ -713,7 +736,7 @@ class LlamaCppBackend:
                     encode_s += t2 - t1
                     new_past = llama_cpp.llama_pos(0)
                     self._check_cancel(cancel)
-                    self._use_batch_threads(self.n_threads)
+                    self._use_threads(self.n_threads)
                     llama_cpp.llama_set_abort_callback(self._ctx, self._abort_cb, None)
                     try:
                         rc = mtmd.mtmd_helper_decode_image_chunk(
@@ -825,13 +848,19 @@ class LlamaCppBackend:
         t_dec = time.perf_counter()
         sample_s = 0.0
         forced_total = 0
-        forced_batches = 0
+        forced_runs = 0
+        decode_calls = 0
         produced = 0
+        # Tokens chosen (sampled or forced) but not evaluated yet. A sampled token and the
+        # text the grammar forces after it are evaluated together in one llama_decode: the
+        # forced tokens need no logits of their own, and one batch of k tokens costs far
+        # less than k single-token steps.
+        pending: list[int] = []
         finished_by_grammar = False
         try:
             while produced < request.max_tokens:
                 self._check_cancel(cancel)
-                # Jump-forward: evaluate text the grammar forces in one batch.
+                # Jump-forward: text the grammar forces joins the pending batch.
                 if self.jump_forward and sampler.state is not None:
                     forced = sampler.state.forced()
                     if forced:
@@ -839,10 +868,10 @@ class LlamaCppBackend:
                         if toks:
                             for t in toks:
                                 sampler.accept(t)
-                            n_past = self._decode(toks, n_past, cancel)
+                            pending.extend(toks)
                             produced += len(toks)
                             forced_total += len(toks)
-                            forced_batches += 1
+                            forced_runs += 1
                             text = stream.feed(b"".join(table.pieces[t] for t in toks))
                             if text:
                                 yield text
@@ -852,6 +881,10 @@ class LlamaCppBackend:
                 if sampler.state is not None and sampler.state.can_end and not sampler.state.can_continue:
                     finished_by_grammar = True
                     break
+                if pending:
+                    n_past = self._decode(pending, n_past, cancel)
+                    decode_calls += 1
+                    pending = []
                 t0 = time.perf_counter()
                 tok = sampler.pick(self._logits())
                 sample_s += time.perf_counter() - t0
@@ -862,14 +895,12 @@ class LlamaCppBackend:
                     break
                 sampler.accept(tok)
                 produced += 1
+                pending.append(tok)
                 text = stream.feed(table.pieces[tok])
                 if text:
                     yield text
                 if stream.stopped:
                     break
-                if produced >= request.max_tokens:
-                    break
-                n_past = self._decode([tok], n_past, cancel)
             tail = stream.finish()
             if tail:
                 yield tail
@@ -878,9 +909,11 @@ class LlamaCppBackend:
             stats.completion_tokens = produced
             stats.extra.update({
                 "forced_tokens": forced_total,
-                "forced_batches": forced_batches,
+                "forced_batches": forced_runs,
+                "decode_calls": decode_calls,
                 "grammar_rejections": sampler.rejections,
                 "sample_s": round(sample_s, 6),
+                "decode_threads": self.tuner.summary(),
                 "grammar_complete": bool(sampler.state is not None and (finished_by_grammar or sampler.state.can_end)),
             })
 

@@ -139,8 +139,9 @@ def test_pipeline_phase_grammars_parse() -> None:
 def _table() -> TokenTable:
     pieces = [b"{", b"}", b'"', b"a", b"b", b"ab", b'"a', b'"ab"', b"1", b"12", b":", b",", b"x", b"", b""]
     first = np.array([p[0] if p else 256 for p in pieces], dtype=np.int16)
+    second = np.array([p[1] if len(p) > 1 else 256 for p in pieces], dtype=np.int16)
     return TokenTable(pieces=pieces, first_byte=first, eog=np.array([13], dtype=np.int64),
-                      banned=np.array([14], dtype=np.int64))
+                      banned=np.array([14], dtype=np.int64), second_byte=second)
 
 
 def _brute_force_best(sampler: Sampler, logits: np.ndarray) -> int | None:
@@ -148,7 +149,11 @@ def _brute_force_best(sampler: Sampler, logits: np.ndarray) -> int | None:
     return max(ok, key=lambda t: (logits[t], -t)) if ok else None
 
 
-def test_greedy_with_grammar_equals_constrained_argmax() -> None:
+@pytest.mark.parametrize("pair_filter", [0, 32], ids=["first-byte", "first-two-bytes"])
+@pytest.mark.parametrize("full_scan_limit", [0, 4096], ids=["scan-in-logit-order", "cached-allowed-set"])
+def test_greedy_with_grammar_equals_constrained_argmax(pair_filter: int, monkeypatch: pytest.MonkeyPatch, full_scan_limit: int) -> None:
+    monkeypatch.setattr(Sampler, "FULL_SCAN_LIMIT", full_scan_limit)
+    monkeypatch.setattr(Sampler, "PAIR_FILTER_MAX_BYTES", pair_filter)
     g = Grammar(r'root ::= "{" "\"" [ab]+ "\"" ":" [0-9]+ "}"')
     rng = np.random.default_rng(0)
     for trial in range(200):
@@ -163,7 +168,12 @@ def test_greedy_with_grammar_equals_constrained_argmax() -> None:
             s.accept(got)
 
 
-def test_sampling_with_grammar_only_returns_allowed_tokens_and_is_seeded() -> None:
+@pytest.mark.parametrize("pair_filter", [0, 32], ids=["first-byte", "first-two-bytes"])
+@pytest.mark.parametrize("full_scan_limit", [0, 4096], ids=["scan-in-logit-order", "cached-allowed-set"])
+def test_sampling_with_grammar_only_returns_allowed_tokens_and_is_seeded(pair_filter: int, monkeypatch: pytest.MonkeyPatch,
+                                                                         full_scan_limit: int) -> None:
+    monkeypatch.setattr(Sampler, "FULL_SCAN_LIMIT", full_scan_limit)
+    monkeypatch.setattr(Sampler, "PAIR_FILTER_MAX_BYTES", pair_filter)
     g = Grammar(r'root ::= "{" "\"" [ab]+ "\"" ":" [0-9]+ "}"')
 
     def run(seed: int) -> list[int]:
@@ -184,6 +194,19 @@ def test_sampling_with_grammar_only_returns_allowed_tokens_and_is_seeded() -> No
     assert any(run(7) != run(s) for s in range(8, 20))
 
 
+def test_sampler_caches_the_exact_allowed_set_on_small_states() -> None:
+    g = Grammar(r'root ::= "{" "\"" [ab]+ "\"" ":" [0-9]+ "}"')
+    st = g.start().advance(b'{"ab":')
+    assert st is not None
+    s = Sampler(_table(), temperature=0.0, top_p=1.0, top_k=5, seed=0, grammar=st)
+    logits = np.zeros(15, dtype=np.float32)
+    logits[12] = 9.0  # "x": rejected
+    logits[9] = 1.0  # "12": the best allowed
+    assert s.pick(logits) == 9
+    assert sorted(st.allowed_tokens.tolist()) == [8, 9]  # "1", "12": exactly the allowed ones
+    assert g.start().advance(b'{"ab":') is st  # interned: later visits reuse the cache
+
+
 def test_partial_utf8_ranges_exclude_uncompletable_prefixes() -> None:
     """A prefix that no valid scalar value completes (surrogates, overlongs, > U+10FFFF) is refused,
     so the matcher never walks into a dead end (seen with random weights on the 248k vocabulary)."""
@@ -198,3 +221,32 @@ def test_partial_utf8_ranges_exclude_uncompletable_prefixes() -> None:
         for k in range(1, len(enc)):
             lo, hi = _partial_range(enc[:k])
             assert lo <= cp <= hi, (hex(cp), k)
+
+
+def test_two_byte_prefilter_never_drops_an_allowed_token() -> None:
+    """The prefilter is only an optimisation: on the real segment grammar and a vocabulary of
+    multi-byte pieces, every token the grammar accepts passes it, in many matcher states."""
+    from fada_desk.inference.schemas import grammar
+
+    rng = np.random.default_rng(3)
+    alphabet = list(b' \t\n{}[]",:0123456789abelmxyz_\\') + [0xC3, 0xA9]
+    pieces = sorted({bytes(rng.choice(alphabet, size=int(rng.integers(1, 5))).tolist()) for _ in range(3000)})
+    pieces += [b"", b""]
+    first = np.array([p[0] if p else 256 for p in pieces], dtype=np.int16)
+    second = np.array([p[1] if len(p) > 1 else 256 for p in pieces], dtype=np.int16)
+    table = TokenTable(pieces=pieces, first_byte=first, eog=np.array([len(pieces) - 2], dtype=np.int64),
+                       banned=np.array([len(pieces) - 1], dtype=np.int64), second_byte=second)
+    answer = b'[{"bbox_2d": [12, 30, 400, 1000], "label": "head", "mask": [[1, 2], [30, 40], [500, 6]]}]'
+    g = Grammar(grammar("segment", "permissive"))
+    st = g.start()
+    checked = 0
+    for i in range(len(answer)):
+        s = Sampler(table, temperature=0.0, top_p=1.0, top_k=1, seed=0, grammar=st)
+        mask = s._prefilter(st)
+        allowed = [t for t in range(len(pieces) - 2) if pieces[t] and st.advance(pieces[t]) is not None]
+        assert all(mask[t] for t in allowed), answer[:i]
+        checked += len(allowed)
+        nxt = st.advance(answer[i : i + 1])
+        assert nxt is not None
+        st = nxt
+    assert checked > 1000

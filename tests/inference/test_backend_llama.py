@@ -179,6 +179,11 @@ def test_grammar_output_always_parses(backend: LlamaCppBackend, jump_forward: bo
             assert len(doc["findings"]) <= 3 and all(len(f) <= 10 for f in doc["findings"])
             assert stats.extra["grammar_complete"]
             assert (stats.extra["forced_tokens"] > 0) == jump_forward
+            # one llama_decode per sampled token at most: forced text rides along with the token before it
+            sampled = stats.completion_tokens - stats.extra["forced_tokens"]
+            assert stats.extra["decode_calls"] <= sampled
+            if not jump_forward:
+                assert stats.extra["decode_calls"] >= sampled - 1
     finally:
         backend.jump_forward = True
 
@@ -313,24 +318,55 @@ def test_close_while_a_stream_is_suspended(backend: LlamaCppBackend) -> None:
 
 # ----------------------------------------------------------------------------- threads, layouts, stats
 
-def test_decode_threads_default_and_same_output(tiny_model: tuple[Path, Path], backend: LlamaCppBackend) -> None:
-    from fada_desk.inference.llama_backend import SMALL_BATCH, default_decode_threads
+class _AlternatingTuner:
+    """Switches the decode thread count on every step (worst case for result stability)."""
 
-    assert default_decode_threads(1) == default_decode_threads(2) == 1
-    assert default_decode_threads(8) == 8
-    assert backend.n_threads_decode == default_decode_threads(backend.n_threads)
+    def __init__(self) -> None:
+        self.current = 1
+        self.used: list[int] = []
+
+    def choose(self) -> int:
+        self.current = 2 if self.current == 1 else 1
+        self.used.append(self.current)
+        return self.current
+
+    def record(self, threads: int, seconds: float, tokens: int = 1) -> None:
+        pass
+
+    def summary(self) -> dict[str, object]:
+        return {"current": self.current}
+
+
+def test_decode_threads_adaptive_by_default_and_never_change_results(tiny_model: tuple[Path, Path],
+                                                                     backend: LlamaCppBackend) -> None:
+    from fada_desk.inference.llama_backend import SMALL_BATCH, decode_thread_candidates
+
+    assert decode_thread_candidates(1) == [1]
+    assert decode_thread_candidates(2) == [2, 1]
+    assert decode_thread_candidates(8) == [8, 4, 1]
+    assert backend.tuner.candidates == tuple(decode_thread_candidates(backend.n_threads))
     assert SMALL_BATCH >= 1
     r = req(max_tokens=24, json_schema=SCHEMA)
-    expected, _ = run(backend, r)
+    expected, st = run(backend, r)
+    assert st.extra["decode_threads"]["current"] in backend.tuner.candidates
     backend.close()
     try:
-        other = LlamaCppBackend(*tiny_model, n_ctx=2048, n_threads=2, n_threads_decode=2)
-        other.load()
+        for fixed in (1, 2):
+            other = LlamaCppBackend(*tiny_model, n_ctx=2048, n_threads=2, n_threads_decode=fixed)
+            other.load()
+            try:
+                assert other.tuner.fixed and other.n_threads_decode == fixed
+                assert run(other, r)[0] == expected  # the thread split does not change greedy results
+            finally:
+                other.close()
+        flip = LlamaCppBackend(*tiny_model, n_ctx=2048, n_threads=2)
+        flip.tuner = _AlternatingTuner()  # type: ignore[assignment]
+        flip.load()
         try:
-            assert other.n_threads_decode == 2
-            assert run(other, r)[0] == expected  # the thread split does not change greedy results
+            assert run(flip, r)[0] == expected  # nor does switching it between steps
+            assert {1, 2} <= set(flip.tuner.used)  # type: ignore[attr-defined]
         finally:
-            other.close()
+            flip.close()
     finally:
         backend.load()
 
