@@ -23,6 +23,7 @@ Q4_K_M ~530 MB + F16 mmproj ~200 MB) is built once into bench/.cache by
     .venv/bin/python bench/pipeline.py                    # naive vs optimized, canonical layout
     .venv/bin/python bench/pipeline.py --also-permissive  # + optimized with the permissive layout
     .venv/bin/python bench/pipeline.py --only optimized --layout permissive
+    .venv/bin/python bench/pipeline.py --also-permissive --replay  # + both layouts on replayed FADA-style answers
     .venv/bin/python bench/pipeline.py --sizes            # image encode cost per input size
 
 Threads and OpenMP waits: NAIVE runs with llama-cpp-python's defaults (n_threads =
@@ -187,8 +188,95 @@ def _backend(model: str, mmproj: str, n_threads: int, flash_attn: str):
                            flash_attn=fa)
 
 
+# ----------------------------------------------------------------------------- replayed answers
+#
+# Random weights show what the machinery costs, not what a trained model does: greedy random
+# weights wander through the grammar (runs of whitespace, one-character strings), so the number
+# of tokens the grammar forces depends on the random walk, not on FADA. "Replay" runs the same
+# optimized path on realistic FADA-style answers instead: at every sampling step the token is
+# the next token of a prepared answer (json.dumps layout, as upstream's data preparation writes
+# its training targets, webapp/../data/prepare_interpret_data.py) rather than the argmax of the
+# random logits. Every llama_decode still runs on the real twin, so the cost per call is real;
+# what changes is which tokens are sampled and which the grammar forces.
+
+LABELS = ("head", "thalamus", "femur", "abdomen")  # <= MAX_CHARS["detect"] characters
+
+
+def _replay_text(phase: str) -> str:
+    """A long FADA-style answer for ``phase`` that the endless bench grammar accepts (never closes)."""
+    import math
+    import random
+
+    rng = random.Random(phase)
+    if phase == "interpret":
+        values = [
+            ("anatomical_structures", "Fetal skull, thalami, cavum septi"),
+            ("fetal_orientation", "Transverse section, occiput left"),
+            ("imaging_plane", "Trans-thalamic plane"),
+            ("biometric_measurements", "BPD and HC measurable"),
+            ("gestational_age", "Approximately 22-24 weeks"),
+            ("image_quality", "Good, midline echo clearly seen"),
+            ("normality_assessment", "No structural anomaly in this view"),
+            ("clinical_recommendations", "Routine follow-up; measure HC"),
+        ]
+        pairs = [f'"{k}": "{v}"' for _ in range(6) for k, v in values]
+        return "{" + ", ".join(pairs)
+    if phase == "classify":
+        return '{"label": "BPD_PLANE", ' + ", ".join(f'"view": "{w}"' for w in ("axial", "head") * 20)
+
+    def box() -> list[int]:
+        x0, y0 = rng.randint(80, 500), rng.randint(80, 500)
+        return [x0, y0, x0 + rng.randint(120, 400), y0 + rng.randint(120, 400)]
+
+    items = []
+    for i in range(40):
+        b = box()
+        label = LABELS[i % len(LABELS)]
+        if phase == "detect":
+            items.append(f'{{"bbox_2d": {b}, "label": "{label}"}}')
+        else:
+            cx, cy, rx, ry = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2, (b[2] - b[0]) / 2, (b[3] - b[1]) / 2
+            pts = [[round(cx + rx * math.cos(2 * math.pi * k / 24)), round(cy + ry * math.sin(2 * math.pi * k / 24))]
+                   for k in range(24)]
+            items.append(f'{{"bbox_2d": {b}, "label": "{label}", "mask": {pts}}}')
+    return "[" + ", ".join(items)
+
+
+def _install_replay(backend, text: str) -> dict:
+    """Make the backend's sampler pick the next token of ``text`` (checked against the grammar)."""
+    from fada_desk.inference import _llama_sampling as S
+
+    state = {"data": text.encode(), "pos": 0, "queue": [], "queue_pos": -1, "picks": 0}
+    # the unpatched methods (a previous phase may have installed its own replay)
+    orig_accept = getattr(S.Sampler, "_replay_orig_accept", S.Sampler.accept)
+    S.Sampler._replay_orig_accept = orig_accept
+
+    def accept(self, token: int) -> None:
+        orig_accept(self, token)
+        piece = self.t.pieces[token]
+        if not state["data"].startswith(piece, state["pos"]):
+            raise SystemExit(f"replay out of sync at byte {state['pos']}: {piece!r}, expected "
+                             f"{state['data'][state['pos'] - 30:state['pos'] + 30]!r}")
+        state["pos"] += len(piece)
+
+    def pick(self, logits):
+        if state["queue_pos"] != state["pos"] or not state["queue"]:
+            rest = state["data"][state["pos"]:state["pos"] + 400].decode("utf-8", "ignore")
+            state["queue"] = backend.tokenize(rest, parse_special=False)
+            state["queue_pos"] = state["pos"]
+        tok = state["queue"].pop(0)
+        state["queue_pos"] = state["pos"] + len(self.t.pieces[tok])
+        if not self.allowed(tok):
+            raise SystemExit(f"replay: the grammar rejects {self.t.pieces[tok]!r} at byte {state['pos']}")
+        state["picks"] += 1
+        return tok
+
+    S.Sampler.pick, S.Sampler.accept = pick, accept  # type: ignore[method-assign]
+    return state
+
+
 def child_optimized(model: str, mmproj: str, image_path: str | None, n_threads: int, layout: str,
-                    flash_attn: str = "auto") -> dict:
+                    flash_attn: str = "auto", replay: bool = False) -> dict:
     import hashlib
 
     from fada_desk.inference.backend import GenerationRequest, GenerationStats
@@ -200,7 +288,10 @@ def child_optimized(model: str, mmproj: str, image_path: str | None, n_threads: 
     b.load()
     load_s = time.perf_counter() - t0
     rows = []
+    replay_state = None
     for phase, n_tok in PHASES:
+        if replay:
+            replay_state = _install_replay(b, _replay_text(phase))
         st = GenerationStats()
         req = GenerationRequest(prompt=_prompt(phase), image=img, image_key=key, max_tokens=n_tok,
                                 temperature=0.0, grammar=_grammar(phase, layout))
@@ -211,6 +302,8 @@ def child_optimized(model: str, mmproj: str, image_path: str | None, n_threads: 
         if st.completion_tokens != n_tok:
             raise SystemExit(f"optimized {phase}: decoded {st.completion_tokens} tokens, expected {n_tok}")
         forced = st.extra.get("forced_tokens", 0)
+        if replay_state is not None and replay_state["picks"] + forced != n_tok:
+            raise SystemExit(f"replay {phase}: {replay_state['picks']} picks + {forced} forced != {n_tok}")
         rows.append({"phase": phase, "encode_s": st.image_encode_s, "prefill_s": st.prefill_s,
                      "encode_prefill_s": st.image_encode_s + st.prefill_s, "decode_s": st.decode_s,
                      "total_s": total, "tokens": st.completion_tokens,
@@ -220,8 +313,8 @@ def child_optimized(model: str, mmproj: str, image_path: str | None, n_threads: 
                      "rejections": st.extra.get("grammar_rejections", 0), "sample_s": st.extra.get("sample_s", 0.0),
                      "reused": st.prefix_reused})
     b.close()
-    return {"path": "optimized", "layout": layout, "load_s": load_s, "rows": rows, "rss_mb": _rss_mb(),
-            "image": desc}
+    return {"path": "optimized", "layout": layout, "replay": replay, "load_s": load_s, "rows": rows,
+            "rss_mb": _rss_mb(), "image": desc}
 
 
 SIZES = ("800x540", "640x480", "max768", "max512")
@@ -320,11 +413,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="grammar layout used by both paths (default: canonical)")
     ap.add_argument("--also-permissive", action="store_true",
                     help="also run the optimized path with the permissive layout")
+    ap.add_argument("--replay", action="store_true",
+                    help="also run the optimized path (both layouts) on replayed FADA-style answers")
     ap.add_argument("--sizes", action="store_true", help="measure image tokens / encode time per input size")
     ap.add_argument("--image")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--flash-attn", choices=["auto", "on", "off"], default="auto")
-    ap.add_argument("--child", choices=["naive", "optimized", "sizes"], help=argparse.SUPPRESS)
+    ap.add_argument("--child", choices=["naive", "optimized", "optimized-replay", "sizes"], help=argparse.SUPPRESS)
     ap.add_argument("--model", help=argparse.SUPPRESS)
     ap.add_argument("--mmproj", help=argparse.SUPPRESS)
     ap.add_argument("--json", action="store_true", help="print raw results as JSON too")
@@ -335,9 +430,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.child == "naive":
         print(json.dumps(child_naive(args.model, args.mmproj, args.image, args.threads, args.layout)))
         return 0
-    if args.child == "optimized":
+    if args.child in ("optimized", "optimized-replay"):
         print(json.dumps(child_optimized(args.model, args.mmproj, args.image, args.threads, args.layout,
-                                         args.flash_attn)))
+                                         args.flash_attn, replay=args.child == "optimized-replay")))
         return 0
     from fada_desk.inference.llama_backend import physical_cores
 
@@ -359,6 +454,9 @@ def main(argv: list[str] | None = None) -> int:
     runs = [(p, p, args.layout) for p in ("naive", "optimized") if not args.only or p == args.only]
     if args.also_permissive and args.layout != "permissive" and args.only != "naive":
         runs.append(("optimized-permissive", "optimized", "permissive"))
+    if args.replay and args.only != "naive":
+        runs += [("replay-canonical", "optimized-replay", "canonical"),
+                 ("replay-permissive", "optimized-replay", "permissive")]
     results = {}
     for label, path, layout in runs:
         results[label] = _run_child(path, model, mmproj, args.image, threads, layout, args.flash_attn)

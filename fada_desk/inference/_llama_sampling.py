@@ -18,6 +18,7 @@ import numpy as np
 from fada_desk.inference.grammar import GrammarState
 
 _NO_TEXT = 256  # first_byte value for tokens without text (control / unused)
+_MANY = "many"  # GrammarState.allowed_tokens marker: too many allowed tokens to list
 
 
 @dataclass
@@ -119,23 +120,63 @@ class Sampler:
         r = self.rng.random() * c[-1]
         return int(ids[min(int(np.searchsorted(c, r, side="right")), len(ids) - 1)])
 
+    def exact_allowed(self, st: GrammarState) -> np.ndarray | None:
+        """The exact allowed token ids at ``st`` (ascending), or None when there are too many to list.
+
+        Few candidates (numbers, separators, keys): the set is found once and kept on the
+        (interned) state, so every later visit is a lookup.
+        """
+        cached = st.allowed_tokens
+        if isinstance(cached, np.ndarray):
+            return cached
+        if cached is _MANY:
+            return None
+        mask = self._prefilter(st)
+        if st.can_end:
+            mask[self.t.eog] = True
+        mask[self.t.banned] = False
+        cand = np.flatnonzero(mask)
+        if len(cand) > self.FULL_SCAN_LIMIT:
+            st.allowed_tokens = _MANY
+            return None
+        saved, self.state = self.state, st
+        try:
+            arr = np.array([t for t in cand.tolist() if self.allowed(t)], dtype=np.int64)
+        finally:
+            self.state = saved
+        st.allowed_tokens = arr
+        return arr
+
+    def pick_among(self, ids: np.ndarray, vals: np.ndarray) -> int | None:
+        """Choose among ``ids`` (the exact allowed set, ascending) given only their logits ``vals``.
+
+        The grammar-first order of stock llama.cpp: the distribution is restricted
+        to the allowed tokens, then top-k / top-p / temperature apply. For greedy
+        decoding this is the same token :meth:`pick` returns from full logits.
+        """
+        finite = np.isfinite(vals)
+        ids, vals = ids[finite], vals[finite]
+        if len(ids) == 0:
+            return None
+        if self.greedy:
+            return int(ids[int(np.argmax(vals))])
+        k = min(self.top_k, len(ids))
+        if k < len(ids):
+            sel = np.argpartition(-vals, k - 1)[:k]
+            ids, vals = ids[sel], vals[sel]
+        return self._sample(ids, vals)
+
     def _allowed_top(self, logits: np.ndarray, k: int) -> np.ndarray:
         """Up to ``k`` allowed token ids with the highest logits (in descending order)."""
         st = self.state
         assert st is not None
-        cached = st.allowed_tokens
-        if not isinstance(cached, np.ndarray):
+        cached = self.exact_allowed(st)
+        if cached is None:
             mask = self._prefilter(st)
             if st.can_end:
                 mask[self.t.eog] = True
             mask[self.t.banned] = False
-            cand = np.flatnonzero(mask)
-            if len(cand) > self.FULL_SCAN_LIMIT:
-                return self._scan_top(logits, cand, k)
-            # Few candidates (numbers, separators, keys): find the exact allowed set once and
-            # keep it on the (interned) state, so every later rejection there is a lookup.
-            cached = np.array([t for t in cand.tolist() if self.allowed(t)], dtype=np.int64)
-            st.allowed_tokens = cached
+            return self._scan_top(logits, np.flatnonzero(mask), k)
         cached = cached[np.isfinite(logits[cached])]
         if len(cached) <= k:
             return cached[np.argsort(-logits[cached], kind="stable")]

@@ -128,6 +128,8 @@ class GGUFInfo:
     metadata: dict[str, Any] = field(repr=False)
     # bytes the tensor data needs; a lower bound when a tensor type is unknown to this reader
     required_size: int
+    # name -> (dims, ggml type, absolute file offset of the data)
+    tensors: dict[str, tuple[tuple[int, ...], int, int]] = field(default_factory=dict, repr=False)
 
     @property
     def architecture(self) -> str:
@@ -250,8 +252,9 @@ def _parse(r: _Reader) -> GGUFInfo:
         if val is not None:
             meta[key] = val
     ends = []
+    table: list[tuple[str, tuple[int, ...], int, int]] = []
     for _ in range(n_tensors):
-        r.skip(r._length())  # tensor name
+        tname = r.read(r._length()).decode("utf-8", "replace")
         n_dims = r.scalar("<I")
         if n_dims > 8:
             raise ModelError(f"{name}: corrupt GGUF tensor table ({n_dims} dimensions)")
@@ -263,13 +266,15 @@ def _parse(r: _Reader) -> GGUFInfo:
             elems *= d
         block, nbytes = GGML_TYPE_SIZES.get(ttype, (1, 0))  # unknown type: only its offset counts
         ends.append(offset + (elems // block) * nbytes)
+        table.append((tname, tuple(dims), ttype, offset))
     try:
         align = int(meta.get("general.alignment", 32) or 32)
     except (TypeError, ValueError):
         raise ModelError(f"{name}: corrupt GGUF header (bad alignment)") from None
     data_start = -(-r.f.tell() // align) * align
     required = data_start + (max(ends) if ends else 0)
-    return GGUFInfo(r.path, version, r.size, n_tensors, meta, required)
+    tensors = {n: (dims, t, data_start + off) for n, dims, t, off in table}
+    return GGUFInfo(r.path, version, r.size, n_tensors, meta, required, tensors)
 
 
 def _role_error(info: GGUFInfo, role: str) -> str | None:

@@ -43,6 +43,7 @@ from fada_desk.core.cancel import CancelToken, Progress
 from fada_desk.core.errors import Cancelled, ModelError
 from fada_desk.inference.gguf_info import GGUFInfo, check_gguf, check_pair
 from fada_desk.inference._llama_sampling import Sampler, TokenTable
+from fada_desk.inference._partial_head import PartialHead, PartialHeadUnavailable
 from fada_desk.inference._threads import ThreadTuner
 from fada_desk.inference.backend import BackendInfo, GenerationRequest, GenerationStats
 from fada_desk.inference.grammar import Grammar, GrammarState
@@ -82,6 +83,14 @@ def render_chat(prompt: str, system: str | None = None, with_image: bool = False
     out += "<|im_start|>assistant\n" + THINK_OFF
     return out
 
+
+# Largest |partial - llama.cpp| logit difference (relative to the logits' spread) the load-time
+# self-test accepts. The partial logits round the hidden state like ggml's dot products do, so
+# they agree to float rounding (measured 5e-7 on the shape twin and the tiny model); a wrong
+# hidden state, matrix or rounding scheme gives errors of 1e-2 and more.
+PARTIAL_HEAD_TOLERANCE = 1e-4
+# Grammar states with at most this many allowed tokens use the partial output layer.
+PARTIAL_HEAD_MAX_TOKENS = 4096
 
 # Batches up to this size (one sampled token, or one plus the text the grammar forces
 # after it) run with the decode thread count the tuner picks; larger ones (prompt,
@@ -147,6 +156,14 @@ def _llama() -> Any:
     return llama_cpp
 
 
+def _llama_lib() -> Any:
+    """The ctypes handle of libllama (for entry points the bindings do not wrap)."""
+    _llama()
+    import llama_cpp.llama_cpp as bindings
+
+    return bindings._lib
+
+
 def _close_llama_devnull() -> None:
     """llama_cpp._utils opens two /dev/null files at import and never closes them
     ("ResourceWarning: unclosed file" at every exit); close them once nothing can use them."""
@@ -198,8 +215,24 @@ def _init_llama_once() -> None:
     _backend_initialised = True
 
 
+def _offload_devices(devices: list[tuple[int, str, str]]) -> list[str]:
+    """"name: description" of the devices llama.cpp offloads to, from ggml's (type, name, description) list.
+
+    Mirrors llama.cpp's default choice (llama_prepare_model_devices, and clip's for
+    the mmproj): every discrete GPU, integrated GPUs only when there is no discrete
+    one; CPU/accelerator devices and RPC servers are not "the GPU". On a hybrid
+    laptop (iGPU enumerated first + dGPU) naming the first GPU-ish device would show
+    the iGPU while the layers are on the dGPU.
+    """
+    def label(name: str, desc: str) -> str:
+        return f"{name}: {desc}" if desc else name
+
+    gpus = [label(n, d) for t, n, d in devices if t == 1 and not n.upper().startswith("RPC")]
+    return gpus or [label(n, d) for t, n, d in devices if t == 2]
+
+
 def _gpu_device_name() -> str | None:
-    """Description of the first GPU ggml sees, via libggml (None if unavailable)."""
+    """The GPU(s) llama.cpp offloads to, via libggml (None if unavailable)."""
     try:
         llama_cpp = _llama()
         libdir = Path(llama_cpp.__file__).resolve().parent / "lib"
@@ -216,12 +249,13 @@ def _gpu_device_name() -> str | None:
         lib.ggml_backend_dev_name.argtypes = [ctypes.c_void_p]
         lib.ggml_backend_dev_description.restype = ctypes.c_char_p
         lib.ggml_backend_dev_description.argtypes = [ctypes.c_void_p]
+        devices = []
         for i in range(lib.ggml_backend_dev_count()):
             dev = lib.ggml_backend_dev_get(i)
-            if lib.ggml_backend_dev_type(dev) in (1, 2):  # GPU, IGPU
-                name = (lib.ggml_backend_dev_name(dev) or b"GPU").decode()
-                desc = (lib.ggml_backend_dev_description(dev) or b"").decode()
-                return f"{name}: {desc}" if desc else name
+            devices.append((int(lib.ggml_backend_dev_type(dev)),  # 0 CPU, 1 GPU, 2 IGPU, 3 ACCEL
+                            (lib.ggml_backend_dev_name(dev) or b"GPU").decode(errors="replace"),
+                            (lib.ggml_backend_dev_description(dev) or b"").decode(errors="replace")))
+        return ", ".join(_offload_devices(devices)) or None
     except Exception:
         return None
     return None
@@ -290,7 +324,7 @@ class LlamaCppBackend:
                  n_gpu_layers: int = -1, reuse_prefix: bool = True, jump_forward: bool = True,
                  top_k: int = 40, image_max_tokens: int | None = None, prefix_cache_size: int = 4,
                  compute_hashes: bool = True, flash_attn: bool | None = None,
-                 n_threads_decode: int | None = None) -> None:
+                 n_threads_decode: int | None = None, partial_head: bool = True) -> None:
         self.model_path = Path(model_path)
         self.mmproj_path = Path(mmproj_path) if mmproj_path is not None else None
         self.n_ctx = int(n_ctx)
@@ -303,6 +337,10 @@ class LlamaCppBackend:
         self.tuner = ThreadTuner([int(n_threads_decode)] if n_threads_decode
                                  else decode_thread_candidates(self.n_threads))
         self._threads_set: tuple[int, int] | None = None
+        # Grammar states with few allowed tokens skip llama.cpp's output layer (see _partial_head).
+        self.partial_head = partial_head
+        self._head: PartialHead | None = None
+        self.head_status = "off"
         self.requested_gpu_layers = int(n_gpu_layers)
         self.reuse_prefix = reuse_prefix
         self.jump_forward = jump_forward
@@ -368,6 +406,7 @@ class LlamaCppBackend:
             try:
                 self._load_model(minfo, n_gpu, report)
                 self._create_context()
+                self._init_partial_head(minfo, on_gpu=n_gpu != 0 and gpu_ok)
                 if pinfo is not None:
                     report(Progress("Loading vision projector", 0.85))
                     self._load_mmproj(pinfo, use_gpu=gpu_ok and n_gpu != 0)
@@ -392,6 +431,13 @@ class LlamaCppBackend:
         mparams = llama_cpp.llama_model_default_params()
         mparams.n_gpu_layers = n_gpu
         mparams.use_mmap = True
+        # n_gpu_layers=0 alone still gives llama.cpp every GPU: a compute buffer there, and
+        # prompt/image batches offloaded to it (op_offload), uploading the weights each time.
+        # "0 = CPU only" must mean no GPU at all (a broken driver, a busy GPU): an empty,
+        # NULL-terminated device list. With it a GPU build is bit-identical to a CPU build.
+        no_devices = (ctypes.c_void_p * 1)(None)
+        if n_gpu == 0:
+            mparams.devices = ctypes.cast(no_devices, ctypes.c_void_p)
 
         def _progress(frac: float, _user: Any) -> bool:
             try:
@@ -483,9 +529,46 @@ class LlamaCppBackend:
             if _active is not None and _active() is self:
                 _active = None
 
+    def _init_partial_head(self, minfo: GGUFInfo, on_gpu: bool) -> None:
+        """Set up partial logits if this build and model allow it, verified against llama.cpp's own."""
+        self._head = None
+        if not self.partial_head:
+            self.head_status = "off"
+            return
+        if on_gpu:
+            self.head_status = "off: the output layer runs on the GPU"
+            return
+        try:
+            head = PartialHead(_llama_lib(), self._ctx, minfo)
+        except (PartialHeadUnavailable, OSError) as exc:
+            self.head_status = f"off: {exc}"
+            log.info("partial output layer unavailable: %s", exc)
+            return
+        try:
+            toks = self.tokenize('{"label": [12, 3')
+            self._clear_memory()
+            self._decode(toks, 0, None)
+            full = self._logits().copy()
+            rng = np.random.default_rng(0)
+            ids = np.unique(np.concatenate([np.argsort(-full)[:16],
+                                            rng.choice(len(full), size=min(240, len(full)), replace=False)]))
+            err = head.max_error(full, len(toks) - 1, ids)
+        finally:
+            self._clear_memory()
+        if not err <= PARTIAL_HEAD_TOLERANCE:
+            head.close()
+            self.head_status = f"off: self-test error {err:.3g}"
+            log.warning("partial output layer disabled: logits differ from llama.cpp's by %.3g", err)
+            return
+        self._head = head
+        self.head_status = f"on (self-test error {err:.2g})"
+
     def _free(self) -> None:
         llama_cpp = _llama()
         self._prefixes.clear()
+        if self._head is not None:
+            self._head.close()
+            self._head = None
         if self._mtmd_ctx is not None:
             _mtmd().mtmd_free(self._mtmd_ctx)
             self._mtmd_ctx = None
@@ -621,7 +704,8 @@ class LlamaCppBackend:
                 if long:
                     llama_cpp.llama_set_abort_callback(self._ctx, llama_cpp.ggml_abort_callback(), None)
             if small and rc == 0:
-                self.tuner.record(threads, time.perf_counter() - t0, len(chunk))
+                # only steps with the full output layer are comparable: others just note the threads
+                self.tuner.record(threads, time.perf_counter() - t0, len(chunk) if logits_last else 0)
             if rc == 2 or (rc != 0 and self._aborting()):
                 self._check_cancel(cancel)
                 raise Cancelled("cancelled")
@@ -850,6 +934,8 @@ class LlamaCppBackend:
         forced_total = 0
         forced_runs = 0
         decode_calls = 0
+        partial_steps = 0
+        last_row = 0
         produced = 0
         # Tokens chosen (sampled or forced) but not evaluated yet. A sampled token and the
         # text the grammar forces after it are evaluated together in one llama_decode: the
@@ -881,12 +967,26 @@ class LlamaCppBackend:
                 if sampler.state is not None and sampler.state.can_end and not sampler.state.can_continue:
                     finished_by_grammar = True
                     break
+                ids = None
+                if pending and self._head is not None and sampler.state is not None:
+                    t0 = time.perf_counter()
+                    ids = sampler.exact_allowed(sampler.state)
+                    if ids is not None and (len(ids) > PARTIAL_HEAD_MAX_TOKENS or self._head.rows(ids) is None):
+                        ids = None
+                    sample_s += time.perf_counter() - t0
                 if pending:
-                    n_past = self._decode(pending, n_past, cancel)
+                    n_past = self._decode(pending, n_past, cancel, logits_last=ids is None)
                     decode_calls += 1
+                    last_row = len(pending) - 1
                     pending = []
                 t0 = time.perf_counter()
-                tok = sampler.pick(self._logits())
+                if ids is not None:
+                    assert self._head is not None
+                    vals = self._head.logits(ids, last_row)
+                    tok = sampler.pick_among(ids, vals) if vals is not None else None
+                    partial_steps += 1
+                else:
+                    tok = sampler.pick(self._logits())
                 sample_s += time.perf_counter() - t0
                 if tok is None:
                     raise ModelError("the output grammar reached a dead end (no token can continue it)")
@@ -911,6 +1011,7 @@ class LlamaCppBackend:
                 "forced_tokens": forced_total,
                 "forced_batches": forced_runs,
                 "decode_calls": decode_calls,
+                "partial_head_steps": partial_steps,
                 "grammar_rejections": sampler.rejections,
                 "sample_s": round(sample_s, 6),
                 "decode_threads": self.tuner.summary(),

@@ -99,7 +99,27 @@ class Extracted:
 
 
 def _loads(text: str) -> Any:
-    return json.loads(text)
+    return _no_lone_surrogates(json.loads(text))
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _no_lone_surrogates(value: Any) -> Any:
+    """Replace lone UTF-16 surrogates with U+FFFD.
+
+    JSON may spell one as an escape (``"\\udeab"``); ``json.loads`` keeps it as a
+    lone surrogate, which no UTF-8 file, SQLite text or PDF can hold (saving the
+    analysis failed on such an answer from random weights). Proper pairs were
+    already combined into one character by ``json.loads``.
+    """
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value) if _LONE_SURROGATE.search(value) else value
+    if isinstance(value, list):
+        return [_no_lone_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_no_lone_surrogates(k): _no_lone_surrogates(v) for k, v in value.items()}
+    return value
 
 
 def _strip_trailing_commas(text: str) -> str:

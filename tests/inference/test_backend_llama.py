@@ -408,3 +408,69 @@ def test_prefill_tokens_count_only_what_was_evaluated(backend: LlamaCppBackend) 
     assert cold.extra["prefill_tokens"] == cold.prompt_tokens + cold.image_tokens
     assert warm.prompt_tokens == cold.prompt_tokens and warm.image_tokens == cold.image_tokens
     assert 0 < warm.extra["prefill_tokens"] < warm.prompt_tokens  # only the suffix after the image
+
+
+# ----------------------------------------------------------------------------- partial output layer
+
+def test_partial_head_matches_llama_logits_and_is_used_in_small_grammar_states(backend: LlamaCppBackend) -> None:
+    """Where the grammar allows few tokens, the backend skips llama.cpp's output layer and computes
+    just those logits from the hidden state; they must agree with llama.cpp's own."""
+    import numpy as np
+
+    assert backend.head_status.startswith("on"), backend.head_status
+    head = backend._head
+    assert head is not None
+    toks = backend.tokenize('{"bbox_2d": [1')
+    backend._clear_memory()
+    backend._decode(toks, 0, None)
+    full = backend._logits().copy()
+    ids = np.arange(0, len(full), 7)
+    assert head.max_error(full, len(toks) - 1, ids) < 1e-4  # llama.cpp's logits, to float rounding
+    backend._clear_memory()
+    text, st = run(backend, req(grammar='root ::= "[" [0-9]{1,3} ("," [0-9]{1,3}){5} "]"', max_tokens=40,
+                                temperature=0.0))
+    assert text.startswith("[") and text.endswith("]") and text.count(",") == 5
+    assert st.extra["partial_head_steps"] > 0
+    # sampling (temperature > 0) in those states draws among the allowed tokens only
+    for seed in range(3):
+        t2, _ = run(backend, req(grammar='root ::= "[" [0-9]{1,3} ("," [0-9]{1,3}){5} "]"', max_tokens=40,
+                                 temperature=1.0, seed=seed))
+        assert t2.startswith("[") and t2.endswith("]") and t2.count(",") == 5
+
+
+def test_partial_head_can_be_off_and_falls_back_cleanly(tiny_model: tuple[Path, Path],
+                                                        backend: LlamaCppBackend,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from fada_desk.inference import _partial_head
+
+    backend.close()
+    try:
+        r = req(json_schema=SCHEMA, max_tokens=60)
+        on = LlamaCppBackend(*tiny_model, n_ctx=2048)
+        on.load()
+        try:
+            expected, st_on = run(on, r)
+            assert st_on.extra["partial_head_steps"] > 0
+        finally:
+            on.close()
+        off = LlamaCppBackend(*tiny_model, n_ctx=2048, partial_head=False)
+        off.load()
+        try:
+            assert off.head_status == "off" and off._head is None
+            text, st = run(off, r)
+            assert st.extra["partial_head_steps"] == 0
+            assert text == expected  # greedy: the same answer with and without the partial output layer
+        finally:
+            off.close()
+        # a build without the hidden-state entry points: full logits, no error
+        monkeypatch.setattr(_partial_head, "_symbol", lambda lib, names: None)
+        nosym = LlamaCppBackend(*tiny_model, n_ctx=2048)
+        nosym.load()
+        try:
+            assert nosym.head_status.startswith("off:") and "entry points" in nosym.head_status
+            _, st = run(nosym, req(json_schema=SCHEMA, max_tokens=60))
+            assert st.extra["partial_head_steps"] == 0
+        finally:
+            nosym.close()
+    finally:
+        backend.load()

@@ -42,17 +42,32 @@ def test_analyze_hc18_with_tiny_model(
         "--threads",
         "2",
     ]
-    rc = main(args)
-    err = capsys.readouterr().err
-    assert rc == 0, err
-    doc = json.loads((out / "analysis.json").read_text())
+    # Random weights may run a JSON string to the token limit. The grammar guarantees that every
+    # answer that *completes* parses; look for a seed where all phases complete (the first
+    # usually does) and check every phase of every seed tried on the way.
+    doc = None
+    for seed in range(8):
+        run_args = [*args, "--seed", str(seed)]
+        rc = main(run_args)
+        err = capsys.readouterr().err
+        assert rc == 0, err
+        cand = json.loads((out / "analysis.json").read_text())
+        phases = {p["phase"]: p for p in cand["phases"]}
+        assert list(phases)[:3] == ["interpret", "classify", "detect"]
+        assert all(p["status"] in ("ok", "skipped") for p in cand["phases"])
+        complete = True
+        for p in cand["phases"]:
+            if p["status"] != "ok":
+                continue
+            assert p["constrained"] and p["stats"]["completion_tokens"] > 0 and p["stats"]["image_tokens"] > 0
+            if p["stats"]["extra"]["grammar_complete"]:
+                assert p["parse_ok"], (seed, p["phase"], p["raw_text"][:300])
+            complete = complete and p["parse_ok"]
+        if complete:
+            doc, args = cand, run_args
+            break
+    assert doc is not None, "no seed in 0..7 gave complete answers from the tiny model"
     phases = {p["phase"]: p for p in doc["phases"]}
-    assert list(phases)[:3] == ["interpret", "classify", "detect"]
-    assert all(p["status"] in ("ok", "skipped") for p in doc["phases"])
-    for p in doc["phases"]:
-        if p["status"] == "ok":
-            assert p["constrained"] and p["parse_ok"], (p["phase"], p["raw_text"][:300])
-            assert p["stats"]["completion_tokens"] > 0 and p["stats"]["image_tokens"] > 0
     assert isinstance(phases["interpret"]["interpretation"], dict)
     assert isinstance(phases["classify"]["label"], str) and phases["classify"]["label"]
     det = phases["detect"]["predictions"]

@@ -93,3 +93,15 @@ def test_cache_round_trip_bounds_and_corruption(tmp_path: Path) -> None:
     c.clear()
     assert len(c) == 0
     assert ResultCache().root == user_data_dir() / "cache" / "fada"
+
+
+def test_lone_surrogate_escapes_become_replacement_characters() -> None:
+    """A model may spell half a surrogate pair as a JSON escape; the parsed value must still be
+    storable as UTF-8 (saving analysis.json failed on such an answer from random weights)."""
+    import json as _json
+
+    from fada_desk.inference.parsing import extract_json
+
+    got = extract_json('{"label": "head\\udeab", "x\\ud83d": ["ok \\ud83d\\ude00"]}', prefer="object").value
+    assert got == {"label": "head\ufffd", "x\ufffd": ["ok \U0001F600"]}
+    _json.dumps(got, ensure_ascii=False).encode("utf-8")  # no lone surrogate left

@@ -64,7 +64,10 @@ def test_panel_runs_the_real_tiny_model_on_an_hc18_image(
         for phase in result.phases:
             assert panel.phase_state(phase.phase).startswith("done" if phase.status == "ok" else phase.status)
             if phase.status == "ok":
-                assert phase.parse_ok and phase.stats["completion_tokens"] > 0
+                assert phase.stats["completion_tokens"] > 0
+                # random weights may run a string to the token limit; every completed answer parses
+                if phase.stats["extra"]["grammar_complete"]:
+                    assert phase.parse_ok, (phase.phase, phase.raw_text[:200])
         assert sum(len(c) for c in chunks) > 0 and panel.stream_text().strip()
         assert panel.interpretation_values()["Imaging Plane"] not in ("", "–")
         assert panel.classification_label.text().startswith("Classification: ")
