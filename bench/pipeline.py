@@ -256,10 +256,10 @@ def _install_replay(backend, text: str) -> dict:
         piece = self.t.pieces[token]
         if not state["data"].startswith(piece, state["pos"]):
             raise SystemExit(f"replay out of sync at byte {state['pos']}: {piece!r}, expected "
-                             f"{state['data'][state['pos'] - 30:state['pos'] + 30]!r}")
+                             f"{state['data'][max(0, state['pos'] - 30):state['pos'] + 30]!r}")
         state["pos"] += len(piece)
 
-    def pick(self, logits):
+    def pick(self, logits=None):
         if state["queue_pos"] != state["pos"] or not state["queue"]:
             rest = state["data"][state["pos"]:state["pos"] + 400].decode("utf-8", "ignore")
             state["queue"] = backend.tokenize(rest, parse_special=False)
@@ -271,7 +271,10 @@ def _install_replay(backend, text: str) -> dict:
         state["picks"] += 1
         return tok
 
-    S.Sampler.pick, S.Sampler.accept = pick, accept  # type: ignore[method-assign]
+    def pick_among(self, ids, vals):  # the partial-output-layer path (few allowed tokens)
+        return pick(self)
+
+    S.Sampler.pick, S.Sampler.pick_among, S.Sampler.accept = pick, pick_among, accept  # type: ignore[method-assign]
     return state
 
 
