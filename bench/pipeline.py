@@ -37,8 +37,8 @@ forces after it).
 
 Goal on the 2-core CPU: optimized <= 25 s for the four phases, >= 2.5x faster
 than naive, peak RSS <= 2 GB. Measured on the 2-vCPU VM, machine otherwise idle
-(2026-11-23): naive 79.4 s; optimized canonical 18.4 s, permissive (the app's
-default) 22.9-23.1 s; replayed answers canonical 20.3 s, permissive 27.1 s.
+(2026-11-23): naive 78.7-79.4 s; optimized canonical 18.4-19.3 s, permissive (the
+app's default) 22.6-23.1 s; replayed answers canonical 20.2 s, permissive 23.0 s.
 """
 
 from __future__ import annotations
