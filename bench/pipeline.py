@@ -4,7 +4,7 @@ NAIVE     = what a straightforward llama-cpp-python integration does: the stock
             ``MTMDChatHandler`` per phase (image re-encoded every phase), the
             stock grammar sampler (grammar applied to all 248k logits every
             token), no prefix reuse, no jump-forward.
-OPTIMIZED = :class:`fada_desk.inference.llama_backend.LlamaCppBackend`: image
+OPTIMIZED = :class:`fada_desk.inference.llama.llama_backend.LlamaCppBackend`: image
             prefix encoded once and restored per phase, grammar consulted only
             when the sampled token is rejected, jump-forward over forced text.
 
@@ -30,7 +30,7 @@ Threads and OpenMP waits: NAIVE runs with llama-cpp-python's defaults (n_threads
 cores // 2 for token decoding, n_threads_batch = all cores, libgomp's default waits);
 OPTIMIZED with the app's settings (GOMP_SPINCOUNT=10000 and the decode thread tuner,
 which measures 1 vs 2 threads while decoding and keeps the faster; see
-fada_desk/inference/_threads.py). ``--threads N`` sets the core count for both.
+fada_desk/inference/llama/threads.py). ``--threads N`` sets the core count for both.
 The table's "decode calls" counts llama_decode calls while answering (the
 optimized path evaluates a sampled token together with the text the grammar
 forces after it).
@@ -47,7 +47,6 @@ import argparse
 import base64
 import io
 import json
-import os
 import re
 import resource
 import subprocess
@@ -66,7 +65,7 @@ CLASSES = "head, abdomen, femur, cerebellum, thalamus"
 
 def _prompt(phase: str) -> str:
     try:
-        from fada_desk.inference import constants as C
+        from fada_desk.inference.fada import constants as C
 
         return {
             "interpret": lambda: C.INTERPRET_PROMPT,
@@ -92,7 +91,7 @@ MAX_CHARS = {"interpret": 40, "classify": 12, "detect": 8, "segment": 8}
 
 
 def _grammar(phase: str, layout: str) -> str:
-    from fada_desk.inference import schemas
+    from fada_desk.inference.fada import schemas
 
     return schemas.endless_grammar(phase, layout, max_chars=MAX_CHARS[phase])
 
@@ -183,7 +182,7 @@ def child_naive(model: str, mmproj: str, image_path: str | None, n_threads: int,
 
 
 def _backend(model: str, mmproj: str, n_threads: int, flash_attn: str):
-    from fada_desk.inference.llama_backend import LlamaCppBackend
+    from fada_desk.inference.llama.llama_backend import LlamaCppBackend
 
     fa = {"auto": None, "on": True, "off": False}[flash_attn]
     return LlamaCppBackend(model, mmproj, n_ctx=4096, n_batch=512, n_threads=n_threads, compute_hashes=False,
@@ -246,7 +245,7 @@ def _replay_text(phase: str) -> str:
 
 def _install_replay(backend, text: str) -> dict:
     """Make the backend's sampler pick the next token of ``text`` (checked against the grammar)."""
-    from fada_desk.inference import _llama_sampling as S
+    from fada_desk.inference.llama import sampling as S
 
     state = {"data": text.encode(), "pos": 0, "queue": [], "queue_pos": -1, "picks": 0}
     # the unpatched methods (a previous phase may have installed its own replay)
@@ -439,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(child_optimized(args.model, args.mmproj, args.image, args.threads, args.layout,
                                          args.flash_attn, replay=args.child == "optimized-replay")))
         return 0
-    from fada_desk.inference.llama_backend import physical_cores
+    from fada_desk.inference.llama.threads import physical_cores
 
     threads = args.threads or physical_cores()
     t0 = time.perf_counter()

@@ -1,6 +1,6 @@
 """Live display benchmark: synthetic 1080p30 / 720p60 sources through the real window.
 
-Each scenario opens a :class:`~fada_desk.core.synthetic.SyntheticLiveSource`
+Each scenario opens a :class:`~fada_desk.sources.synthetic.SyntheticLiveSource`
 (producer thread at an exact rate; every frame carries its grab time in its
 first pixel row) in the real :class:`~fada_desk.qt.main_window.MainWindow`
 (offscreen by default), i.e. the same path as a capture card:
@@ -74,7 +74,7 @@ def run_scenario(name: str, seconds: float, warmup: float, color: bool, load: bo
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from fada_desk.core.synthetic import SyntheticLiveSource, decode_stamp
+    from fada_desk.sources.synthetic import SyntheticLiveSource, decode_stamp
     from fada_desk.qt.main_window import MainWindow
 
     width, height, fps = SCENARIOS[name]

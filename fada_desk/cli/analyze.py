@@ -110,12 +110,13 @@ def write_outputs(result: Any, frame: Any, out: Path) -> list[Path]:
     CLI, the PNG/PDF exports and the screen show AI items the same way (pending = dashed).
     """
     import json
-    import os
 
     from PIL import Image
 
     from fada_desk.core.annotations import Box, Keypoints, Polygon
-    from fada_desk.core.interpretation import FrameRef, review_items_from_analysis
+    from fada_desk.core.fileio import atomic_write_text, atomic_write_via_path
+    from fada_desk.core.interpretation import review_items_from_analysis
+    from fada_desk.core.review_types import FrameRef
     from fada_desk.export.overlay import render_overlay
 
     out.mkdir(parents=True, exist_ok=True)
@@ -128,17 +129,10 @@ def write_outputs(result: Any, frame: Any, out: Path) -> list[Path]:
         if phase is None or phase.predictions is None:
             continue
         shown = [a for a in annotations if isinstance(a, kind)]
-        png = out / f"{name}.png"
-        tmp_png = out / f".{name}.png.tmp"
-        Image.fromarray(render_overlay(frame.rgb(), shown, classification=result.classification)).save(
-            tmp_png, format="PNG"
-        )
-        os.replace(tmp_png, png)
+        image = Image.fromarray(render_overlay(frame.rgb(), shown, classification=result.classification))
+        png = atomic_write_via_path(out / f"{name}.png", lambda tmp, image=image: image.save(tmp, format="PNG"))
         written.append(png)
-    path = out / "analysis.json"
-    tmp = out / ".analysis.json.tmp"
-    tmp.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    path = atomic_write_text(out / "analysis.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     written.insert(0, path)
     return written
 
@@ -148,11 +142,14 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from fada_desk.cli._progress import ProgressLine
+    from fada_desk.core.cancel import drive
     from fada_desk.core.errors import Cancelled, FadaError
-    from fada_desk.inference.cache import ResultCache
-    from fada_desk.inference.models import create_backend, resolve_model_dir
-    from fada_desk.inference.pipeline import FadaPipeline, PipelineSettings, drive
-    from fada_desk.inference.results import TokenChunk
+    from fada_desk.core.fileio import atomic_write_text
+    from fada_desk.inference.fada.cache import ResultCache
+    from fada_desk.inference.fada.pipeline import FadaPipeline
+    from fada_desk.inference.fada.results import TokenChunk
+    from fada_desk.inference.fada.settings import PipelineSettings
+    from fada_desk.inference.model_store.resolve import create_backend, resolve_model_dir
 
     src = Path(args.path)
     inputs = collect_inputs(src)
@@ -232,9 +229,9 @@ def run(args: argparse.Namespace) -> int:
     finally:
         backend.close()
     if batch:
-        (out_root / "batch_summary.json").write_text(
+        atomic_write_text(
+            out_root / "batch_summary.json",
             json.dumps({"inputs": len(inputs), "failed": failures, "results": summary}, indent=2) + "\n",
-            encoding="utf-8",
         )
         print(
             f"{len(inputs) - failures}/{len(inputs)} analysed without errors -> {out_root}", file=sys.stderr

@@ -88,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _text(report: Any) -> str:
-    from fada_desk.core.biometry import PARAMETERS, format_ga
+    from fada_desk.core.biometry import PARAMETERS
+    from fada_desk.core.dating import format_ga
 
     out = ["Measurements: " + ", ".join(f"{k} {v:.1f} mm" for k, v in report.measurements_mm.items())]
     if report.cephalic_index is not None:

@@ -1,6 +1,6 @@
 """``fada-desk evaluate --pred DIR --gt DIR``: mAP, Dice/IoU and view accuracy like upstream FADA.
 
-Label format: see :mod:`fada_desk.inference.evaluation` (one JSON per image;
+Label format: see :mod:`fada_desk.inference.fada.evaluation` (one JSON per image;
 predictions may also be the ``analysis.json`` files of ``fada-desk analyze``).
 """
 
@@ -30,12 +30,13 @@ def run(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from fada_desk.inference.evaluation import evaluate, format_summary, load_label_dir
+    from fada_desk.core.fileio import atomic_write_text
+    from fada_desk.inference.fada.evaluation import evaluate, format_summary, load_label_dir
 
     gts = load_label_dir(Path(args.gt))
     preds = load_label_dir(Path(args.pred))
     metrics = evaluate(preds, gts, method=args.ap_method)
     print(format_summary(metrics))
     if args.json:
-        Path(args.json).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+        atomic_write_text(Path(args.json), json.dumps(metrics, indent=2) + "\n")
     return 0

@@ -3,14 +3,15 @@
 Writes FADA-compatible JSON, PNGs with burned-in overlays and/or the PDF
 report. AI output still pending review is left out unless
 ``--include-pending`` (then it is marked "pending review"). Progress goes to
-stderr, the written paths to stdout.
+stderr, the written paths to stdout. The jobs are the GUI's
+(:class:`fada_desk.app.export.ExamExport`).
 """
 
 from __future__ import annotations
 
 import argparse
 
-FORMATS = ("json", "png", "pdf")
+from fada_desk.app.export import FORMATS
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -45,29 +46,18 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from fada_desk.app.export import ExamExport, parse_exam_id
     from fada_desk.cli._progress import ProgressLine
-    from fada_desk.core.errors import ExportError
-    from fada_desk.export import ExportOptions, export_exam
     from fada_desk.storage import ExamStore
 
-    try:
-        exam_id = int(str(args.exam_id).strip().lstrip("#"))
-    except ValueError:
-        raise ExportError(f"EXAM_ID must be an exam number, got {args.exam_id!r}.") from None
-    options = ExportOptions(include_pending=args.include_pending, operator=args.operator.strip())
+    exam_id = parse_exam_id(args.exam_id)
     progress = ProgressLine()
-    written = []
     with ExamStore.open(args.store) as store:
         store.get_exam(exam_id)  # a clear error before anything is written
-        for fmt in dict.fromkeys(args.formats):
-            job = export_exam(store, exam_id, fmt, args.out, options)
-            while True:
-                try:
-                    p = next(job)
-                except StopIteration as stop:
-                    written.extend(stop.value or [])
-                    break
-                progress.update(p.message, p.fraction, prefix=f"{fmt}: ")
+        export = ExamExport(store, exam_id)
+        options = export.options(include_pending=args.include_pending, operator=args.operator)
+        written = export.run(args.formats, args.out, options,
+                             lambda fmt, p: progress.update(p.message, p.fraction, prefix=f"{fmt}: "))
     progress.done()
     for path in written:
         print(path)

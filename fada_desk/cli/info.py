@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
 
 def describe(info: Any) -> dict[str, Any]:
     """SourceInfo -> the JSON document printed by ``--json`` (regions with mm/px added)."""
-    from fada_desk.sources._dicom_meta import region_label
+    from fada_desk.sources.dicom_meta import region_label
 
     data = info.to_dict()
     cal = info.calibration

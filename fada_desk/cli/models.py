@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from fada_desk.core.cancel import Job
+
+T = TypeVar("T")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -38,9 +44,10 @@ def _human(n: int | None) -> str:
     return f"{n} B"
 
 
-def _drive(job, label: str) -> object:  # noqa: ANN001
+def _drive(job: Job[T]) -> T:
+    """Run a model-store job with a progress line (:func:`fada_desk.core.cancel.drive`)."""
     from fada_desk.cli._progress import ProgressLine
-    from fada_desk.inference.pipeline import drive
+    from fada_desk.core.cancel import drive
 
     line = ProgressLine()
     try:
@@ -54,13 +61,23 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from fada_desk.core.errors import ModelError
-    from fada_desk.inference import models as M
+    from fada_desk.inference.model_store.download import download
+    from fada_desk.inference.model_store.install import install
+    from fada_desk.inference.model_store.manifests import (
+        DEFAULT_SET,
+        ModelManifest,
+        builtin_manifests,
+        get_manifest,
+        installed_sets,
+        user_models_dir,
+    )
+    from fada_desk.inference.model_store.status import verify_set
 
     cmd = args.models_command
     if cmd == "list":
         rows = []
-        installed = {p.name: p for p in M.installed_sets()}
-        for man in M.builtin_manifests():
+        installed = {p.name: p for p in installed_sets()}
+        for man in builtin_manifests():
             where = installed.get(man.name)
             rows.append(
                 {
@@ -90,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
                 )
         for r in rows:
             if r["installed"]:
-                st = M.verify_set(Path(r["installed"]), full_hash=False)
+                st = verify_set(Path(r["installed"]), full_hash=False)
                 r["status"] = st.message
                 r["ok"] = st.ok
         if args.json:
@@ -106,21 +123,21 @@ def run(args: argparse.Namespace) -> int:
                 print(
                     f"    {details}{'' if r['pinned'] or r['pinned'] is None else ' (checksums not pinned)'}"
                 )
-        print(f"Models folder: {M.user_models_dir()}")
+        print(f"Models folder: {user_models_dir()}")
         return 0
 
     if cmd == "verify":
         targets: list[Path]
         if args.target:
             t = Path(args.target)
-            targets = [t if t.exists() else M.user_models_dir() / args.target]
+            targets = [t if t.exists() else user_models_dir() / args.target]
         else:
-            targets = M.installed_sets()
+            targets = installed_sets()
             if not targets:
                 raise ModelError("no model sets installed (use 'fada-desk models install' or 'download')")
         bad = 0
         for t in targets:
-            st = M.verify_set(t, full_hash=not args.quick)
+            st = verify_set(t, full_hash=not args.quick)
             print(st.message)
             for f in st.files:
                 mark = "ok " if f.ok else "BAD"
@@ -132,21 +149,20 @@ def run(args: argparse.Namespace) -> int:
         return 1 if bad else 0
 
     if cmd == "install":
-        manifest = M.ModelManifest.load(Path(args.manifest)) if args.manifest else None
-        st = _drive(M.install(Path(args.path), args.name, manifest), "install")
-        print(st.message)  # type: ignore[attr-defined]
-        print(f"Installed in {st.directory}")  # type: ignore[attr-defined]
+        manifest = ModelManifest.load(Path(args.manifest)) if args.manifest else None
+        st = _drive(install(Path(args.path), args.name, manifest))
+        print(st.message)
+        print(f"Installed in {st.directory}")
         return 0
 
     if cmd == "download":
-        manifest = M.get_manifest(args.name or M.DEFAULT_SET)
+        manifest = get_manifest(args.name or DEFAULT_SET)
         st = _drive(
-            M.download(
+            download(
                 manifest, Path(args.dest) if args.dest else None, endpoint=args.endpoint, token=args.token
-            ),
-            "download",
+            )
         )
-        print(st.message)  # type: ignore[attr-defined]
-        print(f"Saved in {st.directory}")  # type: ignore[attr-defined]
+        print(st.message)
+        print(f"Saved in {st.directory}")
         return 0
     raise ModelError(f"unknown models action {cmd!r}")

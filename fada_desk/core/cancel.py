@@ -10,10 +10,13 @@ it when the user cancels. Blocking calls inside a job should poll
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from fada_desk.core.errors import Cancelled
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -46,3 +49,22 @@ class CancelToken:
     def wait(self, timeout: float) -> bool:
         """Sleep up to ``timeout`` s; return True early if cancelled."""
         return self._event.wait(timeout)
+
+
+#: A generator job: yields progress, returns its result (``StopIteration.value``).
+Job = Generator[Progress, None, T]
+
+
+def drive(job: Job[T], on_progress: Callable[[Progress], None] | None = None) -> T:
+    """Run a generator job to completion in this thread and return its result.
+
+    The one job driver outside Qt (the CLI, tests, app services); the GUI's
+    ``JobRunner`` drives the same generators on a worker thread.
+    """
+    while True:
+        try:
+            p = next(job)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        if on_progress is not None:
+            on_progress(p)

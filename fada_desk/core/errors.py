@@ -32,6 +32,14 @@ class StorageError(FadaError):
     """The exam store could not complete an operation."""
 
 
+class DatingError(StorageError):
+    """LMP / EDD / exam date are impossible or inconsistent.
+
+    A :class:`StorageError` because the store refuses to save such dating; the
+    check itself is pure (``fada_desk.core.dating``).
+    """
+
+
 class ModelError(FadaError):
     """A model file is missing, truncated, mismatched or cannot be loaded."""
 
@@ -42,3 +50,19 @@ class ExportError(FadaError):
 
 class Cancelled(FadaError):
     """A long-running job was cancelled by the user."""
+
+
+def first_line(err: BaseException, limit: int | None = None) -> str:
+    """The first line of an exception's message (its type name when it has none)."""
+    text = str(err).strip()
+    line = text.splitlines()[0] if text else type(err).__name__
+    return line[:limit] if limit is not None else line
+
+
+def error_text(err: BaseException) -> str:
+    """One line for the user: a FadaError's own message, else the type and first line."""
+    if isinstance(err, FadaError):
+        return str(err)
+    text = str(err).strip()
+    line = text.splitlines()[0] if text else ""
+    return f"Unexpected error: {type(err).__name__}" + (f": {line}" if line else "")

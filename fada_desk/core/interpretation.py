@@ -18,11 +18,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from fada_desk.core.annotations import AnnotationError, FrameRef, Provenance, ReviewStatus
-from fada_desk.inference import constants as _fada
+from fada_desk.core import vocabulary as _fada
+from fada_desk.core.annotations import Annotation, Box, Keypoints, Polygon
+from fada_desk.core.review_types import AnnotationError, FrameRef, Provenance, ReviewStatus
 
 #: The 8 interpretation fields, in upstream prompt order, and their display titles
-#: (the FADA facts live in fada_desk.inference.constants; derived here, never re-typed).
+#: (the FADA facts live in fada_desk.core.vocabulary; derived here, never re-typed).
 INTERPRETATION_FIELDS: tuple[str, ...] = _fada.INTERPRETATION_KEYS
 FIELD_TITLES: dict[str, str] = {key: title for title, key in _fada.INTERPRETATION_FIELDS}
 
@@ -82,8 +83,9 @@ class ReviewedValue:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ReviewedValue:
-        prov = d.get("provenance", "ai")
-        return cls(d.get("ai"), d.get("value"), ReviewStatus(d.get("status", "pending")), prov != "manual")
+        prov = d.get("provenance", Provenance.AI.value)
+        status = ReviewStatus(d.get("status", ReviewStatus.PENDING.value))
+        return cls(d.get("ai"), d.get("value"), status, prov != Provenance.MANUAL.value)
 
 
 @dataclass(frozen=True)
@@ -286,7 +288,7 @@ def _latest_phases(analysis: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
 
 def review_items_from_analysis(
     analysis: Mapping[str, Any], frame: FrameRef, analysis_id: str
-) -> tuple[list[Any], Interpretation | None]:
+) -> tuple[list[Annotation], Interpretation | None]:
     """Turn a FADA analysis document (``AnalysisResult.to_dict()``, the
     ``analysis.json`` of ``fada-desk analyze``) into pending AI annotations and
     an :class:`Interpretation`.
@@ -298,7 +300,7 @@ def review_items_from_analysis(
     if not isinstance(analysis, Mapping):
         raise AnnotationError("An analysis must be a JSON object.")
     phases = _latest_phases(analysis)
-    anns: list[Any] = []
+    anns: list[Annotation] = []
     common = {"frame": frame, "provenance": Provenance.AI, "analysis_id": analysis_id}
     for name in _ANNOTATING_PHASES:
         p = phases.get(name)
@@ -325,12 +327,10 @@ def review_items_from_analysis(
     return anns, interpretation
 
 
-def _phase_annotations(pred: Mapping[str, Any], common: dict[str, Any]) -> list[Any]:
-    from fada_desk.core.annotations import Box, Keypoints, Polygon
+def _phase_annotations(pred: Mapping[str, Any], common: dict[str, Any]) -> list[Annotation]:
+    anns: list[Annotation] = []
 
-    anns: list[Any] = []
-
-    def box(label: Any, b: Any) -> Any:
+    def box(label: Any, b: Any) -> Box:
         x0, y0, x1, y1 = (float(v) for v in b)
         return Box(label=str(label), x0=x0, y0=y0, x1=x1, y1=y1, **common)
 

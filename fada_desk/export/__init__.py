@@ -20,12 +20,13 @@ from typing import TYPE_CHECKING, Any
 from fada_desk.core.cancel import CancelToken, Progress
 from fada_desk.core.errors import ExportError
 from fada_desk.core.registry import Registry
-from fada_desk.export.base import ClinicHeader, Exporter, ExportOptions, Job
+from fada_desk.export.options import ClinicHeader, ExportOptions
 
 if TYPE_CHECKING:
+    from fada_desk.export.base import Exporter, Job
     from fada_desk.export.bundle import ExportBundle
 
-EXPORTERS: Registry[type[Exporter]] = Registry("exporter")
+EXPORTERS: Registry[type["Exporter"]] = Registry("exporter")
 EXPORTERS.register("json", "fada_desk.export.json_export:JsonExporter")
 EXPORTERS.register("png", "fada_desk.export.png_export:PngExporter")
 EXPORTERS.register("pdf", "fada_desk.export.pdf_export:PdfExporter")
@@ -46,7 +47,7 @@ def export_bundle(
     out_dir: Path | str,
     options: ExportOptions | None = None,
     cancel: CancelToken | None = None,
-) -> Job:
+) -> "Job":
     """Run one exporter on an already gathered bundle (a generator job)."""
     exporter = get_exporter(fmt)
     return (yield from exporter.run(bundle, Path(out_dir), options or ExportOptions(), cancel))
@@ -60,7 +61,7 @@ def export_exam(
     options: ExportOptions | None = None,
     cancel: CancelToken | None = None,
     audit: bool = True,
-) -> Job:
+) -> "Job":
     """Gather exam ``exam_id`` from an ExamStore and export it as ``fmt`` into ``out_dir``.
 
     A successful export is recorded in the audit trail (``exam.export``: format,

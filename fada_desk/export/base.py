@@ -1,4 +1,4 @@
-"""Exporter interface, options and file helpers shared by the JSON/PNG/PDF exporters.
+"""Exporter interface and file helpers shared by the JSON/PNG/PDF exporters.
 
 An exporter is a class with ``name``, ``suffix`` and :meth:`Exporter.run`, a
 generator job: it yields :class:`~fada_desk.core.cancel.Progress`, checks the
@@ -13,53 +13,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from fada_desk.core.cancel import CancelToken, Progress
 from fada_desk.core.errors import ExportError
-
-if TYPE_CHECKING:
-    from fada_desk.export.bundle import ExportBundle
-
-PENDING_MARK = "pending review"
-AI_NOTE = "AI-assisted, reviewed by {operator}"
-
-
-@dataclass(frozen=True)
-class ClinicHeader:
-    """Clinic identity printed on reports (settings ``[clinic]`` name/address/phone/email)."""
-
-    name: str = ""
-    address: str = ""
-    phone: str = ""
-    email: str = ""
-
-    @property
-    def lines(self) -> list[str]:
-        contact = "  ".join(p for p in (self.phone, self.email) if p)
-        return [p for p in (self.name, *self.address.splitlines(), contact) if p.strip()]
-
-    def to_dict(self) -> dict[str, str]:
-        return {"name": self.name, "address": self.address, "phone": self.phone, "email": self.email}
-
-
-@dataclass(frozen=True)
-class ExportOptions:
-    """What to export.
-
-    ``include_pending``: AI items not yet reviewed are left out unless asked;
-    then they are marked "pending review" everywhere. ``operator`` overrides
-    who is named as reviewer (default: the exam's last sign-off, else the
-    exam operator). ``clinic`` None = read from the settings file.
-    """
-
-    include_pending: bool = False
-    operator: str = ""
-    clinic: ClinicHeader | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
+from fada_desk.core.fileio import atomic_write_via_path
+from fada_desk.export.bundle import ExportBundle
+from fada_desk.export.options import ExportOptions
 
 Job = Generator[Progress, None, list[Path]]
 
@@ -96,21 +56,10 @@ def prepare_dir(out_dir: Path) -> Path:
 
 def write_atomic(path: Path, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp_path)`` then rename onto ``path``; clean up on any failure."""
-    tmp = path.with_name(f".{path.name}.part")
     try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise ExportError(f"Could not write {path}: {exc.strerror or exc}.") from exc
-        raise
-    return path
+        return atomic_write_via_path(path, write)
+    except OSError as exc:
+        raise ExportError(f"Could not write {path}: {exc.strerror or exc}.") from exc
 
 
 def check(cancel: CancelToken | None) -> None:

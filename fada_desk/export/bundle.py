@@ -6,7 +6,10 @@ the audit head. Exporters work on the :class:`ExportBundle` only (pixels are
 loaded lazily, one frame at a time), so they can be tested without a store.
 
 Filtering rule (one place): rejected AI output is never exported; pending AI
-output only with ``include_pending`` and then flagged ``pending``.
+output only with ``include_pending`` and then flagged ``pending``. What was
+reviewed is counted over the whole exam (:attr:`ExportBundle.review`), so every
+export can say how many AI proposals were accepted, edited, rejected or left
+pending, and that pending ones were left out.
 """
 
 from __future__ import annotations
@@ -19,11 +22,15 @@ from typing import Any
 import numpy as np
 
 from fada_desk import __version__
-from fada_desk.core.annotations import Annotation, AnnotationSet, FrameRef, ReviewStatus
+from fada_desk.core.annotations import Annotation
+from fada_desk.core.review_doc import AnnotationSet
+from fada_desk.core.review_types import FrameRef, ReviewStatus
 from fada_desk.core.audit import AuditEntry, utc_now
-from fada_desk.core.biometry import BiometryReport, Measurement, biometry_report, format_ga, latest_values
+from fada_desk.core.biometry import BiometryReport, Measurement, exam_biometry
+from fada_desk.core.dating import format_ga
 from fada_desk.core.calibration import Calibration
 from fada_desk.core.frame import Frame
+from fada_desk.core.review_tally import ReviewTally, tally_annotations, tally_values
 from fada_desk.core.interpretation import (
     CLASSIFICATION,
     DET_CLASSES,
@@ -31,7 +38,7 @@ from fada_desk.core.interpretation import (
     SEG_CLASSES,
     Interpretation,
 )
-from fada_desk.export.base import ClinicHeader, ExportOptions
+from fada_desk.export.options import ClinicHeader, ExportOptions
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,8 @@ class ExportBundle:
     clinic: ClinicHeader
     include_pending: bool
     operator: str
+    review_annotations: ReviewTally = field(default_factory=ReviewTally)
+    review_interpretation: ReviewTally = field(default_factory=ReviewTally)
     generated_at: str = field(default_factory=utc_now)
     app_version: str = __version__
 
@@ -89,9 +98,27 @@ class ExportBundle:
         return self.exam.patient
 
     @property
+    def review(self) -> ReviewTally:
+        """AI proposals of the whole exam by review state (annotations + interpretation values)."""
+        return self.review_annotations + self.review_interpretation
+
+    @property
     def pending_count(self) -> int:
+        """AI proposals still pending review in the exam, whether or not this export includes them."""
+        return self.review.pending
+
+    @property
+    def pending_included(self) -> int:
+        """Pending AI proposals that this export shows (marked "pending review")."""
         n = sum(1 for f in self.frames for a in f.annotations if a.status is ReviewStatus.PENDING)
         return n + sum(1 for f in self.frames for v in f.interpretation.values() if v.pending)
+
+    @property
+    def ai_note(self) -> str:
+        return self.review.note(self.operator)
+
+    def review_statement(self) -> str:
+        return self.review.statement(self.include_pending)
 
     def ga_by_dates(self) -> dict[str, Any] | None:
         ga = getattr(self.exam, "ga_days", None)
@@ -144,10 +171,18 @@ def frames_for_export(
     return out
 
 
+def review_tallies(doc: AnnotationSet, item_ids: set[int]) -> tuple[ReviewTally, ReviewTally]:
+    """(annotations, interpretation values) tallies over the frames of the given items."""
+    frames = [f for f in doc.frames() if f.item_id in item_ids]
+    anns = tally_annotations(a for f in frames for a in doc.for_frame(f))
+    values = tally_values(v for f in frames if (i := doc.interpretation(f)) is not None for v in i.values.values())
+    return anns, values
+
+
 def build_bundle(store: Any, exam_id: int, options: ExportOptions) -> ExportBundle:
     """Gather an exam from an :class:`~fada_desk.storage.ExamStore` for export."""
     from fada_desk.export.settings import load_clinic_header
-    from fada_desk.storage.review import ReviewStore, exam_measurements
+    from fada_desk.storage.review import ReviewStore
 
     exam = store.get_exam(exam_id)
     items = store.list_items(exam_id)
@@ -157,18 +192,17 @@ def build_bundle(store: Any, exam_id: int, options: ExportOptions) -> ExportBund
         doc, items, options.include_pending, lambda f: store.load_frame(f.item_id, f.frame_index)
     )
     cals = {f: it.calibration for it in items for f in doc.frames() if f.item_id == it.id}
-    measurements, problems = exam_measurements(doc, cals)
-    values = latest_values(measurements)
-    ga = exam.ga_days
-    report = biometry_report(values, ga_by_dates_days=float(ga) if ga else None) if values else None
+    measured = exam_biometry(doc, cals, exam.ga_days)
+    report = measured.report()
     entries = reviews.audit_entries()
     sign_off = reviews.last_sign_off(exam_id)
     operator = options.operator or (sign_off.operator if sign_off else "") or exam.operator
+    tallies = review_tallies(doc, {it.id for it in items})
     return ExportBundle(
         exam=exam,
         frames=frames,
-        measurements=measurements,
-        measurement_problems=problems,
+        measurements=measured.measurements,
+        measurement_problems=measured.problems,
         biometry=report,
         sign_off=sign_off,
         audit_head=entries[-1].hash if entries else "",
@@ -176,6 +210,8 @@ def build_bundle(store: Any, exam_id: int, options: ExportOptions) -> ExportBund
         clinic=options.clinic if options.clinic is not None else load_clinic_header(),
         include_pending=options.include_pending,
         operator=operator,
+        review_annotations=tallies[0],
+        review_interpretation=tallies[1],
     )
 
 

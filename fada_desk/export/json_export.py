@@ -20,15 +20,14 @@ from fada_desk.core.annotations import Box, Keypoints, Polygon
 from fada_desk.core.cancel import CancelToken, Progress
 from fada_desk.core.interpretation import CLASSIFICATION, DET_CLASSES, INTERPRETATION_FIELDS, SEG_CLASSES
 from fada_desk.export.base import (
-    PENDING_MARK,
     Exporter,
-    ExportOptions,
     Job,
     check,
     prepare_dir,
     safe_name,
     write_atomic,
 )
+from fada_desk.export.options import PENDING_MARK, ExportOptions
 from fada_desk.export.bundle import ExportBundle, ExportFrame, iso
 
 FORMAT = "fada-desk-export/1"
@@ -140,13 +139,20 @@ def bundle_dict(bundle: ExportBundle, cancel: CancelToken | None = None) -> dict
         },
         "include_pending": bundle.include_pending,
         "pending_count": bundle.pending_count,
+        "pending_included": bundle.pending_included,
         "images": frames,
         "measurements": [m.to_dict() for m in bundle.measurements],
         "measurement_problems": list(bundle.measurement_problems),
         "biometry": bundle.biometry.to_dict() if bundle.biometry else None,
         "review": {
             "reviewed_by": bundle.operator,
-            "note": f"AI-assisted, reviewed by {bundle.operator}" if bundle.operator else "AI-assisted",
+            "note": bundle.ai_note,
+            "statement": bundle.review_statement(),
+            "ai_proposals": {
+                "annotations": bundle.review_annotations.to_dict(),
+                "interpretation_values": bundle.review_interpretation.to_dict(),
+                "all": bundle.review.to_dict(),
+            },
             "sign_off": None
             if so is None
             else {

@@ -1,6 +1,6 @@
 """Burn reviewed annotations into an RGB image with Pillow (no Qt), for PNG and PDF export.
 
-Colours are FADA's class palette (:func:`fada_desk.inference.constants.class_color`,
+Colours are FADA's class palette (:func:`fada_desk.core.vocabulary.class_color`,
 ported from upstream ``webapp/constants.py``; never duplicated here). Boxes
 are outlined, polygons filled translucently, keypoints are numbered dots,
 ellipses and calipers carry their measurement ("HC 175.2 mm"). Items still
@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from fada_desk.core.annotations import Annotation, Box, Caliper, Ellipse, Keypoints, Polygon, ReviewStatus
-from fada_desk.export.base import PENDING_MARK
-from fada_desk.inference.constants import class_color
+from fada_desk.core.annotations import Annotation, Box, Caliper, Ellipse, Keypoints, Polygon
+from fada_desk.core.review_types import ReviewStatus
+from fada_desk.export.options import PENDING_MARK
+from fada_desk.core.vocabulary import class_color
 
 _FONTS = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",

@@ -1,6 +1,7 @@
 """PDF report with reportlab: clinic header, patient and exam, biometry with GA/EFW and the
 equations used, images with reviewed overlays and accepted interpretation, operator
-sign-off and the "AI-assisted, reviewed by <operator>" note; "Page i of n" on every page.
+sign-off and an AI note that states exactly what was reviewed (counts of accepted, edited,
+rejected and pending AI proposals); "Page i of n" on every page.
 
 reportlab is imported inside :meth:`PdfExporter.run` only (heavy import, CLI --help stays fast).
 A Unicode TTF (DejaVu Sans) is embedded when the system has one so names like
@@ -17,16 +18,14 @@ from xml.sax.saxutils import escape
 from fada_desk.core.cancel import CancelToken, Progress
 from fada_desk.core.interpretation import FIELD_TITLES, INTERPRETATION_FIELDS, display_text
 from fada_desk.export.base import (
-    AI_NOTE,
-    PENDING_MARK,
     Exporter,
-    ExportOptions,
     Job,
     check,
     prepare_dir,
     safe_name,
     write_atomic,
 )
+from fada_desk.export.options import PENDING_MARK, ExportOptions
 from fada_desk.export.bundle import ExportBundle, iso
 from fada_desk.export.png_export import frame_overlay
 
@@ -131,7 +130,7 @@ class PdfExporter(Exporter):
         margin = 15 * mm
         width = page_w - 2 * margin
         operator = bundle.operator or "(no operator recorded)"
-        note = AI_NOTE.format(operator=operator)
+        note = bundle.ai_note
         clinic = bundle.clinic.lines or ["(clinic name not set: Settings > Clinic)"]
 
         def para(text: str, style: ParagraphStyle = body) -> Paragraph:
@@ -159,15 +158,15 @@ class PdfExporter(Exporter):
             rt = person[i + half] if i + half < len(person) else ("", "")
             rows.append([para(f"<b>{_t(left[0])}</b>"), left[1], para(f"<b>{_t(rt[0])}</b>"), rt[1]])
         story.append(table(rows, [0.16 * width, 0.34 * width, 0.16 * width, 0.34 * width], header=False))
-        if bundle.include_pending and bundle.pending_count:
+        if bundle.pending_count:
             story.append(Spacer(1, 4))
-            story.append(
-                para(
-                    f"This report includes {bundle.pending_count} AI item(s) that are still "
-                    f"<b>{PENDING_MARK}</b>; they are marked and are not confirmed findings.",
-                    warn,
-                )
-            )
+            if bundle.include_pending:
+                text = (f"This report includes {bundle.pending_included} AI item(s) that are still "
+                        f"<b>{PENDING_MARK}</b>; they are marked and are not confirmed findings.")
+            else:
+                text = (f"{bundle.pending_count} AI proposal(s) were <b>not reviewed and are not "
+                        f"included</b> in this report.")
+            story.append(para(text, warn))
 
         # ---- biometry
         story.append(para("Biometry", h2))
@@ -269,10 +268,7 @@ class PdfExporter(Exporter):
         so = bundle.sign_off
         sign = [
             para("Review and sign-off", h2),
-            para(
-                f"<b>{_t(note)}</b>. AI output (FADA) was reviewed by the "
-                "operator; rejected items are not shown."
-            ),
+            para(f"<b>{_t(note)}</b>. {_t(bundle.review_statement())}"),
         ]
         if so is not None:
             stmt = (so.after or {}).get("statement") if isinstance(so.after, dict) else ""

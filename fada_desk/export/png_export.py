@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from fada_desk.core.cancel import CancelToken, Progress
-from fada_desk.export.base import Exporter, ExportOptions, Job, check, prepare_dir, write_atomic
+from fada_desk.export.base import Exporter, Job, check, prepare_dir, write_atomic
+from fada_desk.export.options import ExportOptions
 from fada_desk.export.bundle import ExportBundle, ExportFrame
 from fada_desk.export.overlay import render_overlay
 

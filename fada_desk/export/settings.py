@@ -12,7 +12,7 @@ import configparser
 from pathlib import Path
 
 from fada_desk.core.paths import user_data_dir
-from fada_desk.export.base import ClinicHeader
+from fada_desk.export.options import ClinicHeader
 
 SETTINGS_FILE = "settings.ini"
 SECTION = "clinic"

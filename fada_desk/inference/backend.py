@@ -1,7 +1,7 @@
 """Model backend interface: what the FADA pipeline needs from a VLM runtime.
 
-The pipeline (``fada_desk.inference.pipeline``) only talks to this protocol;
-the llama.cpp implementation lives in ``fada_desk.inference.llama_backend`` and
+The pipeline (``fada_desk.inference.fada.pipeline``) only talks to this protocol;
+the llama.cpp implementation lives in ``fada_desk.inference.llama.llama_backend`` and
 is imported lazily through :data:`BACKENDS`. A backend owns exactly one loaded
 model and serialises calls with a lock (llama.cpp contexts are not thread safe).
 """
@@ -91,4 +91,4 @@ class ModelBackend(Protocol):
 
 
 BACKENDS: Registry[Callable[..., ModelBackend]] = Registry("model backend")
-BACKENDS.register("llama_cpp", "fada_desk.inference.llama_backend:LlamaCppBackend")
+BACKENDS.register("llama_cpp", "fada_desk.inference.llama.llama_backend:LlamaCppBackend")

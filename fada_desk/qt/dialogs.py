@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-_OK_CANCEL = QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+from fada_desk.qt.util import dialog_buttons
 
 RESOLUTIONS: tuple[tuple[str, tuple[int, int] | None], ...] = (
     ("Device default", None),
@@ -78,9 +78,7 @@ class DeviceDialog(QDialog):
         form.addRow("Resolution", self.resolution_combo)
         form.addRow("Frame rate", self.fps_combo)
         form.addRow("Pixel format", self.fourcc_combo)
-        self.buttons = QDialogButtonBox(_OK_CANCEL)
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
+        self.buttons = dialog_buttons(self)
         lay = QVBoxLayout(self)
         if not self._devices:
             note = QLabel("No capture device found. Connect the scanner's video output "
@@ -136,9 +134,7 @@ class StreamUrlDialog(QDialog):
         self.url_edit.setPlaceholderText("udp://0.0.0.0:5000  ·  rtsp://host/stream  ·  http://host/video")
         self.error_label = QLabel()
         self.error_label.setStyleSheet("color: #c62828")
-        self.buttons = QDialogButtonBox(_OK_CANCEL)
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
+        self.buttons = dialog_buttons(self)
         lay = QVBoxLayout(self)
         lay.addWidget(QLabel("Stream address:"))
         lay.addWidget(self.url_edit)
@@ -176,9 +172,7 @@ class CalibrationDialog(QDialog):
         form.addRow("Distance between the points", self.distance)
         form.addRow("Length on screen", QLabel(f"{pixel_length:.1f} px"))
         form.addRow("Scale", self.preview)
-        self.buttons = QDialogButtonBox(_OK_CANCEL)
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
+        self.buttons = dialog_buttons(self)
         lay = QVBoxLayout(self)
         hint = QLabel("Type the known distance between the two marks you clicked on the depth scale.")
         hint.setWordWrap(True)

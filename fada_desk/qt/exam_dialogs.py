@@ -34,10 +34,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fada_desk.core.dating import validate_dating
 from fada_desk.core.errors import StorageError
-from fada_desk.storage.dating import validate_dating
-
-_OK_CANCEL = QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+from fada_desk.qt.util import dialog_buttons, hbox
 
 
 @dataclass(frozen=True)
@@ -120,12 +119,7 @@ class NewExamDialog(QDialog):
         self.error_label.setStyleSheet("color: #c62828")
         self.error_label.setWordWrap(True)
 
-        dating_row = QWidget()
-        dl = QHBoxLayout(dating_row)
-        dl.setContentsMargins(0, 0, 0, 0)
-        dl.addWidget(self.lmp_radio)
-        dl.addWidget(self.edd_radio)
-        dl.addWidget(self.dating_date, 1)
+        dating_row = hbox(self.lmp_radio, self.edd_radio, (self.dating_date, 1))
         form = QFormLayout()
         form.addRow("Patient ID *", self.patient_id)
         form.addRow("Name", self.name)
@@ -136,9 +130,7 @@ class NewExamDialog(QDialog):
         form.addRow("Operator", self.operator)
         form.addRow("Referring", self.referring)
         form.addRow("Notes", self.notes)
-        self.buttons = QDialogButtonBox(_OK_CANCEL)
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
+        self.buttons = dialog_buttons(self)
         lay = QVBoxLayout(self)
         lay.addLayout(form)
         lay.addWidget(self.error_label)
@@ -246,10 +238,8 @@ class ExamBrowserDialog(QDialog):
         self.table.verticalHeader().setVisible(False)
         self.table.doubleClicked.connect(lambda _i: self.accept())
         self.status = QLabel("Searching…")
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Open
-                                        | QDialogButtonBox.StandardButton.Cancel)
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
+        self.buttons = dialog_buttons(self, QDialogButtonBox.StandardButton.Open
+                                      | QDialogButtonBox.StandardButton.Cancel)
         lay = QVBoxLayout(self)
         lay.addWidget(self.search_edit)
         lay.addWidget(self.table, 1)

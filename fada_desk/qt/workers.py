@@ -26,6 +26,7 @@ import logging
 import threading
 import weakref
 from collections.abc import Callable, Generator
+from enum import Enum
 from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal, Slot
@@ -40,17 +41,20 @@ JobFn = Callable[[CancelToken], "Generator[Progress, None, Any] | Any"]
 _RUNNERS: weakref.WeakSet[JobRunner] = weakref.WeakSet()
 
 
+class Outcome(str, Enum):
+    """How a job ended (delivered on the GUI thread)."""
+
+    RESULT = "result"
+    ERROR = "error"
+    CANCELLED = "cancelled"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 def live_runners() -> list[JobRunner]:
     """Runners not yet garbage-collected (tests check none has work left)."""
     return list(_RUNNERS)
-
-
-def error_text(err: BaseException) -> str:
-    """One line for the user: a FadaError's own message, else the type and message."""
-    if isinstance(err, FadaError):
-        return str(err)
-    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
-    return f"Unexpected error: {type(err).__name__}" + (f": {text}" if text else "")
 
 
 class JobHandle(QObject):
@@ -63,7 +67,7 @@ class JobHandle(QObject):
     finished = Signal()
 
     _relay_progress = Signal(object)
-    _relay_done = Signal(str, object)  # ("result" | "error" | "cancelled", payload)
+    _relay_done = Signal(str, object)  # (Outcome value, payload)
 
     def __init__(self, fn: JobFn, name: str, parent: QObject | None = None, cancellable: bool = True) -> None:
         super().__init__(parent)
@@ -73,7 +77,7 @@ class JobHandle(QObject):
         self._fn = fn
         self._done = threading.Event()
         self._released = threading.Event()  # the worker thread holds no reference any more
-        self._outcome = ""
+        self._outcome: Outcome | str = ""
         self._payload: Any = None
         self._relay_progress.connect(self._on_progress)
         self._relay_done.connect(self._on_done)
@@ -90,8 +94,8 @@ class JobHandle(QObject):
         return self._done.is_set()
 
     @property
-    def outcome(self) -> str:
-        """"result", "error" or "cancelled" once delivered on the GUI thread, else ""."""
+    def outcome(self) -> Outcome | str:
+        """The :class:`Outcome` once delivered on the GUI thread, else ""."""
         return self._outcome
 
     @property
@@ -124,15 +128,15 @@ class JobHandle(QObject):
             else:
                 value = out
             if token.cancelled:
-                self._relay_done.emit("cancelled", None)
+                self._relay_done.emit(Outcome.CANCELLED.value, None)
             else:
-                self._relay_done.emit("result", value)
+                self._relay_done.emit(Outcome.RESULT.value, value)
         except Cancelled:
-            self._relay_done.emit("cancelled", None)
+            self._relay_done.emit(Outcome.CANCELLED.value, None)
         except BaseException as err:  # noqa: BLE001 - delivered to the GUI as an error
             if not isinstance(err, FadaError):
                 log.error("job %s failed", self.name, exc_info=err)
-            self._relay_done.emit("error", err)
+            self._relay_done.emit(Outcome.ERROR.value, err)
         finally:
             self._done.set()
 
@@ -144,11 +148,11 @@ class JobHandle(QObject):
 
     @Slot(str, object)
     def _on_done(self, outcome: str, payload: object) -> None:
-        self._outcome = outcome
+        self._outcome = Outcome(outcome)
         self._payload = payload
-        if outcome == "result":
+        if self._outcome is Outcome.RESULT:
             self.result.emit(payload)
-        elif outcome == "error":
+        elif self._outcome is Outcome.ERROR:
             self.error.emit(payload)
         else:
             self.cancelled.emit()

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from fada_desk.core.errors import SourceError, UnsupportedFormatError
+from fada_desk.core.errors import SourceError, UnsupportedFormatError, first_line
 from fada_desk.sources import _convert
 
 # Suffixes we treat as still images (lower case). Pillow reads more; these are
@@ -104,7 +104,7 @@ def decode(im: Any, name: str) -> tuple[np.ndarray, dict[str, Any]]:
                 im = transposed if transposed is not None else im
             px = _pixels(im, Image)
     except (OSError, ValueError, SyntaxError, EOFError) as err:  # Pillow reports truncation as OSError
-        raise SourceError(f"{name}: corrupt or truncated image ({_short(err)})") from None
+        raise SourceError(f"{name}: corrupt or truncated image ({first_line(err, 160)})") from None
     return px, {"bits_stored": bits, "mode": im.mode}
 
 
@@ -137,8 +137,3 @@ def _pixels(im: Any, image_mod: Any) -> np.ndarray:
 
 def _is_grey(rgb: np.ndarray) -> bool:
     return bool(np.array_equal(rgb[:, :, 0], rgb[:, :, 1]) and np.array_equal(rgb[:, :, 1], rgb[:, :, 2]))
-
-
-def _short(err: BaseException) -> str:
-    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    return text[:160]

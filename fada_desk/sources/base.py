@@ -62,6 +62,7 @@ class FrameSource(ABC):
     """Base class of all frame sources. Use as a context manager or call close()."""
 
     kind: ClassVar[str] = ""
+    _info: SourceInfo  # set by the subclass when it opens
 
     @classmethod
     @abstractmethod
@@ -72,8 +73,9 @@ class FrameSource(ABC):
         """
 
     @property
-    @abstractmethod
-    def info(self) -> SourceInfo: ...
+    def info(self) -> SourceInfo:
+        """What the source is (fixed once it is open)."""
+        return self._info
 
     @property
     def seekable(self) -> bool:

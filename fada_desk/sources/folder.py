@@ -93,10 +93,6 @@ class FolderSource(FrameSource):
         return int(w), int(h)
 
     @property
-    def info(self) -> SourceInfo:
-        return self._info
-
-    @property
     def files(self) -> list[Path]:
         """The image files, in frame order."""
         return list(self._files)

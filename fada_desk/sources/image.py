@@ -85,10 +85,6 @@ class ImageSource(FrameSource):
             meta={"bits_stored": meta["bits_stored"], "path": str(self._path), "page": index},
         )
 
-    @property
-    def info(self) -> SourceInfo:
-        return self._info
-
     def read(self, index: int) -> Frame:
         check_frame_index(self._path.name, index, self._info.frame_count or 0)
         with self._lock:

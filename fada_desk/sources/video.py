@@ -49,7 +49,8 @@ VIDEO_SUFFIXES = frozenset(
 FORWARD_GRAB_LIMIT = 30
 
 
-def _fourcc_text(value: float) -> str:
+def fourcc_text(value: float) -> str:
+    """OpenCV's FOURCC property (a float) as its four characters; "" when not printable."""
     code = int(value)
     chars = "".join(chr((code >> (8 * i)) & 0xFF) for i in range(4))
     return chars if chars.isprintable() and chars.strip() else ""
@@ -105,7 +106,7 @@ class VideoSource(FrameSource):
         cap: Any = self._cap
         fps = sane_fps(cap.get(cv2.CAP_PROP_FPS))
         reported = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        codec = _fourcc_text(cap.get(cv2.CAP_PROP_FOURCC))
+        codec = fourcc_text(cap.get(cv2.CAP_PROP_FOURCC))
         self._pos = 0  # index of the frame the next cap.read() returns; -1 = unknown
         first = self._read_next()
         if first is None:
@@ -196,10 +197,6 @@ class VideoSource(FrameSource):
         return n
 
     # -- FrameSource ---------------------------------------------------------
-    @property
-    def info(self) -> SourceInfo:
-        return self._info
-
     def read(self, index: int) -> Frame:
         check_frame_index(self._path.name, index, self._info.frame_count or 0)
         with self._lock:

@@ -33,7 +33,7 @@ An existing database is copied to ``exams.sqlite3.schemaN-<time>.bak`` before
 it is upgraded.
 """
 
-from fada_desk.storage.dating import (
+from fada_desk.core.dating import (
     Dating,
     derive_dating,
     edd_from_lmp,
@@ -51,7 +51,8 @@ from fada_desk.storage.models import (
     ExamSummary,
     Patient,
 )
-from fada_desk.storage.store import UNSET, ExamStore
+from fada_desk.storage.store import ExamStore
+from fada_desk.storage.values import UNSET
 
 __all__ = [
     "EXAM_STATUSES", "LATEST_VERSION", "SEXES", "UNSET", "CalibrationRecord", "CapturedItem", "Dating",

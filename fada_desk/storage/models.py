@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from fada_desk.core.calibration import Calibration
-from fada_desk.storage.dating import Dating, derive_dating
+from fada_desk.core.dating import Dating, derive_dating
 
 SEXES = ("", "F", "M", "O")  # DICOM (0010,0040) plus unknown
 EXAM_STATUSES = ("open", "completed", "cancelled")

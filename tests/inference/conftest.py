@@ -51,7 +51,7 @@ def tiny_model() -> tuple[Path, Path]:
 @pytest.fixture(scope="module")
 def backend(tiny_model: tuple[Path, Path]):
     """A loaded LlamaCppBackend on the tiny model, shared by a test module, closed afterwards."""
-    from fada_desk.inference.llama_backend import LlamaCppBackend
+    from fada_desk.inference.llama.llama_backend import LlamaCppBackend
 
     b = LlamaCppBackend(*tiny_model, n_ctx=2048)
     b.load()

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from fada_desk.core.cancel import CancelToken, Progress
 from fada_desk.core.errors import ModelError
-from fada_desk.inference import constants as C
 from fada_desk.inference.backend import BackendInfo, GenerationRequest, GenerationStats, ModelBackend
+from fada_desk.inference.fada import constants as C
 
 
 def phase_of(prompt: str) -> str:

@@ -38,7 +38,7 @@ def test_the_shipped_sample_exists_and_is_a_video() -> None:
 
 def test_startup_uri_prefers_device_then_sample(monkeypatch: pytest.MonkeyPatch) -> None:
     import fada_desk.sources.capture as capture
-    from fada_desk.sources._devices import CaptureDevice
+    from fada_desk.sources.capture import CaptureDevice
 
     assert app_mod.startup_uri("scan.dcm", sample=True) == "scan.dcm"
     assert app_mod.startup_uri(None, sample=False) is None

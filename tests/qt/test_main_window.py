@@ -9,11 +9,11 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QDialogButtonBox, QMessageBox
 
-from fada_desk.core import pump as P
-from fada_desk.core.synthetic import SyntheticLiveSource, decode_stamp
 from fada_desk.qt.live_view import LiveView
 from fada_desk.qt.main_window import MainWindow
 from fada_desk.sources import open_source
+from fada_desk.sources.pump_stats import PumpState
+from fada_desk.sources.synthetic import SyntheticLiveSource, decode_stamp
 from fada_desk.storage import ExamStore
 
 pytestmark = pytest.mark.gui
@@ -69,7 +69,7 @@ def test_open_freeze_scrub_capture_new_exam_and_reopen(qtbot, window, wait_for, 
     wait_for(lambda: window.pump is not None and window.shown_frame is not None)
     first = window.shown_frame.index
     wait_for(lambda: window.shown_frame.index != first)  # it plays
-    assert window.pump.state == P.PLAYING
+    assert window.pump.state == PumpState.PLAYING
 
     with open_source(path) as ref:
         f = window.shown_frame
@@ -274,7 +274,7 @@ def test_real_stream_source_plays_live_with_stats(qtbot, window, wait_for, data_
     wait_for(lambda: window.pump.stats().produced >= 10)
     wait_for(lambda: window.shown_frame is not None)
     assert window.pump.live
-    window._update_status()
+    window.acquisition.update_status()
     assert "Source" in window.stats_label.text() and "fps" in window.stats_label.text()
     qtbot.keyClick(window, Qt.Key.Key_Space)
     assert window.cine_bar.isVisible()
@@ -285,7 +285,7 @@ def test_real_stream_source_plays_live_with_stats(qtbot, window, wait_for, data_
 def test_open_device_dialog_passes_mode_to_the_source(qtbot, window, wait_for, monkeypatch) -> None:  # noqa: ANN001
     import fada_desk.sources as sources
     import fada_desk.sources.capture as capture
-    from fada_desk.sources._devices import CaptureDevice
+    from fada_desk.sources.capture import CaptureDevice
 
     monkeypatch.setattr(capture, "list_devices",
                         lambda: [CaptureDevice(0, "Webcam", "/dev/video0", "v4l2"),
@@ -313,7 +313,7 @@ def test_open_device_dialog_passes_mode_to_the_source(qtbot, window, wait_for, m
 
 def test_open_device_failure_is_reported(qtbot, window, wait_for, monkeypatch) -> None:  # noqa: ANN001
     import fada_desk.sources.capture as capture
-    from fada_desk.sources._devices import CaptureDevice
+    from fada_desk.sources.capture import CaptureDevice
 
     monkeypatch.setattr(capture, "list_devices", lambda: [CaptureDevice(7, "Gone", "/dev/video7", "v4l2")])
     window.choose_device()

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.gui
 
 
 def test_review_sessions_are_opened_in_the_store_worker(qtbot: Any, window: Any, monkeypatch: Any) -> None:
-    from fada_desk.storage import review as R
+    from fada_desk.app import review_session as R
 
     opened_on: list[threading.Thread] = []
     real_init = R.ReviewSession.__init__

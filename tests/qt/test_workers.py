@@ -8,8 +8,8 @@ from collections.abc import Generator
 import pytest
 
 from fada_desk.core.cancel import CancelToken, Progress
-from fada_desk.core.errors import SourceError
-from fada_desk.qt.workers import JobRunner, error_text
+from fada_desk.core.errors import SourceError, error_text
+from fada_desk.qt.workers import JobRunner
 
 pytestmark = pytest.mark.gui
 

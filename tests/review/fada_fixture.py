@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fada_desk.inference.mapper import ClassMapping
-from fada_desk.inference.parsing import Detection, KeypointSet, Predictions, Segmentation
-from fada_desk.inference.results import AnalysisResult, PhaseResult
+from fada_desk.inference.fada.mapper import ClassMapping
+from fada_desk.inference.fada.parsing import Detection, KeypointSet, Predictions, Segmentation
+from fada_desk.inference.fada.results import AnalysisResult, PhaseResult
 
 INTERPRETATION = {
     "anatomical_structures": ["fetal skull", "midline echo", "cavum septi pellucidi"],

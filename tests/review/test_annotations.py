@@ -6,22 +6,11 @@ import json
 
 import pytest
 
-from fada_desk.core.annotations import (
-    Annotation,
-    AnnotationError,
-    AnnotationSet,
-    Box,
-    Caliper,
-    Change,
-    Ellipse,
-    FrameRef,
-    Keypoint,
-    Keypoints,
-    Polygon,
-    Provenance,
-    ReviewStatus,
-    with_vertex,
-)
+from fada_desk.core.annotation_commands import with_vertex
+from fada_desk.core.annotations import Annotation, Box, Caliper, Ellipse, Keypoints, Polygon
+from fada_desk.core.points import Keypoint
+from fada_desk.core.review_doc import AnnotationSet, Change
+from fada_desk.core.review_types import AnnotationError, FrameRef, Provenance, ReviewStatus
 from fada_desk.core.interpretation import Interpretation
 
 F = FrameRef(7, 2)

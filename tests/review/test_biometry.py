@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from fada_desk.core.annotations import Box, Caliper, Ellipse, FrameRef, Keypoints, Polygon
+from fada_desk.core.annotations import Box, Caliper, Ellipse, Keypoints, Polygon
+from fada_desk.core.review_types import FrameRef
 from fada_desk.core.biometry import (
     EFW_EQUATIONS,
     GA_EQUATIONS,
@@ -19,13 +20,13 @@ from fada_desk.core.biometry import (
     evaluate,
     fit_ellipse,
     fit_ellipse_calibrated,
-    format_ga,
     mask_boundary_points,
     measure_annotation,
     measurements_from_annotations,
     ramanujan_perimeter,
     redating_threshold_days,
 )
+from fada_desk.core.dating import format_ga
 from fada_desk.core.calibration import Calibration, ManualCalibration, Region
 from fada_desk.core.errors import CalibrationError
 

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from fada_desk.cli import main
-from fada_desk.core.annotations import Caliper, FrameRef
-from fada_desk.core.commands import AddAnnotation
+from fada_desk.core.annotations import Caliper
+from fada_desk.core.review_types import FrameRef
+from fada_desk.core.annotation_commands import AddAnnotation
 from fada_desk.storage import CapturedItem, Exam, ExamStore
-from fada_desk.storage.review import ReviewSession
+from fada_desk.app.review_session import ReviewSession
 
 from .fada_fixture import analysis_dict
 

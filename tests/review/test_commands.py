@@ -4,36 +4,29 @@ from __future__ import annotations
 
 import pytest
 
-from fada_desk.core.annotations import (
-    AnnotationError,
-    AnnotationSet,
-    Box,
-    Caliper,
-    Ellipse,
-    FrameRef,
-    Polygon,
-    Provenance,
-    ReviewStatus,
-)
-from fada_desk.core.commands import (
-    AcceptAll,
+from fada_desk.core.annotations import Box, Caliper, Ellipse, Polygon
+from fada_desk.core.review_doc import AnnotationSet
+from fada_desk.core.review_types import AnnotationError, FrameRef, Provenance, ReviewStatus
+from fada_desk.core.annotation_commands import (
     AddAnnotation,
     DeleteAnnotations,
     DeleteVertex,
     EditEllipse,
-    EditInterpretationField,
     InsertVertex,
     MoveAnnotation,
     MoveVertex,
     Relabel,
     ResizeBox,
+    SetMeasure,
+    SetStatus,
+)
+from fada_desk.core.commands import StackEvent, UndoStack
+from fada_desk.core.interpretation_commands import (
+    AcceptAll,
+    EditInterpretationField,
     SetClassification,
     SetFieldStatus,
     SetMappedClasses,
-    SetMeasure,
-    SetStatus,
-    StackEvent,
-    UndoStack,
 )
 from fada_desk.core.interpretation import Interpretation
 

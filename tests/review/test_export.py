@@ -11,17 +11,19 @@ import pypdfium2.raw as pdfium_c
 import pytest
 from PIL import Image
 
-from fada_desk.core.annotations import Box, Caliper, Ellipse, FrameRef, ReviewStatus
+from fada_desk.core.annotations import Box, Caliper, Ellipse
+from fada_desk.core.review_types import FrameRef, ReviewStatus
 from fada_desk.core.cancel import CancelToken
-from fada_desk.core.commands import AddAnnotation, EditInterpretationField, SetFieldStatus, SetStatus
+from fada_desk.core.annotation_commands import AddAnnotation, SetStatus
+from fada_desk.core.interpretation_commands import EditInterpretationField, SetFieldStatus
 from fada_desk.core.errors import Cancelled, ExportError
 from fada_desk.core.interpretation import INTERPRETATION_FIELDS
 from fada_desk.export import EXPORTERS, ClinicHeader, ExportOptions, export_exam
 from fada_desk.export.overlay import render_overlay
 from fada_desk.export.settings import load_clinic_header
-from fada_desk.inference.constants import class_color
+from fada_desk.core.vocabulary import class_color
 from fada_desk.storage import CapturedItem, Exam, ExamStore
-from fada_desk.storage.review import ReviewSession
+from fada_desk.app.review_session import ReviewSession
 
 from .fada_fixture import analysis_dict
 
@@ -108,14 +110,44 @@ def test_json_export_content(
     assert bio["primary_ga"]["equation"] == "Hadlock 1984 (HC)"
     assert "Radiology 1984;152:497" in bio["primary_ga"]["reference"]
     assert doc["review"]["sign_off"]["operator"] == OP
-    assert doc["review"]["note"] == f"AI-assisted, reviewed by {OP}"
-    assert len(doc["audit"]["head_hash"]) == 64 and doc["pending_count"] == 0
+    # the keypoints and 7 interpretation values are still pending: the export must not claim a review
+    assert doc["review"]["note"] == f"AI-assisted, review incomplete: 7 of 15 AI proposals reviewed by {OP}"
+    assert doc["review"]["ai_proposals"]["annotations"] == {
+        "accepted": 2, "edited": 0, "rejected": 1, "pending": 1, "total": 4}
+    assert doc["review"]["ai_proposals"]["interpretation_values"] == {
+        "accepted": 3, "edited": 1, "rejected": 1, "pending": 7, "total": 11}
+    assert "8 AI proposals not reviewed and not included." in doc["review"]["statement"]
+    assert "15 proposals: 5 accepted (1 edited), 2 rejected, 8 not reviewed." in doc["review"]["statement"]
+    assert len(doc["audit"]["head_hash"]) == 64
+    assert doc["pending_count"] == 8 and doc["pending_included"] == 0
     # the export itself is audited, after the head recorded in the file
     from fada_desk.storage.review import ReviewStore
 
     last = ReviewStore(store).audit_entries(exam.id)[-1]
     assert last.action == "exam.export" and last.after["files"] == [str(path)]
     assert last.prev_hash == doc["audit"]["head_hash"] and last.operator == OP
+
+
+def test_fully_reviewed_exam_says_reviewed_by_the_operator(
+    store: ExamStore, exam: Exam, item: CapturedItem, reviewed: dict, tmp_path: Path
+) -> None:
+    f = FrameRef(item.id)
+    with ReviewSession(store, exam.id, OP) as s:
+        s.push(SetStatus(s.doc, [reviewed["kps"].id], "rejected"))
+        interp = s.doc.interpretation(f)
+        for name, v in interp.values.items():
+            if v.status.value == "pending" and v.value is not None:
+                s.push(SetFieldStatus(s.doc, f, name, "accepted"))
+    (path,), _ = run_job(export_exam(store, exam.id, "json", tmp_path, ExportOptions(clinic=CLINIC)))
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    assert doc["review"]["note"] == f"AI-assisted, reviewed by {OP}"
+    assert doc["pending_count"] == 0 and "not included" not in doc["review"]["statement"]
+    assert doc["review"]["ai_proposals"]["all"]["pending"] == 0
+    (pdf_path,), _ = run_job(export_exam(store, exam.id, "pdf", tmp_path, ExportOptions(clinic=CLINIC)))
+    everything = "\n".join(_pdf_text(pdf_path)[1])
+    flat = " ".join(everything.split())
+    assert f"AI-assisted, reviewed by {OP}" in flat and "not included" not in flat
+    assert "0 not reviewed." in flat
 
 
 def test_json_with_pending_marks_them(store: ExamStore, exam: Exam, reviewed: dict, tmp_path: Path) -> None:
@@ -131,7 +163,8 @@ def test_json_with_pending_marks_them(store: ExamStore, exam: Exam, reviewed: di
     assert img["review"]["fetal_orientation"]["note"] == "pending review"
     assert img["fada"]["interpretation"]["fetal_orientation"] == "cephalic"
     assert img["fada"]["interpretation"]["image_quality"] is None  # rejected stays out
-    assert doc["pending_count"] > 0
+    assert doc["pending_count"] == 8 and doc["pending_included"] > 0
+    assert 'included and marked "pending review"' in doc["review"]["statement"]
     assert all(d["label"] != "abdomen" for d in img["fada"]["detections"])
 
 
@@ -208,7 +241,8 @@ def test_pdf_report(store: ExamStore, exam: Exam, reviewed: dict, tmp_path: Path
         "1990-05-17",
         "A. Sonographer",
         f"Page 1 of {n}",
-        "AI-assisted, reviewed by A. Sonographer",
+        "AI-assisted, review incomplete: 7 of 15 AI proposals reviewed by A. Sonographer",
+        "8 AI proposal(s) were not reviewed and are not included",
         "Biometry",
         "Hadlock 1984 (HC)",
     ):
@@ -228,6 +262,8 @@ def test_pdf_report(store: ExamStore, exam: Exam, reviewed: dict, tmp_path: Path
     ):
         assert needle in everything, needle
     assert "pending review" not in everything  # nothing pending exported
+    assert "AI-assisted, reviewed by" not in everything  # ... and no claim that it was all reviewed
+    assert "8 AI proposals not reviewed and not included." in " ".join(everything.split())
     # the first page, rendered: A4, with visible text (header, tables)
     page0 = pdf[0]
     w_pt, h_pt = page0.get_size()

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fada_desk.core.annotations import Ellipse, FrameRef, Polygon
+from fada_desk.core.annotations import Ellipse, Polygon
+from fada_desk.core.review_types import FrameRef
 from fada_desk.core.biometry import (
     ellipse_geometry,
     fit_ellipse,

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from fada_desk.core.annotations import AnnotationError, FrameRef, Provenance, ReviewStatus
+from fada_desk.core.review_types import AnnotationError, FrameRef, Provenance, ReviewStatus
 from fada_desk.core.interpretation import (
     FIELD_TITLES,
     INTERPRETATION_FIELDS,
@@ -43,7 +43,7 @@ def test_field_names_match_the_upstream_prompt() -> None:
         "normality_assessment",
         "clinical_recommendations",
     )
-    from fada_desk.inference import constants
+    from fada_desk.inference.fada import constants
 
     assert INTERPRETATION_FIELDS == constants.INTERPRETATION_KEYS
     for key in INTERPRETATION_FIELDS:

@@ -8,20 +8,21 @@ import sqlite3
 
 import pytest
 
-from fada_desk.core.annotations import Box, Caliper, Ellipse, FrameRef, Provenance, ReviewStatus
+from fada_desk.core.annotations import Box, Caliper, Ellipse
+from fada_desk.core.review_types import FrameRef, Provenance, ReviewStatus
 from fada_desk.core.audit import GENESIS_HASH, make_entry, verify_chain
-from fada_desk.core.commands import (
-    AcceptAll,
+from fada_desk.core.annotation_commands import (
     AddAnnotation,
     DeleteAnnotations,
-    EditInterpretationField,
     MoveVertex,
     Relabel,
     SetStatus,
 )
+from fada_desk.core.interpretation_commands import AcceptAll, EditInterpretationField
 from fada_desk.core.errors import StorageError
 from fada_desk.storage import CapturedItem, Exam, ExamStore
-from fada_desk.storage.review import ReviewError, ReviewSession, ReviewStore
+from fada_desk.app.review_session import ReviewSession
+from fada_desk.storage.review import ReviewError, ReviewStore
 
 from .conftest import HC18_MM_PER_PX
 from .fada_fixture import analysis_dict

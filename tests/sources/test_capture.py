@@ -18,7 +18,9 @@ from testdata import shared_or_local
 from fada_desk.core.errors import DeviceLostError, SourceError
 from fada_desk.sources import _devices, capture, open_source
 from fada_desk.sources._devices import CaptureDevice, is_capture_caps, list_v4l2, parse_querycap
-from fada_desk.sources.capture import CaptureSource, LiveSource, StreamSource, redact_uri
+from fada_desk.sources.base import LatestFrameSlot
+from fada_desk.sources.capture import CaptureSource, StreamSource
+from fada_desk.sources.live import LiveSource, redact_uri
 
 MP4 = shared_or_local("video", "us_cine_sonosite_30f.mp4")
 
@@ -160,6 +162,7 @@ class _FakeCap:
     def __init__(self, n: int, value: int = 0, block: threading.Event | None = None) -> None:
         self.n, self.value, self.block = n, value, block
         self.released = False
+        self.grabbed: list[float] = []  # time.monotonic() when each successful grab() returned
 
     def grab(self) -> bool:
         if self.block is not None and self.n <= 0:
@@ -169,6 +172,7 @@ class _FakeCap:
             return False
         self.n -= 1
         time.sleep(0.002)
+        self.grabbed.append(time.monotonic())
         return True
 
     def retrieve(self) -> tuple[bool, np.ndarray]:
@@ -236,18 +240,33 @@ def test_reader_thread_reconnects_then_gives_up() -> None:
     assert src.stats.state == "lost"  # close() does not hide the loss
 
 
-def test_latest_frame_wins_and_overwrites_are_counted() -> None:
+def test_latest_frame_wins_and_overwrites_are_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    published: list[float] = []  # the timestamp of every frame the reader put into its slot
+    real_put = LatestFrameSlot.put
+
+    def recording_put(slot: LatestFrameSlot, frame: Any) -> None:
+        published.append(frame.timestamp)
+        real_put(slot, frame)
+
+    monkeypatch.setattr(LatestFrameSlot, "put", recording_put)
     cap = _FakeCap(200, value=50)
+    t0 = time.monotonic()
     src = _Scripted([cap], give_up_s=30)
     try:
         assert _wait_for(lambda: src.stats.produced == 200, 5)
         frame, seq = src.next_frame(0, timeout=1)
+        t1 = time.monotonic()
         assert seq == 200  # the newest, not the oldest queued frame
         stats = src.stats
         assert stats.overwritten == 199  # everything grabbed but never taken
         assert frame is not None and frame.pixels.shape == (48, 64, 3)
-        ts = [src.slot.latest()[0].timestamp]  # type: ignore[union-attr]
-        assert ts[0] <= time.monotonic()
+        # Frame.timestamp is time.monotonic() taken right after each grab: strictly increasing,
+        # inside the test's window, after its own grab returned and before the next grab did.
+        assert len(published) == 200 and frame.timestamp == published[-1]
+        assert all(a < b for a, b in zip(published, published[1:]))
+        assert t0 <= published[0] and published[-1] <= t1
+        assert all(g <= ts for g, ts in zip(cap.grabbed, published))
+        assert all(ts <= g for ts, g in zip(published, cap.grabbed[1:]))
     finally:
         src.close()
 

@@ -20,7 +20,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 from fada_desk.core.errors import SourceError, UnsupportedFormatError
-from fada_desk.sources import _dicom_meta, open_source
+from fada_desk.sources import dicom_meta, open_source
 from fada_desk.sources.dicom import DicomSource
 
 from . import dicom_factory as factory
@@ -301,10 +301,10 @@ def test_frame_rate_sources(tags: dict[str, object], fps: float | None, origin: 
     ds = Dataset()
     for k, v in tags.items():
         setattr(ds, k, v)
-    got, times, where = _dicom_meta.frame_timing(ds, 10)
+    got, times, where = dicom_meta.frame_timing(ds, 10)
     assert (got, where) == (fps, origin)
     assert times is None
-    assert _dicom_meta.frame_timing(ds, 1) == (None, None, "")  # a single image has no rate
+    assert dicom_meta.frame_timing(ds, 1) == (None, None, "")  # a single image has no rate
 
 
 def test_frames_are_decoded_one_at_a_time(

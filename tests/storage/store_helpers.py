@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import numpy as np
 
 from fada_desk.core.frame import Frame
 
+STORE_TODAY = dt.date(2024, 6, 15)  # the store's "today" in tests that pin it (the `today` fixture)
 TESTS = Path(__file__).resolve().parents[1]
 HC18_IMAGE = TESTS / "data" / "hc18" / "images" / "001_HC.png"  # CC BY 4.0, see tests/data/hc18/LICENSE.md
 

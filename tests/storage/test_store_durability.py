@@ -116,12 +116,26 @@ def test_dead_writers_leftovers_are_quarantined_on_open(tmp_path: Path, rng: np.
         assert s3.quarantined == ()
 
 
+def test_a_clip_being_written_is_a_temp_file_named_for_its_writer(tmp_path: Path, exam: Exam,
+                                                                  store: ExamStore,
+                                                                  rng: np.random.Generator) -> None:
+    """The sweep's view of a real in-flight write: the writer's temp file carries its owner token."""
+    job = store.add_clip_job(exam.id, [random_frame(rng, (8, 8)) for _ in range(3)], fps=10.0)
+    next(job)  # the clip file is open and partly written
+    (in_flight,) = _loose_files(store.media_root)
+    assert media_mod.is_temp(in_flight.name) and media_mod.owner_of(in_flight.name) == store.owner_token
+    with ExamStore.open(store.path) as other:  # its writer is alive: left alone
+        assert other.quarantined == () and in_flight.exists()
+    job.close()  # abandoned: the temp file goes, nothing else appears
+    assert _loose_files(store.media_root) == []
+
+
 def test_live_writers_files_are_left_alone(tmp_path: Path) -> None:
     writer = ExamStore.open(tmp_path)
     writer.upsert_patient("P")
     exam = writer.create_exam("P")
-    in_flight = _leftover(writer, exam, writer._owner.token, temp=True)
-    renamed_not_committed = _leftover(writer, exam, writer._owner.token, temp=False)
+    in_flight = _leftover(writer, exam, writer.owner_token, temp=True)
+    renamed_not_committed = _leftover(writer, exam, writer.owner_token, temp=False)
     with ExamStore.open(tmp_path) as other:  # e.g. the CLI while the GUI is capturing
         assert other.quarantined == ()
         assert in_flight.exists() and renamed_not_committed.exists()

@@ -35,7 +35,7 @@ def _seed_v1(conn: sqlite3.Connection, media_root: Path) -> None:
     rel = f"{UID}/IMG_20240101T000000000000Z_deadbeefdeadbeef_0001.png"
     final = media_root / UID / rel.split("/")[1]
     final.parent.mkdir(parents=True)
-    sha, size = media_mod.write_atomic(final, lambda f: media_mod.encode_png(PIXELS, f))
+    sha, size = media_mod.write_media(final, lambda f: media_mod.encode_png(PIXELS, f))
     now = "2024-01-01T00:00:00.000000Z"
     conn.execute("BEGIN")
     conn.execute("INSERT INTO patients VALUES (1, 'OLD-1', 'OLD^PATIENT', '1985-02-03', 'F', ?, ?)",

@@ -7,12 +7,18 @@ import sqlite3
 
 import numpy as np
 import pytest
+from store_helpers import STORE_TODAY
 
 from fada_desk.core.errors import StorageError
 from fada_desk.core.frame import Frame
 from fada_desk.storage import LATEST_VERSION, Exam, ExamStore
 
-TODAY = dt.date.today()
+TODAY = STORE_TODAY  # the store's calendar is pinned to it for every test here
+
+
+@pytest.fixture(autouse=True)
+def _pinned_calendar(today: dt.date) -> None:
+    """Date rules ("in the future", default exam date) are checked against TODAY, not the wall clock."""
 
 
 def test_fresh_store_schema_and_pragmas(store: ExamStore) -> None:
@@ -25,9 +31,9 @@ def test_fresh_store_schema_and_pragmas(store: ExamStore) -> None:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     finally:
         conn.close()
-    with store._read() as rc:  # the store's own connections enforce foreign keys
+    with store.read_tx() as rc:  # the store's own connections enforce foreign keys
         assert rc.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"), store._write() as wc:
+    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"), store.write_tx() as wc:
         wc.execute("INSERT INTO exams (uid, patient_ref, created_at, exam_date, updated_at) "
                    "VALUES ('1.2', 999, 'x', 'x', 'x')")
 

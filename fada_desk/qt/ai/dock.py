@@ -18,7 +18,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget
 
 from fada_desk.qt.ai.host import MainWindowHost
-from fada_desk.qt.ai.model_service import ModelService
+from fada_desk.app.model_service import ModelService
 from fada_desk.qt.ai.panel import AIPanel
 
 

@@ -1,62 +1,37 @@
-"""What the AI panel needs from the window around it, and the exam-store side of AI results.
+"""What the AI panel needs from the window around it.
 
 The panel never reaches into the main window. It asks an :class:`AIHost`:
-which frame to analyse (:class:`AITarget`, or a one-line reason why not),
-whether the view still shows it, and how to store a result in the exam.
-:class:`MainWindowHost` answers for :class:`~fada_desk.qt.main_window.MainWindow`
-(frozen live frame, paused file, or the captured item under review);
-:class:`ViewHost` serves a bare :class:`~fada_desk.qt.live_view.LiveView`
-(standalone use, tests).
+which frame to analyse (:class:`~fada_desk.app.ai_results.AITarget`, or a
+one-line reason why not), whether the view still shows it, and how to store a
+result in the exam. :class:`MainWindowHost` answers for
+:class:`~fada_desk.qt.main_window.MainWindow` (frozen live frame, paused file,
+or the captured item under review); :class:`ViewHost` serves a bare
+:class:`~fada_desk.qt.live_view.LiveView` (standalone use, tests).
 
-Storing goes through :meth:`ReviewSession.import_analysis
-<fada_desk.storage.review.ReviewSession.import_analysis>`: AI output becomes
-*pending* annotations + an interpretation under review, and the whole analysis
-document is written to the audit trail. If the window has a review session
-open on the exam (the review editor), the import runs on that session on the
-GUI thread (its document is GUI-owned and the editor redraws from it);
-otherwise a short-lived session does it on the store worker.
+Storing and reading back are :mod:`fada_desk.app.ai_results`
+(``ReviewSession.import_analysis``: pending annotations + an interpretation
+under review, the whole analysis in the audit trail). If the window has a
+review session open on the exam (the review editor), the import runs on that
+session on the GUI thread (its document is GUI-owned and the editor redraws
+from it); otherwise a short-lived session does it on the store worker.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol
 
-from fada_desk.core.annotations import Annotation, FrameRef, Provenance, ReviewStatus
+from fada_desk.app.ai_results import (
+    AITarget,
+    StoredAI,
+    frame_sha256,
+    import_into_session,
+    import_into_store,
+    stored_ai,
+    stored_from_doc,
+)
+from fada_desk.core.review_types import FrameRef
 from fada_desk.core.errors import FadaError
-from fada_desk.core.frame import Frame
-
-
-class NeedsConfirmation(FadaError):
-    """The frame's interpretation was already reviewed; a new AI result would replace it."""
-
-
-@dataclass(frozen=True)
-class AITarget:
-    """The still frame an analysis runs on, and where it lives."""
-
-    frame: Frame
-    description: str
-    source: str = ""
-    frame_index: int | None = None
-    item_id: int | None = None  # a captured item of the current exam
-    exam_id: int | None = None
-
-    @property
-    def frame_ref(self) -> FrameRef | None:
-        if self.item_id is None:
-            return None
-        return FrameRef(int(self.item_id), int(self.frame_index or 0))
-
-
-@dataclass(frozen=True)
-class StoredAI:
-    """What the exam holds for a frame: AI annotations and the interpretation under review."""
-
-    frame: FrameRef
-    annotations: list[Annotation]
-    interpretation: Any  # core.interpretation.Interpretation | None
 
 
 class AIHost(Protocol):
@@ -86,60 +61,6 @@ class AIHost(Protocol):
         """Check whether captured ``item`` holds exactly the pixels an analysis saw."""
 
     def status(self, text: str, ms: int = 5000) -> None: ...
-
-
-# ---------------------------------------------------------------------------- store side (any thread)
-
-def _reviewed(interp: Any) -> bool:
-    return any(v.status is not ReviewStatus.PENDING or v.edited for v in interp.values.values())
-
-
-def import_into_session(session: Any, frame: FrameRef, analysis: Mapping[str, Any], analysis_id: str,
-                        replace_reviewed: bool) -> list[str]:
-    """``session.import_analysis`` with the 'already reviewed' case as :class:`NeedsConfirmation`."""
-    from fada_desk.storage.review import ReviewError
-
-    try:
-        anns = session.import_analysis(frame.item_id, analysis, frame.frame_index, analysis_id,
-                                       replace_reviewed=replace_reviewed)
-    except ReviewError as err:
-        old = session.doc.interpretation(frame)
-        if not replace_reviewed and old is not None and _reviewed(old):
-            raise NeedsConfirmation(
-                f"The interpretation of capture #{frame.item_id} was already reviewed. "
-                "Replace it with the new AI result? (the reviewed one stays in the audit trail)") from err
-        raise
-    return [a.id for a in anns]
-
-
-def import_into_store(store: Any, exam_id: int, frame: FrameRef, analysis: Mapping[str, Any], analysis_id: str,
-                      operator: str, replace_reviewed: bool) -> list[str]:
-    """Store an analysis with a short-lived review session (store worker)."""
-    from fada_desk.storage.review import ReviewSession
-
-    with ReviewSession(store, exam_id, operator) as session:
-        return import_into_session(session, frame, analysis, analysis_id, replace_reviewed)
-
-
-def stored_from_doc(doc: Any, frame: FrameRef) -> StoredAI:
-    """The AI annotations (pending, accepted or edited; not rejected) and interpretation of a frame."""
-    anns = [a for a in doc.for_frame(frame)
-            if a.provenance is not Provenance.MANUAL and a.status is not ReviewStatus.REJECTED]
-    return StoredAI(frame, anns, doc.interpretation(frame))
-
-
-def stored_ai(store: Any, exam_id: int, frame: FrameRef) -> StoredAI:
-    """:func:`stored_from_doc` on the exam's stored review document (store worker)."""
-    from fada_desk.storage.review import ReviewStore
-
-    return stored_from_doc(ReviewStore(store).load(exam_id), frame)
-
-
-def frame_sha256(frame: Frame) -> str:
-    """The pipeline's image identity (sha256 of the RGB pixels), as in ``AnalysisResult.image``."""
-    from fada_desk.inference.pipeline import prepare_image
-
-    return prepare_image(frame, max_side=8192).sha256
 
 
 # ---------------------------------------------------------------------------- hosts
@@ -222,7 +143,7 @@ class MainWindowHost:
     @staticmethod
     def _uri(pump: Any) -> str:
         """The source for the analysis record: never a stream password (it goes to the audit trail)."""
-        from fada_desk.sources.capture import redact_uri
+        from fada_desk.sources.live import redact_uri
 
         return redact_uri(str(pump.info.uri or ""))
 

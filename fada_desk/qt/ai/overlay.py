@@ -1,10 +1,10 @@
 """AI results drawn on the image view, read-only, in the FADA class palette.
 
 What is drawn are the same :class:`~fada_desk.core.annotations.Annotation`
-objects the review editor edits: :func:`annotations_for` converts an analysis
-with :func:`fada_desk.core.interpretation.review_items_from_analysis`, and the
+objects the review editor edits (:func:`fada_desk.app.ai_results.annotations_for`
+converts an analysis), and the
 pens, labels and colours come from :mod:`fada_desk.qt.review.style` (palette:
-``fada_desk.inference.constants`` through the exporters' ``annotation_color``),
+``fada_desk.core.vocabulary`` through the exporters' ``annotation_color``),
 so a result looks the same here, in the review editor, in the PNG and the PDF.
 
 Why a second, read-only layer at all: a frozen *live* frame is not in the
@@ -16,7 +16,7 @@ the exam and the review editor shows that frame, the panel hides this layer
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pyqtgraph as pg
@@ -24,19 +24,10 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QPainterPath
 from PySide6.QtWidgets import QGraphicsPathItem
 
-from fada_desk.core.annotations import Annotation, Box, Caliper, Ellipse, FrameRef, Keypoints, Polygon
-from fada_desk.core.interpretation import review_items_from_analysis
+from fada_desk.core.annotations import Annotation, Box, Caliper, Ellipse, Keypoints, Polygon
 from fada_desk.qt.review import style
 
 Z_OVERLAY = 18  # above the image and the calibration picks (10), below the review editor's labels (30)
-PREVIEW_FRAME = FrameRef(0, 0)  # a frame that is not in any exam (display only)
-
-
-def annotations_for(analysis: Mapping[str, Any], frame: FrameRef | None = None,
-                    analysis_id: str = "preview") -> list[Annotation]:
-    """Annotations (boxes, polygons, keypoints) of an ``AnalysisResult.to_dict()``."""
-    anns, _interp = review_items_from_analysis(analysis, frame or PREVIEW_FRAME, analysis_id)
-    return list(anns)
 
 
 def _path(points: Sequence[tuple[float, float]], closed: bool) -> QPainterPath:

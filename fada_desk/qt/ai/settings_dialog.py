@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fada_desk.qt.ai.model_service import ModelConfig
+from fada_desk.app.model_service import ModelConfig
 
 KEY_DIR, KEY_GPU, KEY_THREADS = "ai/model_dir", "ai/n_gpu_layers", "ai/n_threads"
 

@@ -26,8 +26,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fada_desk.core.annotations import Annotation, Change
-from fada_desk.inference.constants import ALL_CLASSES_SORTED
+from fada_desk.core.annotations import Annotation
+from fada_desk.core.review_doc import Change
+from fada_desk.core.vocabulary import ALL_CLASSES_SORTED
 from fada_desk.qt.review import style
 from fada_desk.qt.review.editor import AnnotationEditor
 from fada_desk.qt.review.undo import subscribe_while_alive

@@ -5,7 +5,7 @@ dock three things: which exam is open (:meth:`ReviewDock.set_exam`), which
 frame is on screen (:meth:`ReviewDock.frame_shown`, with the stored item when
 a capture is being reviewed, ``None`` while live) and when a calibration
 changed (:meth:`ReviewDock.calibration_changed`). The dock keeps one
-:class:`~fada_desk.storage.review.ReviewSession` per open exam (every edit
+:class:`~fada_desk.app.review_session.ReviewSession` per open exam (every edit
 autosaved and audited under the exam's operator) and an
 :class:`~fada_desk.qt.review.editor.AnnotationEditor` on the main view.
 
@@ -17,18 +17,17 @@ so the editor shows the new items at once and undo/audit stay consistent.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QStackedWidget, QVBoxLayout, QWidget
 
-from fada_desk.core.annotations import FrameRef
+from fada_desk.core.review_types import FrameRef
+from fada_desk.app.export import ExamExport
+from fada_desk.app.review_session import ReviewSession
 from fada_desk.core.calibration import Calibration
-from fada_desk.core.cancel import CancelToken
 from fada_desk.core.errors import FadaError
-from fada_desk.export.base import ExportOptions, Job
 from fada_desk.qt.review.editor import AnnotationEditor
 from fada_desk.qt.review.export_dialog import ExportDialog
 from fada_desk.qt.review.undo import UndoAdapter
@@ -103,8 +102,6 @@ class ReviewDock(QDockWidget):
         FadaError that refused it, or None without an operator name."""
         if not who:
             return None
-        from fada_desk.storage.review import ReviewSession
-
         try:
             return ReviewSession(store, exam.id, who)
         except FadaError as err:
@@ -240,14 +237,7 @@ class ReviewDock(QDockWidget):
         if self.export_dialog is not None and self.export_dialog.running:
             self.export_dialog.raise_()
             return self.export_dialog
-        store, exam_id = self.store, self.exam.id
-
-        def make_job(fmt: str, out_dir: Path, options: ExportOptions, token: CancelToken) -> Job:
-            from fada_desk.export import export_exam
-
-            return export_exam(store, exam_id, fmt, out_dir, options, token)
-
-        dlg = ExportDialog(make_job, self.runner, None, self.session.operator,
+        dlg = ExportDialog(ExamExport(self.store, self.exam.id).job, self.runner, None, self.session.operator,
                            before_export=self.session.flush, parent=self.window_)
         dlg.exported.connect(self._exported)
         self.export_dialog = dlg

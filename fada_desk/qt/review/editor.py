@@ -23,61 +23,32 @@ redo, B / P / E / C box, polygon, ellipse, caliper tool, Esc cancel the tool
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCursor, QKeyEvent, QKeySequence
+from PySide6.QtCore import QObject, QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QWidget
 
-from fada_desk.core.annotations import (
-    MEASURES,
-    Annotation,
-    AnnotationError,
-    Box,
-    Caliper,
-    Change,
-    Ellipse,
-    FrameRef,
-    Polygon,
-    Provenance,
-    ReviewStatus,
-)
-from fada_desk.core.commands import (
-    AcceptAll,
+from fada_desk.app.annotation_edits import TOOL_HINTS, TOOL_TITLES, drag_step, drawn_annotation
+from fada_desk.core.annotations import MEASURES, Annotation, Polygon
+from fada_desk.core.review_doc import Change
+from fada_desk.core.review_types import AnnotationError, FrameRef, ReviewStatus
+from fada_desk.core.annotation_commands import (
     AddAnnotation,
-    Command,
     DeleteAnnotations,
     DeleteVertex,
-    EditEllipse,
     InsertVertex,
-    MoveAnnotation,
-    MoveVertex,
     Relabel,
-    ResizeBox,
     SetMeasure,
     SetStatus,
 )
+from fada_desk.core.interpretation_commands import AcceptAll
 from fada_desk.qt.review import style
+from fada_desk.qt.review.editor_actions import EditorKeys, all_actions, build_actions, context_menu, update_actions
 from fada_desk.qt.review.items import CaliperItem, PolygonItem, make_item
-from fada_desk.qt.review.tools import TOOLS, ToolLayer
+from fada_desk.qt.review.tools import ToolLayer
 from fada_desk.qt.review.undo import UndoAdapter, subscribe_while_alive
-
-TOOL_KEYS = {"box": "B", "polygon": "P", "ellipse": "E", "caliper": "C"}
-TOOL_TITLES = {"box": "Box", "polygon": "Polygon", "ellipse": "Ellipse", "caliper": "Caliper"}
-
-
-def _anchor(geom: dict[str, Any]) -> tuple[float, float]:
-    """A point that moves with the whole shape (to turn a body drag into dx, dy)."""
-    if "x0" in geom:
-        return (float(geom["x0"]), float(geom["y0"]))
-    if "cx" in geom:
-        return (float(geom["cx"]), float(geom["cy"]))
-    if "p1" in geom:
-        return (float(geom["p1"][0]), float(geom["p1"][1]))
-    p = geom["points"][0]
-    return (float(p[0]), float(p[1]))
 
 
 class AnnotationEditor(QObject):
@@ -115,10 +86,11 @@ class AnnotationEditor(QObject):
 
         self._host: QWidget = shortcut_host or view
         self._detached = False
-        self._build_actions(self._host)
+        build_actions(self, self._host)
         subscribe_while_alive(self, self.doc.subscribe, self._on_change)
         self.graphics.scene().sigMouseClicked.connect(self._on_scene_click)
-        self.graphics.installEventFilter(self)
+        self.keys = EditorKeys(self)
+        self.graphics.installEventFilter(self.keys)
         self.undo.changed.connect(self._update_actions)
         self._update_actions()
 
@@ -138,40 +110,6 @@ class AnnotationEditor(QObject):
         return self.doc.get(self.selected_id)
 
     # ------------------------------------------------------------------ actions
-    def _build_actions(self, host: QWidget) -> None:
-        def act(text: str, slot: Callable[[], Any], keys: list[QKeySequence | str], name: str) -> QAction:
-            a = QAction(text, self)
-            a.setObjectName(name)
-            a.setShortcuts([QKeySequence(k) for k in keys])
-            a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            a.setToolTip(f"{text} ({QKeySequence(keys[0]).toString(QKeySequence.SequenceFormat.NativeText)})")
-            a.triggered.connect(lambda _c=False: slot())
-            host.addAction(a)
-            return a
-
-        self.act_delete = act("Delete", self.delete_selected, ["Delete", "Backspace"], "reviewDelete")
-        self.act_accept = act("Accept", self.accept_selected, ["A"], "reviewAccept")
-        self.act_reject = act("Reject", self.reject_selected, ["R"], "reviewReject")
-        self.act_accept_all = act("Accept all on this frame", self.accept_all, ["Ctrl+Shift+A"],
-                                  "reviewAcceptAll")
-        self.act_undo = self.undo.create_undo_action(self)
-        self.act_redo = self.undo.create_redo_action(self)
-        for a in (self.act_undo, self.act_redo):
-            a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            host.addAction(a)
-        self.tool_group = QActionGroup(self)
-        self.tool_group.setExclusionPolicy(QActionGroup.ExclusionPolicy.ExclusiveOptional)
-        self.tool_actions: dict[str, QAction] = {}
-        for tool in TOOLS:
-            a = act(f"{TOOL_TITLES[tool]} tool", lambda t=tool: self._toggle_tool(t), [TOOL_KEYS[tool]],
-                    f"reviewTool_{tool}")
-            a.setCheckable(True)
-            self.tool_group.addAction(a)
-            self.tool_actions[tool] = a
-        self.act_cancel = QAction("Cancel tool", self)  # Esc is handled by the key filter (see eventFilter)
-        self.act_cancel.setObjectName("reviewCancelTool")
-        self.act_cancel.triggered.connect(lambda _c=False: self.cancel_tool())
-
     def detach(self) -> None:
         """Take everything off the view (ROIs, drawing layer, key filter, shortcuts); the view
         lives on (e.g. the main window's, when another exam is opened)."""
@@ -186,24 +124,16 @@ class AnnotationEditor(QObject):
             self.graphics.scene().sigMouseClicked.disconnect(self._on_scene_click)
         except (RuntimeError, TypeError):  # already gone with the scene
             pass
-        self.graphics.removeEventFilter(self)
+        self.graphics.removeEventFilter(self.keys)
         for a in self.actions():
             self._host.removeAction(a)
         self._detached = True
 
     def actions(self) -> list[QAction]:
-        return [self.act_accept, self.act_reject, self.act_accept_all, self.act_delete, self.act_undo,
-                self.act_redo, *self.tool_actions.values(), self.act_cancel]
+        return all_actions(self)
 
     def _update_actions(self) -> None:
-        sel = self.selected
-        for a in (self.act_accept, self.act_reject, self.act_delete):
-            a.setEnabled(sel is not None)
-        self.act_accept_all.setEnabled(self.frame is not None)
-        for tool, a in self.tool_actions.items():
-            a.setEnabled(self.frame is not None)
-            a.setChecked(self.layer.tool == tool)
-        self.act_cancel.setEnabled(self.layer.active)
+        update_actions(self)
 
     # ------------------------------------------------------------------ frame
     def set_frame(self, frame: FrameRef | None, size: tuple[int, int] | None = None) -> None:
@@ -354,30 +284,7 @@ class AnnotationEditor(QObject):
 
     def show_context_menu(self, screen_pos: QPointF | None = None) -> QMenu | None:
         """Accept / reject / delete / measure-as menu for the selected annotation."""
-        ann = self.selected
-        if ann is None:
-            return None
-        if self.context_menu is not None:
-            self.context_menu.close()
-            self.context_menu.deleteLater()
-        menu = QMenu(self.graphics)
-        menu.setObjectName("reviewContextMenu")
-        menu.addAction(self.act_accept)
-        menu.addAction(self.act_reject)
-        menu.addAction(self.act_delete)
-        if ann.kind in ("caliper", "ellipse", "polygon", "keypoints"):
-            sub = menu.addMenu("Measure as")
-            none = sub.addAction("(not a measurement)")
-            none.triggered.connect(lambda _c=False: self.set_measure_selected(None))
-            for m in MEASURES:
-                a = sub.addAction(m)
-                a.setCheckable(True)
-                a.setChecked(ann.measure == m)
-                a.triggered.connect(lambda _c=False, m=m: self.set_measure_selected(m))
-        self.context_menu = menu
-        pos = QCursor.pos() if screen_pos is None else QPoint(int(screen_pos.x()), int(screen_pos.y()))
-        menu.popup(pos)
-        return menu
+        return context_menu(self, screen_pos)
 
     # ------------------------------------------------------------------ drags -> commands
     def _drag_started(self, roi: Any) -> None:
@@ -395,57 +302,18 @@ class AnnotationEditor(QObject):
         if roi.ann_id not in self.doc:
             return
         ann = self.doc.get(roi.ann_id)
-        geom = roi.geometry()
-        gesture = self._gesture
-        cmd: Callable[[], Command] | None = None
-        if roi.drag_mode == "move":
-            (x, y), (x0, y0) = _anchor(geom), _anchor(ann.geometry())
-            dx, dy = self._clamp_delta(ann, x - x0, y - y0)
-            if abs(dx) < 1e-9 and abs(dy) < 1e-9:
-                roi.sync(ann)  # held at the image border
-                return
-            cmd = lambda: MoveAnnotation(self.doc, ann.id, dx, dy, gesture=gesture)  # noqa: E731
-        elif isinstance(ann, Box):
-            x0, y0 = self._clamp_point(geom["x0"], geom["y0"])
-            x1, y1 = self._clamp_point(geom["x1"], geom["y1"])
-            cmd = lambda: ResizeBox(self.doc, ann.id, x0, y0, x1, y1, gesture=gesture)  # noqa: E731
-        elif isinstance(ann, Ellipse):
-            cmd = lambda: EditEllipse(self.doc, ann.id, gesture=gesture, **geom)  # noqa: E731
-        else:
-            index = roi.moving_handle_index()
-            pts = [tuple(p[:2]) for p in geom["points"]] if "points" in geom else [geom["p1"], geom["p2"]]
-            if index is None:
-                old = ann.control_points()
-                changed = [i for i, (a, b) in enumerate(zip(pts, old))
-                           if abs(a[0] - b[0]) + abs(a[1] - b[1]) > 1e-9]
-                if len(changed) != 1 or len(pts) != len(old):
-                    return
-                index = changed[0]
-            x, y = self._clamp_point(*pts[index])
-            if self.selected_vertex != index:
-                self.select(ann.id, index)
-            cmd = lambda: MoveVertex(self.doc, ann.id, index, x, y, gesture=gesture)  # noqa: E731
-        if not self.undo.run(cmd):
+        moving = roi.drag_mode == "move"
+        step = drag_step(self.doc, ann, roi.geometry(), moving, None if moving else roi.moving_handle_index(),
+                         self.image_size, self._gesture)
+        if step.held:
+            roi.sync(ann)  # held at the image border
+            return
+        if step.command is None:
+            return
+        if step.vertex is not None and self.selected_vertex != step.vertex:
+            self.select(ann.id, step.vertex)
+        if not self.undo.run(step.command):
             roi.sync(self.doc.get(ann.id))
-
-    def _clamp_point(self, x: float, y: float) -> tuple[float, float]:
-        """Keep a dragged point on the image (measurements outside it mean nothing)."""
-        if self.image_size is None:
-            return (x, y)
-        w, h = self.image_size
-        return (min(max(x, 0.0), float(w)), min(max(y, 0.0), float(h)))
-
-    def _clamp_delta(self, ann: Annotation, dx: float, dy: float) -> tuple[float, float]:
-        """Limit a move so a shape that fits on the image stays on it."""
-        if self.image_size is None:
-            return (dx, dy)
-        w, h = self.image_size
-        x0, y0, x1, y1 = ann.bounds()
-        if x1 - x0 <= w:
-            dx = min(max(dx, -x0), w - x1)
-        if y1 - y0 <= h:
-            dy = min(max(dy, -y0), h - y1)
-        return (dx, dy)
 
     def _drag_finished(self, roi: Any) -> None:
         if roi.syncing:
@@ -538,13 +406,10 @@ class AnnotationEditor(QObject):
         self.graphics.setFocus()
         self._update_actions()
         self.toolChanged.emit(tool)
-        hint = {"box": "drag a rectangle", "ellipse": "drag the ellipse's bounding box",
-                "caliper": "drag (or click) from one end to the other",
-                "polygon": "click each point; double-click or Enter to close"}[tool]
-        self.message.emit(f"{TOOL_TITLES[tool]}: {hint}. Esc cancels.")
+        self.message.emit(f"{TOOL_TITLES[tool]}: {TOOL_HINTS[tool]}. Esc cancels.")
         return True
 
-    def _toggle_tool(self, tool: str) -> None:
+    def toggle_tool(self, tool: str) -> None:
         if self.layer.tool == tool:
             self.cancel_tool()
         else:
@@ -563,17 +428,8 @@ class AnnotationEditor(QObject):
         if self.frame is None:
             return
         measure, label = self._tool_preset
-        label = label or measure or self.default_label.strip()
-        common = {"frame": self.frame, "label": label, "provenance": Provenance.MANUAL, "measure": measure}
         try:
-            if kind == "box":
-                ann: Annotation = Box(**common, **geom)
-            elif kind == "ellipse":
-                ann = Ellipse(**common, **geom)
-            elif kind == "caliper":
-                ann = Caliper(**common, p1=tuple(geom["p1"]), p2=tuple(geom["p2"]))
-            else:
-                ann = Polygon(**common, points=tuple(tuple(p) for p in geom["points"]))
+            ann = drawn_annotation(kind, geom, self.frame, label or measure or self.default_label.strip(), measure)
         except AnnotationError as err:
             self.message.emit(str(err))
             return
@@ -581,41 +437,6 @@ class AnnotationEditor(QObject):
         if self.undo.run(lambda: AddAnnotation(self.doc, ann)):
             self.select(ann.id)
             self.created.emit(ann.id)
-
-    # ------------------------------------------------------------------ keys
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
-        """Esc / Enter / Backspace while drawing, and Esc to clear the selection, take
-        precedence over window shortcuts (e.g. the main window's Esc "back to live")."""
-        et = event.type()
-        if et not in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress):
-            return False
-        assert isinstance(event, QKeyEvent)
-        key = event.key()
-        if event.modifiers() not in (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.KeypadModifier):
-            return False
-        drawing_poly = self.layer.tool == "polygon"
-        mine = (
-            (key == Qt.Key.Key_Escape and (self.layer.active or self.selected_id is not None))
-            or (key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and drawing_poly)
-            or (key == Qt.Key.Key_Backspace and self.layer.active)
-        )
-        if not mine:
-            return False
-        if et == QEvent.Type.ShortcutOverride:
-            event.accept()
-            return True
-        if key == Qt.Key.Key_Escape:
-            if self.layer.active:
-                self.cancel_tool()
-                self.message.emit("Drawing cancelled.")
-            else:
-                self.select(None)
-        elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            if not self.layer.finish_polygon():
-                self.message.emit("A polygon needs at least 3 points.")
-        elif key == Qt.Key.Key_Backspace:
-            self.layer.remove_last_point()
-        return True
 
     # ------------------------------------------------------------------ helpers (tests, hosts)
     def item(self, ann_id: str) -> Any:

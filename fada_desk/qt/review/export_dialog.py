@@ -1,9 +1,10 @@
 """Export dialog: format, pending items, output folder; the export runs in a worker.
 
 The dialog never writes a file itself: it builds
-:class:`~fada_desk.export.base.ExportOptions` and hands a generator job (from
-the ``make_job`` factory, normally :func:`fada_desk.export.export_exam` on the
-exam store) to a :class:`~fada_desk.qt.workers.JobRunner`, so the window
+:class:`~fada_desk.export.options.ExportOptions` (:func:`fada_desk.app.export.export_options`,
+as the CLI does) and hands a generator job (from the ``make_job`` factory,
+normally :meth:`fada_desk.app.export.ExamExport.job` on the exam store) to a
+:class:`~fada_desk.qt.workers.JobRunner`, so the window
 stays responsive. Progress fills the bar; Cancel stops the job at its next
 step (exporters write to a temporary name, so nothing half-written is left);
 errors are shown in the dialog in one line.
@@ -34,17 +35,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fada_desk.core.cancel import CancelToken, Progress
-from fada_desk.core.errors import FadaError
-from fada_desk.export.base import ExportOptions, Job
-from fada_desk.qt.workers import JobHandle, JobRunner, error_text
-
-FORMATS = (
-    ("pdf", "PDF report"),
-    ("png", "PNG images with overlays"),
-    ("json", "JSON (FADA fields + review)"),
-)
-MakeJob = Callable[[str, Path, ExportOptions, CancelToken], Job]
+from fada_desk.app.export import FORMAT_TITLES, MakeJob, export_options
+from fada_desk.core.cancel import Progress
+from fada_desk.core.errors import FadaError, error_text
+from fada_desk.export.options import ExportOptions
+from fada_desk.qt.workers import JobHandle, JobRunner
 
 
 class ExportDialog(QDialog):
@@ -67,7 +62,7 @@ class ExportDialog(QDialog):
 
         self.format_box = QComboBox()
         self.format_box.setObjectName("exportFormat")
-        for key, title in FORMATS:
+        for key, title in FORMAT_TITLES.items():
             self.format_box.addItem(title, key)
         self.pending_box = QCheckBox("Include AI items still pending review (marked \"pending review\")")
         self.pending_box.setObjectName("includePending")
@@ -123,7 +118,7 @@ class ExportDialog(QDialog):
         self.format_box.setCurrentIndex(i)
 
     def options(self) -> ExportOptions:
-        return ExportOptions(include_pending=self.pending_box.isChecked(), operator=self.operator)
+        return export_options(include_pending=self.pending_box.isChecked(), operator=self.operator)
 
     def browse(self) -> QFileDialog:
         """A non-blocking folder chooser (fills the folder box when accepted)."""

@@ -31,8 +31,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fada_desk.core.annotations import Change, FrameRef, ReviewStatus
-from fada_desk.core.commands import (
+from fada_desk.core.review_doc import Change
+from fada_desk.core.review_types import FrameRef, ReviewStatus
+from fada_desk.core.interpretation_commands import (
     EditInterpretationField,
     SetClassification,
     SetFieldStatus,

@@ -35,17 +35,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fada_desk.core.annotations import (
-    Annotation,
-    Caliper,
-    Change,
-    Ellipse,
-    FrameRef,
-    Keypoints,
-    Polygon,
-    Provenance,
-    ReviewStatus,
-)
+from fada_desk.core.annotations import Annotation, Caliper, Ellipse, Keypoints, Polygon
+from fada_desk.core.review_doc import Change
+from fada_desk.core.review_types import FrameRef, Provenance, ReviewStatus
 from fada_desk.core.biometry import (
     PARAMETERS,
     BiometryReport,
@@ -58,17 +50,15 @@ from fada_desk.core.biometry import (
     ellipse_to_mm,
     fit_ellipse,
     fit_ellipse_calibrated,
-    format_ga,
+    exam_biometry,
     measure_annotation,
-    biometry_report,
-    latest_values,
 )
+from fada_desk.core.dating import format_ga
 from fada_desk.core.calibration import Calibration
-from fada_desk.core.commands import AddAnnotation, SetMeasure
+from fada_desk.core.annotation_commands import AddAnnotation, SetMeasure
 from fada_desk.core.errors import FadaError
 from fada_desk.qt.review.editor import AnnotationEditor
 from fada_desk.qt.review.undo import subscribe_while_alive
-from fada_desk.storage.review import exam_measurements
 
 CalibrationFor = Callable[[FrameRef], "Calibration | None"]
 DISTANCES = ("BPD", "OFD", "FL", "CRL", "NT")
@@ -310,15 +300,14 @@ class MeasurementPanel(QWidget):
         self.table.resizeColumnToContents(2)
 
     def _fill_results(self) -> None:
-        doc = self.editor.doc
-        cals = {f: self.calibration_for(f) for f in doc.frames()}
-        self.measurements, self.problems = exam_measurements(doc, cals)
+        measured = exam_biometry(self.editor.doc, self.calibration_for, self.ga_by_dates_days())
+        self.measurements, self.problems = measured.measurements, measured.problems
         self.report = None
         warnings: list[str] = list(self.problems)
-        values = latest_values(self.measurements)
+        values = measured.values
         if values:
             try:
-                self.report = biometry_report(values, ga_by_dates_days=self.ga_by_dates_days())
+                self.report = measured.report()
             except FadaError as err:
                 warnings.append(str(err))
         rows: list[tuple[Estimate, bool]] = []

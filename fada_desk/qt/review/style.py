@@ -1,7 +1,7 @@
 """How annotations look on screen: FADA class colours, review status as line style.
 
 Colours come from :func:`fada_desk.export.overlay.annotation_color` (FADA's
-palette in ``fada_desk.inference.constants``), so the screen, the PNG and the
+palette in ``fada_desk.core.vocabulary``), so the screen, the PNG and the
 PDF use the same colour for a class. Status is the line style: pending AI
 output dashed, accepted solid, rejected faint and dotted (still clickable, so
 it can be accepted again).
@@ -13,7 +13,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QPen
 
-from fada_desk.core.annotations import Annotation, Provenance, ReviewStatus
+from fada_desk.core.annotations import Annotation
+from fada_desk.core.review_types import Provenance, ReviewStatus
 from fada_desk.export.overlay import annotation_color
 
 LINE_WIDTH = 2

@@ -3,7 +3,7 @@
 The core :class:`~fada_desk.core.commands.UndoStack` is the single truth.
 :class:`UndoAdapter` only *forwards*: widgets call :meth:`UndoAdapter.run`
 with a command factory, the adapter pushes it on the review target (a
-:class:`~fada_desk.storage.review.ReviewSession`, which persists and audits
+:class:`~fada_desk.app.review_session.ReviewSession`, which persists and audits
 every step, or an in-memory :class:`LocalReview`), and re-emits the stack's
 state as Qt signals so buttons and menus stay in sync. Nothing is mirrored
 into a ``QUndoStack``: two histories could disagree after a failed write.
@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction, QKeySequence
 
-from fada_desk.core.annotations import AnnotationSet
+from fada_desk.core.review_doc import AnnotationSet
 from fada_desk.core.commands import Command, StackEvent, UndoStack
 from fada_desk.core.errors import FadaError
 
@@ -49,7 +49,7 @@ class LocalReview:
     """An in-memory review target (no store): a document and its undo stack.
 
     Used for review without an open exam (e.g. a file opened for teaching) and
-    in tests; :class:`~fada_desk.storage.review.ReviewSession` is the persistent one.
+    in tests; :class:`~fada_desk.app.review_session.ReviewSession` is the persistent one.
     """
 
     def __init__(self, doc: AnnotationSet | None = None) -> None:

@@ -8,8 +8,8 @@ Two levels, so the main window can take either:
 * :class:`ReviewWorkspace` — a complete, standalone review screen with its
   own LiveView, status line and Export button.
   :meth:`ReviewWorkspace.for_session` wires it to a
-  :class:`~fada_desk.storage.review.ReviewSession` (frames and calibrations
-  from the exam store, export through :func:`fada_desk.export.export_exam`).
+  :class:`~fada_desk.app.review_session.ReviewSession` (frames and calibrations
+  from the exam store, export through :class:`fada_desk.app.export.ExamExport`).
 """
 
 from __future__ import annotations
@@ -21,19 +21,19 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
-from fada_desk.core.annotations import FrameRef
+from fada_desk.core.review_types import FrameRef
+from fada_desk.app.export import ExamExport, MakeJob
 from fada_desk.core.calibration import Calibration
-from fada_desk.core.cancel import CancelToken
+from fada_desk.core.errors import error_text
 from fada_desk.core.frame import Frame
-from fada_desk.export.base import ExportOptions, Job
 from fada_desk.qt.live_view import LiveView
 from fada_desk.qt.review.annotation_panel import AnnotationPanel
 from fada_desk.qt.review.editor import AnnotationEditor
-from fada_desk.qt.review.export_dialog import ExportDialog, MakeJob
+from fada_desk.qt.review.export_dialog import ExportDialog
 from fada_desk.qt.review.interpretation_editor import InterpretationEditor
 from fada_desk.qt.review.measurement_panel import CalibrationFor, MeasurementPanel
 from fada_desk.qt.review.undo import ReviewTarget, UndoAdapter
-from fada_desk.qt.workers import JobHandle, JobRunner, error_text
+from fada_desk.qt.workers import JobHandle, JobRunner
 
 
 class ReviewPanel(QTabWidget):
@@ -164,7 +164,7 @@ class ReviewWorkspace(QWidget):
     # ------------------------------------------------------------------ exam store
     @classmethod
     def for_session(cls, session: Any, parent: QWidget | None = None) -> ReviewWorkspace:
-        """A workspace on an open :class:`~fada_desk.storage.review.ReviewSession`."""
+        """A workspace on an open :class:`~fada_desk.app.review_session.ReviewSession`."""
         store, exam_id = session.store, session.exam_id
         cache: dict[int, Calibration | None] = {}
 
@@ -177,12 +177,7 @@ class ReviewWorkspace(QWidget):
             ga = getattr(session.exam, "ga_days", None)
             return float(ga) if ga else None
 
-        def make_job(fmt: str, out_dir: Path, options: ExportOptions, token: CancelToken) -> Job:
-            from fada_desk.export import export_exam
-
-            return export_exam(store, exam_id, fmt, out_dir, options, token)
-
-        ws = cls(session, calibration_for, ga_days, make_job, session.operator,
+        ws = cls(session, calibration_for, ga_days, ExamExport(store, exam_id).job, session.operator,
                  lambda ref: store.load_frame(ref.item_id, ref.frame_index), parent)
         ws.calibration_cache = cache
         return ws

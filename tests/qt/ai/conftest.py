@@ -6,11 +6,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from helpers_ai import BRAIN, dark_frame, fake_service
+from app.fakes import BRAIN, dark_frame, fake_service
 from inference.conftest import tiny_model  # noqa: F401 - the real tiny GGUF model (built once)
 from inference.fakes import FakeBackend
 
-from fada_desk.qt.ai import model_service as M
+from fada_desk.app import model_service as M
 
 
 @pytest.fixture(autouse=True)

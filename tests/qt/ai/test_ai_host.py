@@ -6,9 +6,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from helpers_ai import dark_frame
+from app.fakes import dark_frame
 
-from fada_desk.core.annotations import FrameRef
+from fada_desk.core.review_types import FrameRef
 from fada_desk.core.errors import FadaError
 from fada_desk.qt.ai.host import MainWindowHost
 

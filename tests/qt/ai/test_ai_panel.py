@@ -5,15 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers_ai import BRAIN, GatedBackend, class_pixels, corpus, dark_frame, fake_service
+from app.fakes import BRAIN, GatedBackend, corpus, dark_frame, fake_service
+from helpers_ai import class_pixels
 from inference.fakes import FakeBackend
 from PySide6.QtCore import QTimer
 from PySide6.QtCore import Qt
 
-from fada_desk.inference import constants as C
-from fada_desk.inference.results import AnalysisResult
-from fada_desk.qt.ai import model_service as M
-from fada_desk.qt.ai import panel as P
+from fada_desk.inference.fada import constants as C
+from fada_desk.inference.fada.results import AnalysisResult
+from fada_desk.app import model_service as M
+from fada_desk.app.model_service import ModelState
+from fada_desk.app.analysis import RunState
+from fada_desk.qt.ai.model_box import close_shared_on_quit
 
 pytestmark = pytest.mark.gui
 
@@ -32,7 +35,7 @@ def test_autonomous_run_shows_phases_text_interpretation_and_draws_in_palette(
         qtbot.mouseClick(panel.autonomous_button, Qt.MouseButton.LeftButton)
     result: AnalysisResult = got.args[0]
     assert backend.phases() == ["interpret", "classify", "detect", "segment"]
-    assert panel.state == P.DONE and "pending review" in panel.state_label.text()
+    assert panel.state == RunState.DONE and "pending review" in panel.state_label.text()
     rows = panel.phase_rows()
     assert [(r[0], r[1]) for r in rows] == [("interpret", "done"), ("classify", "done"), ("detect", "done"),
                                             ("segment", "done")]
@@ -83,7 +86,8 @@ def test_cancel_mid_stream_keeps_finished_phases_and_the_panel_usable(
     wait_for(backend.streaming.is_set)  # interpret finished, classify holds mid-answer
     wait_for(lambda: panel.phase_state("classify") == "running")
     assert panel.running and panel.cancel_button.isEnabled()
-    with qtbot.waitSignal(panel.stateChanged, timeout=10000, check_params_cb=lambda s: s == P.CANCELLED):
+    with qtbot.waitSignal(panel.stateChanged, timeout=10000,
+                          check_params_cb=lambda s: s == RunState.CANCELLED):
         qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
     assert panel.phase_rows()[:4] == [("interpret", "done", panel.phase_rows()[0][2]),
                                       ("classify", "cancelled", panel.phase_rows()[1][2]),
@@ -96,7 +100,7 @@ def test_cancel_mid_stream_keeps_finished_phases_and_the_panel_usable(
     backend.gate.set()
     with qtbot.waitSignal(panel.resultReady, timeout=20000):
         panel.run_autonomous()
-    assert panel.state == P.DONE and backend.load_calls == 1
+    assert panel.state == RunState.DONE and backend.load_calls == 1
 
 
 def test_gui_stays_responsive_while_the_model_streams(qtbot: Any, make_panel: Any, wait_for: Any) -> None:
@@ -124,18 +128,18 @@ def test_gui_stays_responsive_while_the_model_streams(qtbot: Any, make_panel: An
     finally:
         timer.stop()
     backend.gate.set()
-    wait_for(lambda: panel.state == P.DONE)
+    wait_for(lambda: panel.state == RunState.DONE)
 
 
 def test_missing_model_gives_a_clear_message(qtbot: Any, make_panel: Any, wait_for: Any) -> None:
     panel, _view, _host = make_panel(service=M.ModelService())  # the isolated user dir has no model
     wait_for(lambda: "fada-desk models install" in panel.model_label.text())
-    assert panel.service.state == M.MISSING
+    assert panel.service.state == ModelState.MISSING
     text = panel.model_label.text()
     assert "No FADA model is installed" in text and "fada-desk models install PATH" in text
     assert not panel.autonomous_button.isEnabled() and not panel.interpret_button.isEnabled()
     assert panel.run_autonomous() is None
-    assert panel.state == P.FAILED and "fada-desk models install" in panel.state_label.text()
+    assert panel.state == RunState.FAILED and "fada-desk models install" in panel.state_label.text()
 
 
 def test_damaged_model_folder_is_reported_and_settings_switch_folders(
@@ -145,7 +149,7 @@ def test_damaged_model_folder_is_reported_and_settings_switch_folders(
     (bad / "model.gguf").write_bytes(b"not a gguf file at all")
     panel, _view, _host = make_panel(service=M.ModelService(M.ModelConfig(str(bad))))
     wait_for(lambda: "fada-desk models install" in panel.model_label.text())
-    assert panel.service.state == M.INVALID
+    assert panel.service.state == ModelState.INVALID
     assert "model.gguf" in panel.model_label.text() and "fada-desk models install" in panel.model_label.text()
     dlg = panel.open_settings()
     assert dlg is not None and dlg.folder.text() == str(bad)
@@ -154,7 +158,7 @@ def test_damaged_model_folder_is_reported_and_settings_switch_folders(
     dlg.gpu_layers.setValue(0)
     dlg.accept()
     wait_for(lambda: "not found" in panel.model_label.text())
-    assert panel.service.state == M.MISSING
+    assert panel.service.state == ModelState.MISSING
     assert panel.service.config == M.ModelConfig(str(tmp_path / "nowhere"), 0, None)
     assert "not found" in panel.model_label.text()
     assert "CPU only" in panel.device_label.text()
@@ -169,10 +173,10 @@ def test_a_model_that_fails_to_load_fails_the_run_with_its_message(
             raise ModelError("llama.cpp could not load model.gguf (out of memory)")
 
     panel, _view, _host = make_panel(Broken())
-    with qtbot.waitSignal(panel.stateChanged, timeout=10000, check_params_cb=lambda s: s == P.FAILED):
+    with qtbot.waitSignal(panel.stateChanged, timeout=10000, check_params_cb=lambda s: s == RunState.FAILED):
         panel.run_autonomous()
     assert "out of memory" in panel.state_label.text()
-    assert panel.service.state == M.FAILED and "could not be loaded" in panel.model_label.text()
+    assert panel.service.state == ModelState.FAILED and "could not be loaded" in panel.model_label.text()
     assert [r[1] for r in panel.phase_rows()] == ["not run"] * 4  # it failed before any phase
     assert not panel.running and panel.autonomous_button.isEnabled()
 
@@ -233,34 +237,15 @@ def test_unparseable_interpretation_is_shown_raw_not_crashing(qtbot: Any, make_p
     assert panel.stream_text().strip()
 
 
-def test_shared_service_is_one_per_process_and_closed_on_reset() -> None:
-    a = M.shared_service()
-    assert M.shared_service() is a
-    backend = FakeBackend(answers=dict(BRAIN))
-    a.use_backend(backend, "x")
-    from fada_desk.core.cancel import CancelToken
-    from fada_desk.inference.pipeline import drive
-
-    drive(a.ensure_loaded(CancelToken()))
-    assert backend.loaded and a.state == M.LOADED
-    M.reset_shared_service()
-    assert backend.closed and M.shared_service() is not a
-
-
-def test_fake_service_helper_builds_ready_services() -> None:
-    svc = fake_service(FakeBackend())
-    assert svc.state == M.READY and svc.message == "scripted model: ready (loads on first use)"
-
-
 def test_the_process_model_is_closed_when_the_application_quits(qtbot: Any) -> None:
     from PySide6.QtWidgets import QApplication
 
     from fada_desk.core.cancel import CancelToken
-    from fada_desk.inference.pipeline import drive
+    from fada_desk.core.cancel import drive
 
     backend = FakeBackend(answers=dict(BRAIN))
     M._SHARED = fake_service(backend)
-    P._close_shared_on_quit()  # what every panel on the shared service does (once)
+    close_shared_on_quit()  # what every panel on the shared service does (once)
     drive(M.shared_service().ensure_loaded(CancelToken()))
     assert backend.loaded
     QApplication.instance().aboutToQuit.emit()
@@ -291,16 +276,16 @@ def test_lazy_load_shows_progress_and_cancel_while_loading_loads_only_once(
     panel.run_autonomous()
     wait_for(backend.entered.is_set)
     wait_for(lambda: "Loading language model" in panel.model_label.text())
-    assert panel.state == P.LOADING and panel.model_label.text().startswith("Loading scripted model…")
+    assert panel.state == RunState.LOADING and panel.model_label.text().startswith("Loading scripted model…")
     panel.cancel()
-    wait_for(lambda: panel.state == P.CANCELLED)
+    wait_for(lambda: panel.state == RunState.CANCELLED)
     assert not backend.loaded  # the cancel did not wait for the load
     assert panel.phase_rows()[0][1] == "not run"
     backend.gate.set()  # the load itself finishes in the background...
-    wait_for(lambda: panel.service.state == M.LOADED)
+    wait_for(lambda: panel.service.state == ModelState.LOADED)
     with qtbot.waitSignal(panel.resultReady, timeout=20000):
         panel.run_autonomous()  # ...and the next run uses it
-    assert backend.load_calls == 1 and panel.state == P.DONE
+    assert backend.load_calls == 1 and panel.state == RunState.DONE
 
 
 def test_switching_model_settings_frees_the_loaded_model_in_the_worker(
@@ -308,7 +293,7 @@ def test_switching_model_settings_frees_the_loaded_model_in_the_worker(
     import threading
 
     from fada_desk.core.cancel import CancelToken
-    from fada_desk.inference.pipeline import drive
+    from fada_desk.core.cancel import drive
 
     closed_on: list[threading.Thread] = []
 
@@ -319,13 +304,13 @@ def test_switching_model_settings_frees_the_loaded_model_in_the_worker(
 
     backend = Recording(answers=dict(BRAIN))
     panel, _view, _host = make_panel(backend)
-    wait_for(lambda: panel._check_job is None)
+    wait_for(lambda: panel.model_box.check_job is None)
     drive(panel.service.ensure_loaded(CancelToken()))
     assert backend.loaded
     config = M.ModelConfig(str(tmp_path / "other"), 0, None)
     h = panel.apply_config(config)
     assert h is not None
-    wait_for(lambda: h.outcome == "result" and panel._check_job is None)
+    wait_for(lambda: h.outcome == "result" and panel.model_box.check_job is None)
     assert backend.closed and closed_on and closed_on[0] is not threading.main_thread()
     assert panel.service.config == config
     assert panel.apply_config(config) is None  # nothing changes: no job

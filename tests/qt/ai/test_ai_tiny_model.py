@@ -19,10 +19,11 @@ from PIL import Image
 from testdata import shared_or_local
 
 from fada_desk.core.frame import Frame
-from fada_desk.inference.pipeline import PipelineSettings
-from fada_desk.inference.results import TokenChunk
-from fada_desk.qt.ai import model_service as M
-from fada_desk.qt.ai import panel as P
+from fada_desk.inference.fada.settings import PipelineSettings
+from fada_desk.inference.fada.results import TokenChunk
+from fada_desk.app import model_service as M
+from fada_desk.app.model_service import ModelState
+from fada_desk.app.analysis import RunState
 
 pytestmark = [pytest.mark.model, pytest.mark.slow, pytest.mark.gui]
 
@@ -39,7 +40,7 @@ def test_panel_runs_the_real_tiny_model_on_an_hc18_image(
     px = np.asarray(Image.open(shared_or_local("hc18", "images", "001_HC.png")).convert("L"))
     try:
         panel, _view, _host = make_panel(service=svc, frame=Frame(np.ascontiguousarray(px), index=0))
-        wait_for(lambda: svc.state == M.READY)
+        wait_for(lambda: svc.state == ModelState.READY)
         assert "loads on first use" in svc.message and mdir.name in svc.message
         chunks: list[str] = []
         loads: list[str] = []
@@ -51,8 +52,8 @@ def test_panel_runs_the_real_tiny_model_on_an_hc18_image(
                                           else loads.append(p.message)))
         result = got.args[0]
         assert any(m.startswith(("Loading", "Checking")) for m in loads)  # lazy load, with progress
-        assert panel.state == P.DONE, panel.state_label.text()
-        assert svc.state == M.LOADED and "loaded" in panel.model_label.text()
+        assert panel.state == RunState.DONE, panel.state_label.text()
+        assert svc.state == ModelState.LOADED and "loaded" in panel.model_label.text()
         info = svc.info
         assert info is not None and info.model_sha256 and info.n_threads == 2
         if info.device == "CPU":
@@ -81,8 +82,8 @@ def test_panel_runs_the_real_tiny_model_on_an_hc18_image(
         h2.progress.connect(lambda p: chunks.append("x") if isinstance(p.payload, TokenChunk) else None)
         wait_for(lambda: len(chunks) > first + 3, timeout=60)
         panel.cancel()
-        wait_for(lambda: panel.state == P.CANCELLED, timeout=10)
-        assert svc.state == M.LOADED
+        wait_for(lambda: panel.state == RunState.CANCELLED, timeout=10)
+        assert svc.state == ModelState.LOADED
     finally:
         svc.close()
-    assert svc.state == M.READY and "closed" in svc.message
+    assert svc.state == ModelState.READY and "closed" in svc.message

@@ -8,16 +8,18 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers_ai import BRAIN, class_pixels, dark_frame, fake_service
+from app.fakes import BRAIN, dark_frame, fake_service
+from helpers_ai import class_pixels
 from inference.fakes import FakeBackend
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
-from fada_desk.core.annotations import Box, FrameRef, Polygon, Provenance, ReviewStatus
-from fada_desk.core.pump import FrameListSource
-from fada_desk.core.synthetic import SyntheticLiveSource
-from fada_desk.qt.ai import model_service as M
-from fada_desk.qt.ai import panel as P
+from fada_desk.core.annotations import Box, Polygon
+from fada_desk.core.review_types import FrameRef, Provenance, ReviewStatus
+from fada_desk.sources.memory import FrameListSource
+from fada_desk.sources.synthetic import SyntheticLiveSource
+from fada_desk.app import model_service as M
+from fada_desk.app.analysis import RunState
 from fada_desk.qt.exam_dialogs import ExamRequest
 from fada_desk.storage import ExamStore
 from fada_desk.storage.review import AI_OUTPUT, ReviewStore
@@ -68,7 +70,7 @@ def test_live_frame_must_be_frozen_first(qtbot: Any, ai_window: Any, wait_for: A
     with qtbot.waitSignal(panel.resultReady, timeout=20000):
         ai_window.ai_dock.act_autonomous.trigger()  # F5 / AI menu
     assert ai_window.ai_dock.on_screen  # a run brings its progress to the front
-    assert panel.state == P.DONE and panel.overlay.visible
+    assert panel.state == RunState.DONE and panel.overlay.visible
     # unfreezing moves on to new frames: the result is no longer drawn on them
     qtbot.keyClick(ai_window, Qt.Key.Key_Space)
     wait_for(lambda: not panel.overlay.visible)
@@ -172,7 +174,7 @@ def test_run_on_a_reviewed_capture_asks_before_replacing_the_interpretation(
     wait_for(lambda: len(dock.editor.items) == 4)
     assert not panel.overlay.visible
     # the sonographer accepts the imaging plane; a new AI run must not silently replace it
-    from fada_desk.core.annotations import ReviewStatus as RS
+    from fada_desk.core.review_types import ReviewStatus as RS
 
     assert dock.panel.interpretation.set_status("imaging_plane", RS.ACCEPTED)
     with qtbot.waitSignal(panel.resultReady, timeout=20000):

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from helpers_review import FRAME, H, W, grey_frame
 
-from fada_desk.core.annotations import Annotation, AnnotationSet
+from fada_desk.core.annotations import Annotation
+from fada_desk.core.review_doc import AnnotationSet
 from fada_desk.qt.live_view import LiveView
 from fada_desk.qt.review.editor import AnnotationEditor
 from fada_desk.qt.review.undo import LocalReview, UndoAdapter

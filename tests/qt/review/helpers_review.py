@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QPoint, Qt
 
-from fada_desk.core.annotations import Box, FrameRef, Polygon, Provenance
+from fada_desk.core.annotations import Box, Polygon
+from fada_desk.core.review_types import FrameRef, Provenance
 from fada_desk.core.frame import Frame
 
 FRAME = FrameRef(1, 0)

@@ -13,17 +13,9 @@ import pytest
 from helpers_review import FRAME, W, ai_box, ai_polygon, click, double_click, drag
 from PySide6.QtCore import Qt
 
-from fada_desk.core.annotations import (
-    Box,
-    Caliper,
-    Ellipse,
-    FrameRef,
-    Keypoints,
-    Polygon,
-    Provenance,
-    ReviewStatus,
-)
-from fada_desk.inference.constants import class_color
+from fada_desk.core.annotations import Box, Caliper, Ellipse, Keypoints, Polygon
+from fada_desk.core.review_types import FrameRef, Provenance, ReviewStatus
+from fada_desk.core.vocabulary import class_color
 
 pytestmark = pytest.mark.gui
 

@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 
 from fada_desk.core.cancel import CancelToken, Progress
 from fada_desk.core.errors import ExportError
-from fada_desk.export.base import ExportOptions
+from fada_desk.export.options import ExportOptions
 from fada_desk.qt.review.export_dialog import ExportDialog
 
 pytestmark = pytest.mark.gui

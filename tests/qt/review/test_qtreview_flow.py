@@ -20,16 +20,18 @@ from helpers_review import click, drag
 from PIL import Image
 from PySide6.QtCore import Qt
 
-from fada_desk.core.annotations import Box, Ellipse, FrameRef, Polygon, Provenance, ReviewStatus
+from fada_desk.core.annotations import Box, Ellipse, Polygon
+from fada_desk.core.review_types import FrameRef, Provenance, ReviewStatus
 from fada_desk.core.calibration import Calibration, Region
 from fada_desk.core.frame import Frame
-from fada_desk.inference.constants import class_color
-from fada_desk.inference.mapper import ClassMapping
-from fada_desk.inference.parsing import Detection, Predictions, Segmentation
-from fada_desk.inference.results import AnalysisResult, PhaseResult
+from fada_desk.core.vocabulary import class_color
+from fada_desk.inference.fada.mapper import ClassMapping
+from fada_desk.inference.fada.parsing import Detection, Predictions, Segmentation
+from fada_desk.inference.fada.results import AnalysisResult, PhaseResult
 from fada_desk.qt.review.workspace import ReviewWorkspace
 from fada_desk.storage import ExamStore
-from fada_desk.storage.review import ReviewSession, ReviewStore
+from fada_desk.app.review_session import ReviewSession
+from fada_desk.storage.review import ReviewStore
 
 pytestmark = pytest.mark.gui
 

@@ -10,10 +10,11 @@ import pytest
 from helpers_review import drag
 from PySide6.QtCore import Qt
 
-from fada_desk.core.annotations import Caliper, FrameRef, Provenance
+from fada_desk.core.annotations import Caliper
+from fada_desk.core.review_types import FrameRef, Provenance
 from fada_desk.core.calibration import Calibration, Region
 from fada_desk.core.frame import Frame
-from fada_desk.core.pump import FrameListSource
+from fada_desk.sources.memory import FrameListSource
 from fada_desk.qt.exam_dialogs import ExamRequest
 from fada_desk.storage import ExamStore
 from fada_desk.storage.review import ReviewStore

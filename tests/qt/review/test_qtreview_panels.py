@@ -10,7 +10,8 @@ from helpers_review import FRAME, ai_box, ai_polygon, click, drag
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLineEdit, QToolButton
 
-from fada_desk.core.annotations import Caliper, Ellipse, FrameRef, Polygon, Provenance, ReviewStatus
+from fada_desk.core.annotations import Caliper, Ellipse, Polygon
+from fada_desk.core.review_types import FrameRef, Provenance, ReviewStatus
 from fada_desk.core.biometry import biometry_report, ramanujan_perimeter
 from fada_desk.core.calibration import Calibration, ManualCalibration, Region
 from fada_desk.core.interpretation import Interpretation

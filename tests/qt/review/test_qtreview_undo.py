@@ -10,13 +10,15 @@ import pytest
 from helpers_review import FRAME, ai_box, ai_polygon, grey_frame
 from PySide6.QtCore import Qt
 
-from fada_desk.core.annotations import AnnotationSet, Box, FrameRef, Provenance, ReviewStatus
-from fada_desk.core.commands import Relabel, SetStatus
+from fada_desk.core.annotations import Box
+from fada_desk.core.review_doc import AnnotationSet
+from fada_desk.core.review_types import FrameRef, Provenance, ReviewStatus
+from fada_desk.core.annotation_commands import Relabel, SetStatus
 from fada_desk.core.frame import Frame
 from fada_desk.qt.review.undo import LocalReview, UndoAdapter
 from fada_desk.qt.review.workspace import ReviewWorkspace
 from fada_desk.storage import ExamStore
-from fada_desk.storage.review import ReviewSession
+from fada_desk.app.review_session import ReviewSession
 
 pytestmark = pytest.mark.gui
 

@@ -1,0 +1,147 @@
+"""AI results and the exam: which frame an analysis ran on, storing it for review, reading it back.
+
+An :class:`AITarget` is the still frame an analysis runs on and where it lives
+(a captured item of the open exam, or a frozen / paused frame that is not in
+the exam yet). Storing goes through :meth:`ReviewSession.import_analysis
+<fada_desk.app.review_session.ReviewSession.import_analysis>`: AI output
+becomes *pending* annotations + an interpretation under review, and the whole
+analysis document is written to the audit trail. :func:`import_into_session`
+does it on an open session (the review editor's, GUI thread);
+:func:`import_into_store` on a short-lived one (any thread: the GUI's store
+worker, a script). Replacing an interpretation a human already reviewed needs
+confirmation: :class:`NeedsConfirmation` says so in one line.
+
+:func:`stored_from_doc` / :func:`stored_ai` read back what the exam holds for
+a frame (:class:`StoredAI`), to show it again when that capture is reviewed.
+Nothing here touches Qt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fada_desk.app.review_session import ReviewSession
+from fada_desk.core.annotations import Annotation
+from fada_desk.core.review_types import FrameRef, Provenance, ReviewStatus
+from fada_desk.core.errors import FadaError
+from fada_desk.core.frame import Frame
+from fada_desk.core.interpretation import Interpretation, review_items_from_analysis
+from fada_desk.core.vocabulary import INTERPRETATION_KEYS
+from fada_desk.storage.review import ReviewError, ReviewStore
+
+PREVIEW_FRAME = FrameRef(0, 0)  # a frame that is not in any exam (display only)
+
+
+class NeedsConfirmation(FadaError):
+    """The frame's interpretation was already reviewed; a new AI result would replace it."""
+
+
+@dataclass(frozen=True)
+class AITarget:
+    """The still frame an analysis runs on, and where it lives."""
+
+    frame: Frame
+    description: str
+    source: str = ""
+    frame_index: int | None = None
+    item_id: int | None = None  # a captured item of the current exam
+    exam_id: int | None = None
+
+    @property
+    def frame_ref(self) -> FrameRef | None:
+        if self.item_id is None:
+            return None
+        return FrameRef(int(self.item_id), int(self.frame_index or 0))
+
+
+@dataclass(frozen=True)
+class StoredAI:
+    """What the exam holds for a frame: AI annotations and the interpretation under review."""
+
+    frame: FrameRef
+    annotations: list[Annotation]
+    interpretation: Interpretation | None
+
+    @property
+    def empty(self) -> bool:
+        return not self.annotations and self.interpretation is None
+
+    @property
+    def pending(self) -> int:
+        """How many of the annotations still wait for review."""
+        return sum(1 for a in self.annotations if a.status is ReviewStatus.PENDING)
+
+    def values(self) -> dict[str, Any]:
+        """Current value of every reviewed value of the interpretation (fields, classification...)."""
+        interp = self.interpretation
+        return {k: v.value for k, v in interp.values.items()} if interp is not None else {}
+
+    def fields(self) -> dict[str, Any]:
+        """The 8 interpretation fields in prompt order, "N/A" where there is no value."""
+        values = self.values()
+        return {k: values.get(k) if values.get(k) is not None else "N/A" for k in INTERPRETATION_KEYS}
+
+    def summary(self) -> str:
+        """One line for the AI panel's status."""
+        return (f"Stored AI result of capture #{self.frame.item_id}: "
+                f"{len(self.annotations)} annotation(s), {self.pending} pending review.")
+
+
+def annotations_for(analysis: Mapping[str, Any], frame: FrameRef | None = None,
+                    analysis_id: str = "preview") -> list[Annotation]:
+    """Annotations (boxes, polygons, keypoints) of an ``AnalysisResult.to_dict()``."""
+    anns, _interp = review_items_from_analysis(analysis, frame or PREVIEW_FRAME, analysis_id)
+    return list(anns)
+
+
+def is_reviewed(interp: Interpretation) -> bool:
+    """True once a human accepted, rejected or edited any value of ``interp``."""
+    return any(v.status is not ReviewStatus.PENDING or v.edited for v in interp.values.values())
+
+
+def import_into_session(session: Any, frame: FrameRef, analysis: Mapping[str, Any], analysis_id: str,
+                        replace_reviewed: bool) -> list[str]:
+    """``session.import_analysis`` with the 'already reviewed' case as :class:`NeedsConfirmation`.
+
+    ``session`` is a :class:`~fada_desk.app.review_session.ReviewSession`; returns the
+    ids of the annotations added.
+    """
+    try:
+        anns = session.import_analysis(frame.item_id, analysis, frame.frame_index, analysis_id,
+                                       replace_reviewed=replace_reviewed)
+    except ReviewError as err:
+        old = session.doc.interpretation(frame)
+        if not replace_reviewed and old is not None and is_reviewed(old):
+            raise NeedsConfirmation(
+                f"The interpretation of capture #{frame.item_id} was already reviewed. "
+                "Replace it with the new AI result? (the reviewed one stays in the audit trail)") from err
+        raise
+    return [a.id for a in anns]
+
+
+def import_into_store(store: Any, exam_id: int, frame: FrameRef, analysis: Mapping[str, Any], analysis_id: str,
+                      operator: str, replace_reviewed: bool) -> list[str]:
+    """Store an analysis with a short-lived review session (the GUI's store worker, scripts)."""
+    with ReviewSession(store, exam_id, operator) as session:
+        return import_into_session(session, frame, analysis, analysis_id, replace_reviewed)
+
+
+def stored_from_doc(doc: Any, frame: FrameRef) -> StoredAI:
+    """The AI annotations (pending, accepted or edited; not rejected) and interpretation of a frame."""
+    anns = [a for a in doc.for_frame(frame)
+            if a.provenance is not Provenance.MANUAL and a.status is not ReviewStatus.REJECTED]
+    return StoredAI(frame, anns, doc.interpretation(frame))
+
+
+def stored_ai(store: Any, exam_id: int, frame: FrameRef) -> StoredAI:
+    """:func:`stored_from_doc` on the exam's stored review document (store worker)."""
+    return stored_from_doc(ReviewStore(store).load(exam_id), frame)
+
+
+def frame_sha256(frame: Frame) -> str:
+    """The pipeline's image identity (sha256 of the RGB pixels), as in ``AnalysisResult.image``."""
+    from fada_desk.inference.fada.image import prepare_image
+
+    return prepare_image(frame, max_side=8192).sha256

@@ -1,0 +1,117 @@
+"""Keeping AI results: store what a run finished with its capture in the exam, as it finishes.
+
+When the analysed frame is a captured item of the open exam, the phases that
+finished are stored when a job ends (:meth:`AnalysisKeeper.store_increment`:
+only those not stored yet; a later human-in-the-loop step adds its
+annotations). A frozen live frame is not in the exam: its analysis is stored
+when that frame is captured (:meth:`AnalysisKeeper.item_captured` checks that
+the capture holds exactly the analysed pixels). Replacing an interpretation a
+human already reviewed is asked first (:attr:`AnalysisKeeper.confirm`).
+
+The host does the storing (:class:`StoreHost`: the GUI's store worker or the
+review editor's session; callbacks come back on the caller's thread). Nothing
+here touches Qt; outcomes are psygnal signals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from psygnal import Signal
+
+from fada_desk.app.ai_results import AITarget, NeedsConfirmation
+from fada_desk.app.analysis import AnalysisRun
+from fada_desk.core.errors import error_text
+
+
+class StoreHost(Protocol):
+    """Where results are stored (the AI panel's host)."""
+
+    def store_analysis(self, target: AITarget, analysis: Mapping[str, Any], analysis_id: str,
+                       replace_reviewed: bool, done: Callable[[Any], None],
+                       failed: Callable[[BaseException], None]) -> bool:
+        """Store (part of) an analysis of a captured frame; False if the target is not in an exam."""
+
+    def match_capture(self, item: Any, sha256: str, done: Callable[[AITarget | None], None]) -> bool:
+        """Check whether captured ``item`` holds exactly the pixels an analysis saw."""
+
+    def status(self, text: str, ms: int = 5000) -> None: ...
+
+
+class AnalysisKeeper:
+    """Stores the increments of analysis runs through a :class:`StoreHost`."""
+
+    stored = Signal(object, object)  # AnalysisRun, the ids of the annotations added
+    failed = Signal(str)  # one line: the result was not stored (it is tried again with the next one)
+    confirm = Signal(object, object, int, str)  # run, document, start, question: replace the reviewed one?
+    moved = Signal(object)  # AnalysisRun: its frozen frame was captured, it now targets the capture
+
+    def __init__(self, host: StoreHost) -> None:
+        self.host = host
+        self.closed = False  # after close: no questions any more (the store worker still runs)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def store_increment(self, run: AnalysisRun, replace_reviewed: bool = False) -> bool:
+        """Store the phases that finished since the last store (captured frames only)."""
+        increment = run.take_increment()
+        if increment is None:
+            return False
+        doc, start = increment
+        return self.store(run, doc, start, replace_reviewed)
+
+    def store(self, run: AnalysisRun, doc: dict[str, Any], start: int, replace_reviewed: bool) -> bool:
+        """Store ``doc`` (phases from ``start``); False when it could not even be handed over."""
+
+        def done(ids: Any) -> None:
+            run.stored = True
+            n = len(ids) if isinstance(ids, list) else 0
+            self.host.status(f"AI result stored with capture #{run.target.item_id}"
+                             + (f": {n} annotation(s) pending review." if n else "."))
+            self.stored.emit(run, ids)
+
+        def failed(err: BaseException) -> None:
+            if isinstance(err, NeedsConfirmation) and not self.closed:
+                self.confirm.emit(run, doc, start, str(err))
+                return
+            run.store_failed(start)
+            self.failed.emit(f"The AI result was not stored: {error_text(err)}")
+
+        try:
+            ok = self.host.store_analysis(run.target, doc, run.analysis_id, replace_reviewed, done, failed)
+        except RuntimeError:  # the window's store worker already shut down (closing)
+            run.store_failed(start)
+            return False
+        if not ok:
+            run.store_failed(start)
+        return ok
+
+    def item_captured(self, run: AnalysisRun | None, item: Any, running: bool) -> None:
+        """A frame was captured into the exam: if it is ``run``'s frozen frame, store the analysis
+        with it (decided when the run ends if ``running``)."""
+        if self.closed or run is None or run.target.item_id is not None or run.result is None:
+            return
+        if running:
+            run.captured.append(item)
+            return
+        sha = run.result.image.get("sha256", "")
+
+        def matched(target: AITarget | None) -> None:
+            if target is None or run.target.item_id is not None:
+                return
+            run.moved_to(target)
+            self.moved.emit(run)
+            self.store_increment(run)
+
+        self.host.match_capture(item, sha, matched)
+
+    def run_ended(self, run: AnalysisRun) -> None:
+        """A job of ``run`` ended: store what finished, then the captures made meanwhile."""
+        if self.closed:
+            return
+        self.store_increment(run)
+        captured, run.captured = run.captured, []
+        for item in captured:
+            self.item_captured(run, item, running=False)

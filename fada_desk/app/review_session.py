@@ -1,0 +1,314 @@
+"""An exam open for review: the document, its undo stack, autosaved and audited.
+
+:class:`ReviewSession` is what the review editor (GUI) and scripts use. It
+loads the exam's :class:`~fada_desk.core.annotations.AnnotationSet` through
+:class:`~fada_desk.storage.review.ReviewStore` (persistence only) and keeps a
+:class:`~fada_desk.core.commands.UndoStack` over it. Every push/undo/redo is
+written immediately, rows and audit entries in one transaction, except a
+mergeable step (a drag, a typing burst), which is written once it settles:
+when the next step starts, on :meth:`ReviewSession.flush` (call it on mouse
+release) or on close. A failed write raises StorageError and stays queued:
+the next flush retries, nothing is dropped.
+
+AI results come in through :meth:`ReviewSession.import_analysis` (pending AI
+items + the interpretation under review, the whole analysis in the audit
+trail); :meth:`ReviewSession.sign_off` records the reviewed exam with its
+measurements and biometry.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fada_desk.core.annotations import Annotation
+from fada_desk.core.review_doc import Change
+from fada_desk.core.review_types import FrameRef, ReviewStatus
+from fada_desk.core.audit import AuditEntry
+from fada_desk.core.biometry import BiometryReport, Measurement, exam_biometry
+from fada_desk.core.calibration import Calibration
+from fada_desk.core.commands import AuditAction, Command, StackEvent, UndoStack
+from fada_desk.core.interpretation import review_items_from_analysis
+from fada_desk.storage.review import (
+    AI_OUTPUT,
+    SIGN_OFF,
+    AuditRecord,
+    ReviewError,
+    ReviewStore,
+    require_operator,
+)
+from fada_desk.storage import ExamStore
+
+
+def _records(actions: Sequence[AuditAction], suffix: str = "", swap: bool = False) -> list[AuditRecord]:
+    out = []
+    for a in actions:
+        before, after = (a.after, a.before) if swap else (a.before, a.after)
+        out.append(AuditRecord(a.action + suffix, a.target, before, after))
+    return out
+
+
+@dataclass
+class _Dirty:
+    ids: set[str] = field(default_factory=set)
+    frames: set[FrameRef] = field(default_factory=set)
+    reset: bool = False
+
+
+class ReviewSession:
+    """An exam open for review by one operator: document + undo stack, autosaved, audited.
+
+    Use commands from :mod:`fada_desk.core.commands` with :meth:`push`
+    (``session.push(MoveVertex(session.doc, ...))``); read state from
+    :attr:`doc`. Close (or use as a context manager) to write the last step.
+    """
+
+    def __init__(self, store: ExamStore, exam_id: int, operator: str) -> None:
+        self.operator = require_operator(operator)
+        self.store = store
+        self.reviews = ReviewStore(store)
+        self.exam = store.get_exam(exam_id)
+        self.exam_id = exam_id
+        self.doc = self.reviews.load(exam_id)
+        self.doc.frame_validator = self._check_frame
+        self._frames_ok: dict[int, int] = {}  # item id -> n_frames of items of this exam
+        self.stack = UndoStack(self.doc)
+        self._dirty = _Dirty()
+        self._positions = {a.id: i for i, a in enumerate(self.doc)}
+        self._pending: Command | None = None
+        self._queued: list[AuditRecord] = []
+        self._unsubs = [self.doc.subscribe(self._on_change), self.stack.subscribe(self.on_stack_event)]
+        self._closed = False
+
+    # ------------------------------------------------------------------ editing
+    def push(self, cmd: Command) -> None:
+        self._check_open()
+        self.stack.push(cmd)
+
+    def undo(self) -> Command | None:
+        self._check_open()
+        return self.stack.undo()
+
+    def redo(self) -> Command | None:
+        self._check_open()
+        return self.stack.redo()
+
+    def flush(self) -> list[AuditEntry]:
+        """Write everything not yet written (the settling step, queued audit entries)."""
+        self._check_open()
+        if self._pending is not None:
+            cmd, self._pending = self._pending, None
+            if not cmd.is_obsolete():
+                self._queued.extend(_records(cmd.audit()))
+            self.stack.seal()
+        return self._write()
+
+    # ------------------------------------------------------------------ AI results
+    def import_analysis(
+        self,
+        item_id: int,
+        analysis: Mapping[str, Any],
+        frame_index: int = 0,
+        analysis_id: str | None = None,
+        replace_reviewed: bool = False,
+    ) -> list[Annotation]:
+        """Add a FADA analysis (``AnalysisResult.to_dict()``) of one frame as pending AI items.
+
+        The whole analysis document (raw model text included) is recorded in
+        the audit trail. Replacing an interpretation a human already reviewed
+        needs ``replace_reviewed=True`` (the old one stays in the audit trail).
+        """
+        self._check_open()
+        self.flush()
+        frame = FrameRef(item_id, frame_index)
+        self._check_frame(frame)
+        analysis_id = analysis_id or uuid.uuid4().hex
+        anns, interp = review_items_from_analysis(analysis, frame, analysis_id)
+        old = self.doc.interpretation(frame)
+        if interp is not None and old is not None:
+            reviewed = [k for k, v in old.values.items() if v.status is not ReviewStatus.PENDING or v.edited]
+            if reviewed and not replace_reviewed:
+                raise ReviewError(
+                    "This frame's interpretation was already reviewed; a new AI result would "
+                    "replace it (confirm to replace)."
+                )
+        self.doc.insert_many(anns)
+        if interp is not None:
+            self.doc.set_interpretation(frame, interp)
+            if old is not None:
+                self.stack.clear()  # earlier interpretation edits no longer apply to this frame
+        self._queued.append(
+            AuditRecord(
+                AI_OUTPUT,
+                frame.key(),
+                old.to_dict() if old else None,
+                {
+                    "analysis_id": analysis_id,
+                    "analysis": dict(analysis),
+                    "annotation_ids": [a.id for a in anns],
+                },
+            )
+        )
+        self._write()
+        return anns
+
+    def record_action(
+        self, action: str, target: str = "", before: Any = None, after: Any = None
+    ) -> AuditEntry:
+        """Audit a human action made outside the editor (calibration change, exam edit, export...)."""
+        self._check_open()
+        self.flush()
+        self._queued.append(AuditRecord(action, target, before, after))
+        return self._write()[-1]
+
+    # ------------------------------------------------------------------ measurements / sign-off
+    def calibrations(self) -> dict[FrameRef, Calibration | None]:
+        cals: dict[int, Calibration | None] = {}
+        out: dict[FrameRef, Calibration | None] = {}
+        for frame in self.doc.frames():
+            if frame.item_id not in cals:
+                cals[frame.item_id] = self.store.get_item(frame.item_id).calibration
+            out[frame] = cals[frame.item_id]
+        return out
+
+    def measurements(self) -> tuple[list[Measurement], list[str]]:
+        """Accepted, tagged annotations measured with their frame's calibration.
+
+        Returns (measurements, problems): an annotation that cannot be measured
+        (uncalibrated frame...) is reported, not silently skipped.
+        """
+        measured = exam_biometry(self.doc, self.calibrations())
+        return measured.measurements, measured.problems
+
+    def biometry(self) -> BiometryReport | None:
+        return exam_biometry(self.doc, self.calibrations(), self.exam.ga_days).report()
+
+    def sign_off(self, statement: str = "", allow_pending: bool = False) -> AuditEntry:
+        """Record that the operator reviewed the exam (summary + biometry in the entry)."""
+        self.flush()
+        pending = self.doc.pending()
+        pending_fields = sum(len(i.pending_names()) for i in self.doc.interpretations())
+        if (pending or pending_fields) and not allow_pending:
+            raise ReviewError(
+                f"{len(pending)} AI annotation(s) and {pending_fields} interpretation value(s) are "
+                "still pending review; accept or reject them before signing off."
+            )
+        report = self.biometry()
+        ms, problems = self.measurements()
+        summary = {
+            "operator": self.operator,
+            "statement": statement,
+            "annotations": {s.value: sum(1 for a in self.doc if a.status is s) for s in ReviewStatus},
+            "pending_interpretation_values": pending_fields,
+            "measurements": [m.to_dict() for m in ms],
+            "measurement_problems": problems,
+            "biometry": report.to_dict() if report else None,
+        }
+        self._queued.append(AuditRecord(SIGN_OFF, f"exam:{self.exam.uid}", None, summary))
+        entries = self._write()
+        return entries[-1]
+
+    # ------------------------------------------------------------------ lifecycle
+    def close(self) -> None:
+        if self._closed:
+            return
+        try:
+            self.flush()
+        finally:
+            for u in self._unsubs:
+                u()
+            self._closed = True
+
+    def __enter__(self) -> ReviewSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ReviewError("This review session is closed.")
+
+    # ------------------------------------------------------------------ internals
+    def _check_frame(self, frame: FrameRef) -> None:
+        """Refuse content on frames that are not in this exam (before the document changes)."""
+        n = self._frames_ok.get(frame.item_id)
+        if n is None:
+            item = self.store.get_item(frame.item_id)
+            if item.exam_id != self.exam_id:
+                raise ReviewError(f"Captured item #{frame.item_id} belongs to another exam.")
+            n = self._frames_ok[frame.item_id] = item.n_frames
+        if frame.frame_index >= n:
+            raise ReviewError(
+                f"Item #{frame.item_id} has {n} frame(s), there is no frame {frame.frame_index}."
+            )
+
+    def _on_change(self, change: Change) -> None:
+        if change.kind == "reset":
+            self._dirty.reset = True
+        elif change.kind == "interpretation":
+            self._dirty.frames.update(change.frames)
+        else:
+            self._dirty.ids.update(change.ids)
+
+    def on_stack_event(self, event: StackEvent) -> None:
+        """Persist + audit one undo-stack event. Subscribed to :attr:`stack`; a Qt
+        QUndoStack adapter that runs these commands itself forwards its events here."""
+        if event.kind == "merge":
+            if event.command is self._pending and event.command is not None and event.command.is_obsolete():
+                self._pending = None  # dragged back to where it started: nothing happened
+            elif self._pending is None and event.command is not None:
+                self._pending = event.command
+            return
+        if event.kind == "clean":
+            return
+        if self._pending is not None:
+            cmd, self._pending = self._pending, None
+            if not cmd.is_obsolete():
+                self._queued.extend(_records(cmd.audit()))
+        cmd = event.command
+        if cmd is None:
+            return
+        if event.kind == "push":
+            if cmd.merge_id >= 0:
+                self._pending = cmd  # may still grow; written when it settles
+                return
+            self._queued.extend(_records(cmd.audit()))
+        elif event.kind == "undo":
+            self._queued.extend(_records(cmd.audit(), ".undo", swap=True))
+        elif event.kind == "redo":
+            self._queued.extend(_records(cmd.audit(), ".redo"))
+        self._write()
+
+    def _write(self) -> list[AuditEntry]:
+        dirty = self._dirty
+        if dirty.reset:
+            ids = set(self._positions) | {a.id for a in self.doc}
+            frames = set(self.doc.frames())
+        else:
+            ids, frames = set(dirty.ids), set(dirty.frames)
+        positions = {a.id: i for i, a in enumerate(self.doc)}
+        upserts = [(self.doc.get(i), positions[i]) for i in ids if i in self.doc]
+        # order changes shift neighbours: rewrite every row whose position moved
+        upserts += [
+            (self.doc.get(i), p) for i, p in positions.items() if i not in ids and self._positions.get(i) != p
+        ]
+        removed = [i for i in ids if i not in self.doc]
+        interps = [(f, self.doc.interpretation(f)) for f in frames]
+        if not (upserts or removed or interps or self._queued):
+            return []
+        entries = self.reviews.commit(
+            self.exam_id,
+            operator=self.operator,
+            annotations=upserts,
+            removed=removed,
+            interpretations=interps,
+            audit=list(self._queued),
+        )
+        # only now is it safe to forget what was written
+        self._queued.clear()
+        self._dirty = _Dirty()
+        self._positions = positions
+        return entries
