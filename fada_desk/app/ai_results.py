@@ -121,8 +121,8 @@ def import_into_session(session: Any, frame: FrameRef, analysis: Mapping[str, An
     return [a.id for a in anns]
 
 
-def import_into_store(store: Any, exam_id: int, frame: FrameRef, analysis: Mapping[str, Any], analysis_id: str,
-                      operator: str, replace_reviewed: bool) -> list[str]:
+def import_into_store(store: Any, exam_id: int, frame: FrameRef, analysis: Mapping[str, Any],
+                      analysis_id: str, operator: str, replace_reviewed: bool) -> list[str]:
     """Store an analysis with a short-lived review session (the GUI's store worker, scripts)."""
     with ReviewSession(store, exam_id, operator) as session:
         return import_into_session(session, frame, analysis, analysis_id, replace_reviewed)

@@ -12,9 +12,10 @@ Two ways to run (:mod:`fada_desk.inference.fada.pipeline`):
 :class:`AnalysisRun` is one analysis of one frame: its jobs (generators for a
 worker thread), the annotations each finished phase produced, and how much of
 it is already stored in the exam (:meth:`AnalysisRun.take_increment`).
-:class:`PhaseBoard` is the per-phase progress list. :class:`AnalysisModel`
-holds the current run and the run state, turns the jobs' progress into events
-(psygnal signals) and the outcomes into the one-line texts the user sees.
+:class:`AnalysisModel` holds the current run, its phases (a
+:class:`~fada_desk.app.analysis_phases.PhaseBoard`) and the run state, turns
+the jobs' progress into events (psygnal signals) and the outcomes into the
+one-line texts the user sees.
 
 Nothing here touches Qt. Methods run on the caller's thread and signals are
 emitted synchronously: the GUI calls them on its GUI thread (the worker's
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
@@ -33,19 +34,21 @@ from typing import Any
 from psygnal import Signal
 
 from fada_desk.app.ai_results import AITarget, annotations_for
+from fada_desk.app.analysis_phases import PhaseBoard, PhaseState
 from fada_desk.core.annotations import Annotation
 from fada_desk.core.cancel import CancelToken, Progress
 from fada_desk.core.errors import FadaError, error_text
-from fada_desk.inference.fada.results import ERROR, SKIPPED, AnalysisResult, PhaseDone, PhaseResult, TokenChunk
+from fada_desk.inference.fada.results import (
+    ERROR,
+    SKIPPED,
+    AnalysisResult,
+    PhaseDone,
+    PhaseResult,
+    TokenChunk,
+)
 
-PHASE_TITLES = {"interpret": "Interpret", "classify": "Classify", "detect": "Detect", "segment": "Segment",
-                "keypoints": "Keypoints"}
 ANNOTATING = ("detect", "segment", "keypoints")
 JobFn = Callable[[CancelToken], Generator[Progress, None, Any]]
-
-
-def phase_title(phase: str) -> str:
-    return PHASE_TITLES.get(phase, phase)
 
 
 class RunMode(str, Enum):
@@ -69,125 +72,6 @@ class RunState(str, Enum):
 
     def __str__(self) -> str:
         return self.value
-
-
-class PhaseState(str, Enum):
-    """The state of one phase row."""
-
-    PENDING = "pending"
-    RUNNING = "running"
-    DONE = "done"
-    SKIPPED = "skipped"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    NOT_RUN = "not run"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-@dataclass
-class PhaseRow:
-    """One phase in the progress list: state, time text, tooltip."""
-
-    phase: str
-    state: PhaseState = PhaseState.PENDING
-    time_text: str = ""
-    tip: str = ""
-    warnings: bool = False  # done, but parsing needed repairs / reported problems
-    started: float | None = None  # clock() when it started streaming
-
-    @property
-    def title(self) -> str:
-        return phase_title(self.phase)
-
-    @property
-    def state_text(self) -> str:
-        return self.state.value + (" (warnings)" if self.warnings else "")
-
-
-class PhaseBoard:
-    """The phases of the analysis shown, in run order (a later step adds rows or reuses them)."""
-
-    changed = Signal(object)  # the PhaseRow added or updated
-    cleared = Signal()
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self.clock = clock
-        self._rows: dict[str, PhaseRow] = {}
-
-    def __iter__(self) -> Iterator[PhaseRow]:
-        return iter(list(self._rows.values()))
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def get(self, phase: str) -> PhaseRow | None:
-        return self._rows.get(phase)
-
-    def state_text(self, phase: str) -> str:
-        """The state shown for ``phase`` ("" if it has no row)."""
-        row = self._rows.get(phase)
-        return row.state_text if row is not None else ""
-
-    def rows(self) -> list[tuple[str, str, str]]:
-        """(phase, state, time) for every row, in order."""
-        return [(r.phase, r.state_text, r.time_text) for r in self._rows.values()]
-
-    def clear(self) -> None:
-        self._rows.clear()
-        self.cleared.emit()
-
-    def plan(self, phases: Sequence[str], reset: bool) -> None:
-        """Rows for the phases a job is about to run (all pending)."""
-        if reset:
-            self.clear()
-        for phase in phases:
-            self.set(phase, PhaseState.PENDING, "")
-
-    def set(self, phase: str, state: PhaseState, time_text: str | None = None, tip: str = "",
-            warnings: bool = False) -> PhaseRow:
-        row = self._rows.get(phase)
-        if row is None:
-            row = self._rows[phase] = PhaseRow(phase)
-        row.state, row.tip, row.warnings = state, tip, warnings
-        if time_text is not None:
-            row.time_text = time_text
-        self.changed.emit(row)
-        return row
-
-    def start(self, phase: str) -> None:
-        """``phase`` streams: running from now (once)."""
-        row = self._rows.get(phase)
-        if row is not None and row.state is PhaseState.RUNNING:
-            return
-        self.set(phase, PhaseState.RUNNING, "").started = self.clock()
-
-    def finish(self, res: PhaseResult) -> None:
-        secs = "cached" if res.cached else f"{res.seconds:.1f} s"
-        if res.status == ERROR:
-            self.set(res.phase, PhaseState.FAILED, secs, res.error)
-        elif res.status == SKIPPED:
-            self.set(res.phase, PhaseState.SKIPPED, "", res.error)
-        else:
-            self.set(res.phase, PhaseState.DONE, secs, "; ".join([*res.parse_errors, *res.notes]),
-                     warnings=bool(res.parse_errors))
-
-    def close(self, state: PhaseState) -> None:
-        """A job ended: a running phase becomes ``state``, phases still pending "not run"."""
-        for row in list(self._rows.values()):
-            if row.state is PhaseState.RUNNING:
-                secs = f"{self.clock() - row.started:.1f} s" if row.started else ""
-                self.set(row.phase, state, secs)
-            elif row.state is PhaseState.PENDING:
-                self.set(row.phase, PhaseState.NOT_RUN, "")
-
-    def tick(self) -> None:
-        """Refresh the elapsed time of running phases."""
-        for row in list(self._rows.values()):
-            if row.state is PhaseState.RUNNING and row.started is not None:
-                row.time_text = f"{self.clock() - row.started:.0f} s"
-                self.changed.emit(row)
 
 
 @dataclass(eq=False)
@@ -408,7 +292,8 @@ class AnalysisModel:
     def cancelled(self, run: AnalysisRun) -> None:
         self.phases.close(PhaseState.CANCELLED)
         kept = len(run.result.phases) if run.result is not None else 0
-        self.set_state(RunState.CANCELLED, f"Cancelled; {kept} finished phase(s) kept." if kept else "Cancelled.")
+        self.set_state(RunState.CANCELLED,
+                       f"Cancelled; {kept} finished phase(s) kept." if kept else "Cancelled.")
 
     def failed(self, run: AnalysisRun, err: BaseException) -> None:
         self.phases.close(PhaseState.FAILED)

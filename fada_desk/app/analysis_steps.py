@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fada_desk.app.analysis import phase_title
+from fada_desk.app.analysis_phases import phase_title
 from fada_desk.core.errors import FadaError
 from fada_desk.core.vocabulary import ALL_CLASSES_SORTED, KEYPOINT_CLASSES
 from fada_desk.inference.fada.mapper import CRL_KEYPOINT_CLASSES, NT_KEYPOINT_CLASSES, keypoint_classes_for

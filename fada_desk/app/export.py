@@ -70,7 +70,8 @@ class ExamExport:
         """Export the exam as ``fmt`` into ``out_dir``; returns the written paths (a generator job)."""
         options = options if options is not None else self.options()
         if options.clinic is None:
-            options = replace(options, clinic=self.clinic if self.clinic is not None else load_clinic_header())
+            clinic = self.clinic if self.clinic is not None else load_clinic_header()
+            options = replace(options, clinic=clinic)
         return (yield from export_exam(self.store, self.exam_id, fmt, out_dir, options, cancel))
 
     def run(self, formats: Iterable[str], out_dir: Path | str, options: ExportOptions | None = None,

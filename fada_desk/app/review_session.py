@@ -13,7 +13,9 @@ the next flush retries, nothing is dropped.
 AI results come in through :meth:`ReviewSession.import_analysis` (pending AI
 items + the interpretation under review, the whole analysis in the audit
 trail); :meth:`ReviewSession.sign_off` records the reviewed exam with its
-measurements and biometry.
+measurements and biometry. :func:`open_review` opens the session of an exam
+for the reviewer :func:`reviewer` names (any thread: it reads the whole
+review document).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from fada_desk.core.audit import AuditEntry
 from fada_desk.core.biometry import BiometryReport, Measurement, exam_biometry
 from fada_desk.core.calibration import Calibration
 from fada_desk.core.commands import AuditAction, Command, StackEvent, UndoStack
+from fada_desk.core.errors import FadaError
 from fada_desk.core.interpretation import review_items_from_analysis
 from fada_desk.storage.review import (
     AI_OUTPUT,
@@ -312,3 +315,19 @@ class ReviewSession:
         self._dirty = _Dirty()
         self._positions = positions
         return entries
+
+
+def reviewer(exam: Any, fallback: str = "", operator: str = "") -> str:
+    """Who signs the review of ``exam``: the given operator, the exam's, else the fallback."""
+    return (operator or getattr(exam, "operator", "") or fallback).strip()
+
+
+def open_review(store: ExamStore, exam_id: int, who: str) -> ReviewSession | FadaError | None:
+    """The review session of exam ``exam_id`` signed by ``who``; the FadaError that refused
+    it, or None without an operator name (nothing can be signed)."""
+    if not who:
+        return None
+    try:
+        return ReviewSession(store, exam_id, who)
+    except FadaError as err:
+        return err

@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QSettings
+from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtWidgets import QLabel, QMainWindow
 
 from fada_desk.app.session_state import SessionState
@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 class ExamController(QObject):
     """Owns the exam store, the thumbnail strip (``thumbs``) and the exam label (``exam_label``)."""
+
+    examEdited = Signal(object)  # the updated Exam, after Exam ▸ Edit exam was saved
 
     def __init__(self, window: QMainWindow, state: SessionState, settings: QSettings,
                  acquisition: AcquisitionController, cine: CineController, review_dock: ReviewDock,
@@ -107,6 +109,41 @@ class ExamController(QObject):
 
         self.exam_dialog = open_dialog(dlg, accepted, rejected)
         return dlg
+
+    def edit_exam(self) -> NewExamDialog | None:
+        """Exam ▸ Edit exam: patient, operator, LMP/EDD, referring, notes of the open exam (audited)."""
+        exam = self._state.exam
+        if exam is None:
+            self._window.statusBar().showMessage("Open an exam first.", 6000)
+            return None
+        dlg = NewExamDialog(self._window, exam=exam)
+
+        def accepted() -> None:
+            req = dlg.request()
+            if req is not None:
+                self._settings.setValue("exam/operator", req.operator)
+                self.save_exam_edit(exam, req)
+
+        self.exam_dialog = open_dialog(dlg, accepted, None)
+        return dlg
+
+    def save_exam_edit(self, exam: Any, req: ExamRequest) -> JobHandle:
+        """Apply the edit in the store worker, then reopen the exam (its review session takes the
+        new operator as reviewer)."""
+        from fada_desk.app.exam_edit import ExamChanges, edit_exam
+
+        changes = ExamChanges(name=req.name, dob=req.dob, sex=req.sex, operator=req.operator, lmp=req.lmp,
+                              edd=req.edd, referring=req.referring, notes=req.notes)
+        h = self.store_call(lambda store: edit_exam(store, exam.id, changes, by=req.operator), "edit-exam")
+
+        def done(updated: Any) -> None:
+            if self._state.exam is not None and self._state.exam.id == updated.id:
+                self.open_exam(updated.id)
+            self.examEdited.emit(updated)
+
+        h.result.connect(done)
+        h.error.connect(lambda e: self._show_error("Cannot change the exam", error_text(e)))
+        return h
 
     def create_exam(self, req: ExamRequest, then: Callable[[Any], None] | None = None) -> JobHandle:
         fallback = self._review_dock.operator_fallback

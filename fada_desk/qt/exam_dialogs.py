@@ -86,14 +86,20 @@ class DateField(QWidget):
 
 
 class NewExamDialog(QDialog):
-    """Patient ID, name, DOB, sex, LMP or EDD (GA shown live), operator, referring, notes."""
+    """Patient ID, name, DOB, sex, LMP or EDD (GA shown live), operator, referring, notes.
+
+    With ``exam`` it edits that exam instead (Exam ▸ Edit exam): the fields start with
+    the exam's values, the patient ID is fixed, GA is computed at the exam's date.
+    The operator is required either way: AI output can only be reviewed by someone.
+    """
 
     def __init__(self, parent: QWidget | None = None, today: dt.date | None = None,
-                 operator: str = "") -> None:
+                 operator: str = "", exam: Any = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("New exam")
-        self.setObjectName("newExamDialog")
-        self._today = today or dt.date.today()
+        self.editing = exam
+        self.setWindowTitle("Edit exam" if exam is not None else "New exam")
+        self.setObjectName("editExamDialog" if exam is not None else "newExamDialog")
+        self._today = exam.exam_date if exam is not None else (today or dt.date.today())
         self.patient_id = QLineEdit()
         self.patient_id.setPlaceholderText("Hospital / clinic number (required)")
         self.name = QLineEdit()
@@ -127,7 +133,7 @@ class NewExamDialog(QDialog):
         form.addRow("Sex", self.sex)
         form.addRow("Dating", dating_row)
         form.addRow("", self.ga_label)
-        form.addRow("Operator", self.operator)
+        form.addRow("Operator *", self.operator)
         form.addRow("Referring", self.referring)
         form.addRow("Notes", self.notes)
         self.buttons = dialog_buttons(self)
@@ -139,8 +145,25 @@ class NewExamDialog(QDialog):
         for sig in (self.lmp_radio.toggled, self.dating_date.known.toggled):
             sig.connect(self._update_ga)
         self.dating_date.edit.dateChanged.connect(self._update_ga)
+        if exam is not None:
+            self._fill(exam)
         self._update_ga()
         self._request: ExamRequest | None = None
+
+    def _fill(self, exam: Any) -> None:
+        patient = exam.patient
+        self.patient_id.setText(patient.patient_id)
+        self.patient_id.setReadOnly(True)
+        self.patient_id.setToolTip("The patient ID cannot change: open or create the right patient's exam.")
+        self.name.setText(patient.name)
+        self.dob.set_value(patient.dob)
+        self.sex.setCurrentText(patient.sex)
+        self.edd_radio.setChecked(exam.lmp is None and exam.edd is not None)
+        self.lmp_radio.setChecked(not self.edd_radio.isChecked())
+        self.dating_date.set_value(exam.lmp if exam.lmp is not None else exam.edd)
+        self.operator.setText(exam.operator)
+        self.referring.setText(exam.referring)
+        self.notes.setPlainText(exam.notes)
 
     def _dates(self) -> tuple[dt.date | None, dt.date | None]:
         d = self.dating_date.value()
@@ -178,6 +201,10 @@ class NewExamDialog(QDialog):
             validate_dating(lmp, edd, self._today)
         except StorageError as err:
             self.error_label.setText(str(err))
+            return
+        if not self.operator.text().strip():
+            self.error_label.setText("Operator is required: AI output is reviewed and signed by the operator.")
+            self.operator.setFocus()
             return
         self._request = ExamRequest(
             patient_id=pid, name=self.name.text().strip(), dob=dob, sex=self.sex.currentText(),

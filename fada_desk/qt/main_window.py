@@ -89,6 +89,7 @@ class MainWindow(QMainWindow):
         # the session's events as the window's Qt signals (the calibration label was connected first)
         st.calibration_changed.connect(self.calibrationChanged.emit)
         st.exam_changed.connect(self.examChanged.emit)
+        st.exam_changed.connect(lambda *_: self._update_actions())
         st.source_opened.connect(self.sourceOpened.emit)
         st.item_saved.connect(self.itemSaved.emit)
         self.acquisition.start()
@@ -154,6 +155,8 @@ class MainWindow(QMainWindow):
         self.act_live = self._action("Back to live", self.leave_review, Qt.Key.Key_Escape)
         self.act_new_exam = self._action("&New exam…", self.new_exam, QKeySequence.StandardKey.New)
         self.act_open_exam = self._action("Open e&xam…", self.open_exam_browser, "Ctrl+E")
+        self.act_edit_exam = self._action("&Edit exam…", self.edit_exam, "Ctrl+Shift+E",
+                                          "Change patient details, operator, LMP/EDD (audited)")
         self.act_fit = self._action("Fit image", self.view.fit, "Ctrl+0")
         self.act_reset_display = self._action("Reset brightness/contrast", self._reset_display)
 
@@ -165,7 +168,7 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         m.addAction(self.act_quit)
         m = mb.addMenu("&Exam")
-        for a in (self.act_new_exam, self.act_open_exam):
+        for a in (self.act_new_exam, self.act_open_exam, self.act_edit_exam):
             m.addAction(a)
         m = mb.addMenu("&Review")
         m.addAction(self.review_dock.act_export)
@@ -306,6 +309,9 @@ class MainWindow(QMainWindow):
     def create_exam(self, req: ExamRequest, then: Callable[[Any], None] | None = None) -> JobHandle:
         return self.exams.create_exam(req, then)
 
+    def edit_exam(self) -> NewExamDialog | None:
+        return self.exams.edit_exam()
+
     def open_exam_browser(self) -> ExamBrowserDialog:
         return self.exams.open_exam_browser()
 
@@ -376,6 +382,7 @@ class MainWindow(QMainWindow):
         self.act_live.setEnabled(self.state.review is not None)
         self.act_close_source.setEnabled(self.state.pump is not None)
         self.act_reopen.setEnabled(self.state.reopen is not None)
+        self.act_edit_exam.setEnabled(self.state.exam is not None)
 
     # ------------------------------------------------------------------ keys, drag & drop, close
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API

@@ -10,7 +10,8 @@ from inference.fakes import FakeBackend
 
 from app.fakes import BRAIN, dark_frame, fake_service
 from fada_desk.app.ai_results import AITarget
-from fada_desk.app.analysis import AnalysisModel, AnalysisRun, PhaseBoard, PhaseState, RunMode, RunState
+from fada_desk.app.analysis import AnalysisModel, AnalysisRun, RunMode, RunState
+from fada_desk.app.analysis_phases import PhaseBoard, PhaseState
 from fada_desk.core.cancel import CancelToken, drive
 from fada_desk.core.errors import Cancelled, ModelError
 from fada_desk.inference.fada.parsing import Detection, Predictions
@@ -58,7 +59,8 @@ def test_phase_board_rows_states_and_times() -> None:
     board.start("interpret")  # already running: keeps its start time
     assert board.get("interpret").started == 100.0
     board.finish(PhaseResult("interpret", seconds=3.4, parse_errors=["repaired a bracket"]))
-    assert board.state_text("interpret") == "done (warnings)" and board.get("interpret").tip == "repaired a bracket"
+    assert board.state_text("interpret") == "done (warnings)"
+    assert board.get("interpret").tip == "repaired a bracket"
     board.start("classify")
     clock.t += 1.0
     board.close(PhaseState.CANCELLED)

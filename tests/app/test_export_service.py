@@ -41,7 +41,8 @@ def _json(paths: list[Path]) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def test_job_exports_and_audits_with_the_given_clinic(store: Any, exam: Any, item: Any, tmp_path: Path) -> None:
+def test_job_exports_and_audits_with_the_given_clinic(store: Any, exam: Any, item: Any,
+                                                      tmp_path: Path) -> None:
     with ReviewSession(store, exam.id, OPERATOR) as s:
         s.import_analysis(item.id, analysis_dict())
     export = ExamExport(store, exam.id, CLINIC)

@@ -374,6 +374,10 @@ def test_new_exam_validation(qtbot, window) -> None:  # noqa: ANN001
     dlg.edd_radio.setChecked(True)
     dlg.dating_date.set_value(dt.date.today() + dt.timedelta(days=70))  # EDD in 10 weeks -> GA 30w0d
     assert "30w0d" in dlg.ga_label.text()
+    if not dlg.operator.text():  # no operator remembered from an earlier exam: required
+        qtbot.mouseClick(ok_button(dlg), Qt.MouseButton.LeftButton)
+        assert dlg.isVisible() and "Operator is required" in dlg.error_label.text()
+        dlg.operator.setText("A. Sonographer")
     with qtbot.waitSignal(window.examChanged, timeout=30000) as changed:
         qtbot.mouseClick(ok_button(dlg), Qt.MouseButton.LeftButton)
     exam = changed.args[0]

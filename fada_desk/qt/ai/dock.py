@@ -17,8 +17,9 @@ from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget
 
-from fada_desk.qt.ai.host import MainWindowHost
+from fada_desk.app.analysis import RunState
 from fada_desk.app.model_service import ModelService
+from fada_desk.qt.ai.host import MainWindowHost
 from fada_desk.qt.ai.panel import AIPanel
 
 
@@ -80,7 +81,7 @@ class AIDock(QDockWidget):
         self._sync_actions()
 
     def _on_state(self, state: str) -> None:
-        if state in ("loading", "running") and not self.on_screen:
+        if state in (RunState.LOADING, RunState.RUNNING) and not self.on_screen:
             self.show()
             self.raise_()  # a run started from the menu / F5: show its progress
         self._sync_actions()

@@ -88,7 +88,8 @@ class AIPanel(QWidget):
         self.cancel_button = rc.cancel_button
         self.classification_label, self.mapping_label, self.interp_note = (
             res.classification_label, res.mapping_label, res.note)
-        self.step_detect, self.step_segment, self.step_keypoints = st.step_detect, st.step_segment, st.step_keypoints
+        self.step_detect, self.step_segment = st.step_detect, st.step_segment
+        self.step_keypoints = st.step_keypoints
         self.run_selected_button = st.run_selected_button
 
         mb.settings_button.clicked.connect(self.open_settings)

@@ -127,7 +127,8 @@ class InterpretationView(QWidget):
 
     def values(self) -> dict[str, str]:
         """Field title -> text shown."""
-        return {self.table.item(r, 0).text(): self.table.item(r, 1).text() for r in range(self.table.rowCount())}
+        t = self.table
+        return {t.item(r, 0).text(): t.item(r, 1).text() for r in range(t.rowCount())}
 
 
 class StepsView(QWidget):
@@ -145,7 +146,8 @@ class StepsView(QWidget):
         self.keypoint_classes.setObjectName("aiKeypointClasses")
         for title, classes in KEYPOINT_CHOICES:
             self.keypoint_classes.addItem(title, classes)
-        self.class_table = _read_only_table(len(STEP_CLASSES), ["Structure", "Detect", "Segment"], "aiClasses")
+        self.class_table = _read_only_table(len(STEP_CLASSES), ["Structure", "Detect", "Segment"],
+                                            "aiClasses")
         self.class_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.run_selected_button = QPushButton("Run selected steps")
         self.run_selected_button.setObjectName("aiRunSelected")
@@ -192,9 +194,9 @@ class StepsView(QWidget):
 
     def selected_steps(self) -> list[tuple[str, str]]:
         """(phase, classes) ticked, in run order. Raises FadaError if incomplete."""
+        keypoints = str(self.keypoint_classes.currentData()) if self.step_keypoints.isChecked() else None
         return choose_steps(self._ticked(1) if self.step_detect.isChecked() else None,
-                            self._ticked(2) if self.step_segment.isChecked() else None,
-                            str(self.keypoint_classes.currentData()) if self.step_keypoints.isChecked() else None)
+                            self._ticked(2) if self.step_segment.isChecked() else None, keypoints)
 
     def set_step_classes(self, phase: str, classes: list[str]) -> None:
         """Tick exactly ``classes`` for ``phase`` ("detect" / "segment") and tick the step."""

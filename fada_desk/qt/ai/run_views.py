@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from fada_desk.app.ai_results import AITarget
-from fada_desk.app.analysis import PhaseBoard, PhaseRow, PhaseState, phase_title
+from fada_desk.app.analysis_phases import PhaseBoard, PhaseRow, PhaseState, phase_title
 from fada_desk.core.errors import FadaError
 from fada_desk.qt.util import hbox, vbox
 

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QStackedWidget, 
 
 from fada_desk.core.review_types import FrameRef
 from fada_desk.app.export import ExamExport
-from fada_desk.app.review_session import ReviewSession
+from fada_desk.app.review_session import open_review, reviewer
 from fada_desk.core.calibration import Calibration
 from fada_desk.core.errors import FadaError
 from fada_desk.qt.review.editor import AnnotationEditor
@@ -92,20 +92,16 @@ class ReviewDock(QDockWidget):
     # ------------------------------------------------------------------ exam
     @staticmethod
     def reviewer(exam: Any, fallback: str = "", operator: str = "") -> str:
-        """Who signs the review of ``exam``: the given operator, the exam's, else the fallback."""
-        return (operator or getattr(exam, "operator", "") or fallback).strip()
+        """Who signs the review of ``exam`` (:func:`fada_desk.app.review_session.reviewer`)."""
+        return reviewer(exam, fallback, operator)
 
     @staticmethod
     def open_session(store: Any, exam: Any, who: str) -> Any:
         """Open the review session of ``exam`` (any thread: it reads the exam's whole review
         document, so the main window calls it in its store worker). Returns the session, the
-        FadaError that refused it, or None without an operator name."""
-        if not who:
-            return None
-        try:
-            return ReviewSession(store, exam.id, who)
-        except FadaError as err:
-            return err
+        FadaError that refused it, or None without an operator name
+        (:func:`~fada_desk.app.review_session.open_review`)."""
+        return open_review(store, exam.id, who)
 
     def set_exam(self, store: Any, exam: Any, operator: str = "", session: Any = None) -> bool:
         """Open ``exam`` for review (closing the previous one). False with a message when it

@@ -45,7 +45,13 @@ from fada_desk.core.annotation_commands import (
 )
 from fada_desk.core.interpretation_commands import AcceptAll
 from fada_desk.qt.review import style
-from fada_desk.qt.review.editor_actions import EditorKeys, all_actions, build_actions, context_menu, update_actions
+from fada_desk.qt.review.editor_actions import (
+    EditorKeys,
+    all_actions,
+    build_actions,
+    context_menu,
+    update_actions,
+)
 from fada_desk.qt.review.items import CaliperItem, PolygonItem, make_item
 from fada_desk.qt.review.tools import ToolLayer
 from fada_desk.qt.review.undo import UndoAdapter, subscribe_while_alive
@@ -429,7 +435,8 @@ class AnnotationEditor(QObject):
             return
         measure, label = self._tool_preset
         try:
-            ann = drawn_annotation(kind, geom, self.frame, label or measure or self.default_label.strip(), measure)
+            label = label or measure or self.default_label.strip()
+            ann = drawn_annotation(kind, geom, self.frame, label, measure)
         except AnnotationError as err:
             self.message.emit(str(err))
             return
