@@ -18,7 +18,11 @@ from typing import Any
 from fada_desk.app.analysis_phases import phase_title
 from fada_desk.core.errors import FadaError
 from fada_desk.core.vocabulary import ALL_CLASSES_SORTED, KEYPOINT_CLASSES
-from fada_desk.inference.fada.mapper import CRL_KEYPOINT_CLASSES, NT_KEYPOINT_CLASSES, keypoint_classes_for
+from fada_desk.inference.fada.mapper import (
+    CRL_KEYPOINT_CLASSES,
+    NT_KEYPOINT_CLASSES,
+    keypoint_classes_for,
+)
 
 #: Structures that can be detected / segmented (keypoint classes have their own step).
 STEP_CLASSES: tuple[str, ...] = tuple(c for c in ALL_CLASSES_SORTED if c not in KEYPOINT_CLASSES)

@@ -15,7 +15,7 @@ from fada_desk.core.annotations import Annotation, Box, Caliper, Ellipse, Keypoi
 from fada_desk.core.commands import AuditAction, Command
 from fada_desk.core.points import Point, finite_number
 from fada_desk.core.review_doc import AnnotationSet
-from fada_desk.core.review_types import STATUS_VERBS, AnnotationError, ReviewStatus
+from fada_desk.core.review_types import STATUS_VERBS, AnnotationError, Provenance, ReviewStatus
 
 A = TypeVar("A", bound=Annotation)
 
@@ -83,14 +83,30 @@ class DeleteAnnotations(Command):
         return [AuditAction("annotation.delete", a.id, a.to_dict(), None) for _, a in self.snapshot]
 
 
+def reviewed_by_edit(before: Annotation, after: Annotation) -> Annotation:
+    """A human edit is a review: a *pending* AI annotation whose label or geometry the
+    sonographer changed is accepted (as "AI, edited"). An edit that ends exactly where it
+    started (a drag back to the start) reviews nothing and leaves it pending. Rejected and
+    accepted annotations keep their status; manual ones are not AI proposals."""
+    if before.provenance is Provenance.MANUAL or before.status is not ReviewStatus.PENDING:
+        return after
+    changed = after.original_snapshot() != before.original_snapshot()
+    status = ReviewStatus.ACCEPTED if changed else ReviewStatus.PENDING
+    return after if after.status is status else replace(after, status=status)
+
+
 class ReplaceAnnotations(Command):
     """Generic snapshot edit of existing annotations (base of most edit commands).
 
     ``gesture``: an opaque token (e.g. one per mouse drag); consecutive commands
     of the same class, on the same ids, with the same non-None gesture merge.
+    ``content_edit``: the command changes label or geometry, so it is also the review
+    of a pending AI annotation (:func:`reviewed_by_edit`, judged against the state
+    before the whole gesture; undo restores both).
     """
 
     action = "annotation.edit"
+    content_edit = True
 
     def __init__(
         self,
@@ -104,9 +120,14 @@ class ReplaceAnnotations(Command):
         if not after:
             raise AnnotationError("Nothing to change.")
         self.before = tuple(doc.get(a.id) for a in after)
-        self.after = tuple(after)
+        self.after = self._reviewed(tuple(after))
         self.gesture = gesture
         self.detail = detail
+
+    def _reviewed(self, after: tuple[Annotation, ...]) -> tuple[Annotation, ...]:
+        if not self.content_edit:
+            return after
+        return tuple(reviewed_by_edit(b, a) for b, a in zip(self.before, after))
 
     def redo(self, doc: AnnotationSet) -> None:
         doc.replace_many(self.after)
@@ -125,8 +146,14 @@ class ReplaceAnnotations(Command):
         key = self._merge_key()
         if key is None or key != other._merge_key():
             return False
-        self.after = other.after
+        self.after = self._reviewed(other.after)
+        self._reapply = self.after != other.after
         return True
+
+    def after_merge(self, doc: AnnotationSet) -> None:
+        if getattr(self, "_reapply", False):
+            doc.replace_many(self.after)
+            self._reapply = False
 
     def is_obsolete(self) -> bool:
         return self.before == self.after
@@ -271,6 +298,7 @@ class SetMeasure(ReplaceAnnotations):
     """Tag an annotation as a biometry measurement (BPD, HC, ...) or untag it (None)."""
 
     action = "annotation.measure"
+    content_edit = False
 
     def __init__(self, doc: AnnotationSet, ann_id: str, measure: str | None) -> None:
         ann = doc.get(ann_id)
@@ -283,6 +311,7 @@ class SetMeasure(ReplaceAnnotations):
 
 class SetStatus(ReplaceAnnotations):
     action = "annotation.status"
+    content_edit = False
 
     def __init__(
         self, doc: AnnotationSet, ids: Sequence[str], status: ReviewStatus | str, text: str = ""

@@ -121,7 +121,9 @@ class Annotation:
 
         Editing geometry or label of an ``ai`` annotation flips it to
         ``ai-edited`` and records the model's original (first edit only).
-        Changing only status/note/measure is not a content edit.
+        Changing only status/note/measure is not a content edit. (That an edit
+        of a pending AI annotation is also its review is the edit commands' rule:
+        :func:`fada_desk.core.annotation_commands.reviewed_by_edit`.)
         """
         content = set(self.geometry_fields) | {"label"}
         touches_content = any(k in content and changes[k] != getattr(self, k) for k in changes)

@@ -70,6 +70,10 @@ class Command:
         """Absorb ``other`` (already executed) into self; True if merged."""
         return False
 
+    def after_merge(self, doc: AnnotationSet) -> None:
+        """Called once ``other`` was merged in: bring ``doc`` to this command's state when
+        merging changed it (e.g. a review rule judged against the whole gesture)."""
+
     def is_obsolete(self) -> bool:
         """True when the command (after merging) changes nothing; the stack drops it."""
         return False
@@ -212,6 +216,7 @@ class UndoStack:
                 and children[-1].merge_id == cmd.merge_id
                 and children[-1].merge_with(cmd)
             ):
+                children[-1].after_merge(self.doc)
                 return
             children.append(cmd)
             return
@@ -227,6 +232,7 @@ class UndoStack:
             and self._seal_index != self._index
         )
         if can_merge and top is not None and top.merge_with(cmd):
+            top.after_merge(self.doc)
             if top.is_obsolete():
                 self._commands.pop()
                 self._index -= 1

@@ -14,8 +14,7 @@ from fada_desk.app.analysis_steps import (
 )
 from fada_desk.core import vocabulary as V
 from fada_desk.core.errors import FadaError
-from fada_desk.inference.fada.mapper import ClassMapping
-from fada_desk.inference.fada.mapper import CRL_KEYPOINT_CLASSES, NT_KEYPOINT_CLASSES
+from fada_desk.inference.fada.mapper import CRL_KEYPOINT_CLASSES, NT_KEYPOINT_CLASSES, ClassMapping
 
 
 def test_step_classes_are_every_structure_but_the_keypoint_classes() -> None:
