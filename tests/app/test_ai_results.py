@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from inference.fakes import FakeBackend
-from review.fada_fixture import INTERPRETATION, analysis_dict
+from fada_analysis import INTERPRETATION, analysis_dict
 
 from app.fakes import BRAIN, OPERATOR, dark_frame, fake_service
 from fada_desk.app.ai_results import (

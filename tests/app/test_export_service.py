@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from review.fada_fixture import analysis_dict
+from fada_analysis import analysis_dict
 
 from app.fakes import OPERATOR
 from fada_desk.app.export import FORMAT_TITLES, FORMATS, ExamExport, export_options, parse_exam_id

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from review.fada_fixture import analysis_dict
+from fada_analysis import analysis_dict
 
 from app.fakes import OPERATOR
 from fada_desk.app.review_session import ReviewSession, open_review, reviewer

@@ -24,8 +24,8 @@ from fada_desk.storage import CapturedItem, Exam, ExamStore
 from fada_desk.app.review_session import ReviewSession
 from fada_desk.storage.review import ReviewError, ReviewStore
 
-from .conftest import HC18_MM_PER_PX
-from .fada_fixture import analysis_dict
+from hc18_exam import HC18_MM_PER_PX
+from fada_analysis import analysis_dict
 
 OP = "A. Sonographer"
 

@@ -25,7 +25,7 @@ from fada_desk.core.vocabulary import class_color
 from fada_desk.storage import CapturedItem, Exam, ExamStore
 from fada_desk.app.review_session import ReviewSession
 
-from .fada_fixture import analysis_dict
+from fada_analysis import analysis_dict
 
 OP = "A. Sonographer"
 CLINIC = ClinicHeader("Clinique Étoile de Thiès", "12 Rue des Manguiers\nThiès, Sénégal", "+221 33 951 00 00")

@@ -14,7 +14,7 @@ from fada_desk.core.annotation_commands import AddAnnotation
 from fada_desk.storage import CapturedItem, Exam, ExamStore
 from fada_desk.app.review_session import ReviewSession
 
-from .fada_fixture import analysis_dict
+from fada_analysis import analysis_dict
 
 
 def test_biometry_text(capsys: pytest.CaptureFixture[str]) -> None:

@@ -24,7 +24,7 @@ from fada_desk.core.biometry import (
 )
 from fada_desk.core.calibration import Calibration, ManualCalibration
 
-from ._data import data_file as shared_or_local
+from testdata import shared_or_local
 
 CSV = shared_or_local("hc18", "hc18_pixel_size_and_hc.csv")
 

@@ -1,4 +1,8 @@
-"""Fixtures for review tests: a real exam store with one exam and captured frames."""
+"""An exam store with one exam and the HC18 001_HC frame: fixtures for export, CLI and review-store tests.
+
+A plain module (not a conftest): the conftest.py of tests/export, tests/cli and
+tests/storage/review import its fixtures, so one definition serves them all.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from fada_desk.core.calibration import Calibration, Region
 from fada_desk.core.frame import Frame
 from fada_desk.storage import CapturedItem, Exam, ExamStore
 
-from ._data import data_file as shared_or_local
+from testdata import shared_or_local
 
 #: HC18 image 001_HC: 800 x 540, 0.0896585200514 mm/px (the challenge CSV).
 HC18_IMAGE = "001_HC.png"
