@@ -22,19 +22,7 @@ from psygnal import Signal
 from fada_desk.core.calibration import Calibration, ManualCalibration
 from fada_desk.core.frame import Frame
 from fada_desk.sources.pump import FramePump
-
-
-def json_safe(value: Any, depth: int = 0) -> Any:
-    """Keep only what JSON can store (source metadata may hold DICOM objects)."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if depth > 4:
-        return str(value)
-    if isinstance(value, dict):
-        return {str(k): json_safe(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v, depth + 1) for v in value]
-    return str(value)
+from fada_desk.storage.values import jsonable
 
 
 class SessionState:
@@ -86,7 +74,7 @@ class SessionState:
         if pump is not None:
             info = pump.info
             meta.update({"source_kind": info.kind, "live": info.live, "frozen": pump.frozen,
-                         "source_metadata": json_safe(info.metadata)})
+                         "source_metadata": jsonable(info.metadata)})
         if frame is not None and frame.index is not None:
             meta["frame_index"] = frame.index
         if self.review_item is not None:

@@ -100,15 +100,16 @@ def _text(report: Any) -> str:
         refs.setdefault(eq.reference, len(refs) + 1)
         return f"[{refs[eq.reference]}]"
 
+    def estimates(title: str, rows: list[Any], primary: Any, days: bool) -> None:
+        out.extend(["", title])
+        width = max(len(e.equation.name) for e in rows) + 2
+        for e in rows:
+            mark = "*" if e is primary else " "
+            value = f"{e.text:>7}  ({e.value:5.1f} d)" if days else f"{e.text:>7}"
+            out.append(f" {mark} {e.equation.name:<{width}} {value}  {e.equation.formula} {ref(e.equation)}")
+
     if report.ga:
-        out += ["", "Gestational age"]
-        width = max(len(e.equation.name) for e in report.ga) + 2
-        for e in report.ga:
-            mark = "*" if e is report.primary_ga else " "
-            out.append(
-                f" {mark} {e.equation.name:<{width}} {e.text:>7}  ({e.value:5.1f} d)  "
-                f"{e.equation.formula} {ref(e.equation)}"
-            )
+        estimates("Gestational age", report.ga, report.primary_ga, days=True)
         if report.ga_by_dates_days is not None:
             out.append(f"   GA by dates (LMP): {format_ga(report.ga_by_dates_days)}")
     else:
@@ -119,13 +120,7 @@ def _text(report: Any) -> str:
             + ".",
         ]
     if report.efw:
-        out += ["", "Estimated fetal weight"]
-        width = max(len(e.equation.name) for e in report.efw) + 2
-        for e in report.efw:
-            mark = "*" if e is report.primary_efw else " "
-            out.append(
-                f" {mark} {e.equation.name:<{width}} {e.text:>7}  {e.equation.formula} {ref(e.equation)}"
-            )
+        estimates("Estimated fetal weight", report.efw, report.primary_efw, days=False)
     if report.primary_ga or report.primary_efw:
         out.append("   (* = primary estimate)")
     if report.warnings:

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from fada_desk.app.session_state import SessionState, json_safe
+from fada_desk.app.session_state import SessionState
 from fada_desk.core.calibration import Calibration, ManualCalibration
 from fada_desk.core.frame import Frame
 
@@ -63,12 +63,19 @@ def test_capture_meta_records_source_frame_and_reviewed_item() -> None:
     json.dumps(meta)
 
 
-def test_json_safe_keeps_json_and_stringifies_the_rest() -> None:
-    value = {"a": [1, 2.5, None, True], 3: ("x", object), "deep": [[[[[["six"]]]]]]}
-    out = json_safe(value)
-    json.dumps(out)
-    assert out["a"] == [1, 2.5, None, True] and out["3"][0] == "x" and isinstance(out["3"][1], str)
-    assert out["deep"] == [[[["[['six']]"]]]]  # deeper than 4 levels: text
+def test_capture_meta_keeps_numbers_and_stringifies_objects() -> None:
+    """Source metadata goes through the store's one JSON converter: numbers stay numbers."""
+    import numpy as np
+
+    st = SessionState()
+    p = _pump()
+    p.info = SimpleNamespace(kind="dicom", live=False, metadata={
+        "Rows": np.uint16(480), "a": [1, 2.5, None, True], 3: ("x", object), "nan": float("nan")})
+    meta = st.capture_meta(_frame(index=None), p)["source_metadata"]
+    json.dumps(meta)
+    assert meta["Rows"] == 480 and isinstance(meta["Rows"], int)
+    assert meta["a"] == [1, 2.5, None, True] and meta["3"][0] == "x" and isinstance(meta["3"][1], str)
+    assert meta["nan"] is None
 
 
 def test_refresh_tells_the_actions_then_the_calibration() -> None:

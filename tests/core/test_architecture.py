@@ -148,3 +148,51 @@ def test_cli_startup_is_light() -> None:
     )
     res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
+
+
+def _private_imports(root: Path = ROOT) -> list[str]:
+    """``from fada_desk.a.b import _x`` / ``import fada_desk.a._b`` from outside package ``fada_desk.a``."""
+    import ast
+
+    bad = []
+    for f in sorted((root / "fada_desk").rglob("*.py")):
+        rel = f.relative_to(root).with_suffix("")
+        parts = list(rel.parts)
+        is_pkg = parts[-1] == "__init__"
+        if is_pkg:
+            parts = parts[:-1]
+        importer = ".".join(parts)
+        importer_pkg = importer if is_pkg else ".".join(parts[:-1])
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            targets: list[tuple[str, str]] = []  # (module, name or "")
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets = [(node.module, a.name) for a in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [(a.name, "") for a in node.names]
+            for module, name in targets:
+                if not module.startswith("fada_desk"):
+                    continue
+                mparts = module.split(".")
+                for i, p in enumerate(mparts):
+                    if p.startswith("_") and not p.startswith("__"):
+                        owner = ".".join(mparts[:i])
+                        if not importer_pkg.startswith(owner):
+                            bad.append(f"{importer}: {module}")
+                        break
+                else:
+                    if name.startswith("_") and not importer_pkg.startswith(".".join(mparts[:-1])):
+                        bad.append(f"{importer}: {module}.{name}")
+    return bad
+
+
+def test_no_private_names_across_packages() -> None:
+    assert _private_imports() == []
+
+
+def test_private_name_checker_can_fail(tmp_path: Path) -> None:
+    pkg = tmp_path / "fada_desk"
+    for sub, text in {"a/__init__.py": "", "a/_impl.py": "_x = 1\n", "a/ok.py": "from fada_desk.a._impl import _x\n",
+                      "b/__init__.py": "", "b/bad.py": "from fada_desk.a._impl import y\nfrom fada_desk.a.ok import _x\n"}.items():
+        (pkg / sub).parent.mkdir(parents=True, exist_ok=True)
+        (pkg / sub).write_text(text)
+    assert _private_imports(tmp_path) == ["fada_desk.b.bad: fada_desk.a._impl", "fada_desk.b.bad: fada_desk.a.ok._x"]
