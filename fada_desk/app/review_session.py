@@ -1,7 +1,7 @@
 """An exam open for review: the document, its undo stack, autosaved and audited.
 
 :class:`ReviewSession` is what the review editor (GUI) and scripts use. It
-loads the exam's :class:`~fada_desk.core.annotations.AnnotationSet` through
+loads the exam's :class:`~fada_desk.core.review_doc.AnnotationSet` through
 :class:`~fada_desk.storage.review.ReviewStore` (persistence only) and keeps a
 :class:`~fada_desk.core.commands.UndoStack` over it. Every push/undo/redo is
 written immediately, rows and audit entries in one transaction, except a

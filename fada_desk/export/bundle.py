@@ -146,7 +146,7 @@ def frames_for_export(
 ) -> list[ExportFrame]:
     """Every still image, plus every clip frame that carries annotations or an interpretation."""
     by_id = {it.id: it for it in items}
-    wanted: list[FrameRef] = [FrameRef(it.id, 0) for it in items if it.kind == "image"]
+    wanted: list[FrameRef] = [FrameRef(it.id, 0) for it in items if not it.is_clip]
     for f in doc.frames():
         if f.item_id in by_id and f not in wanted:
             wanted.append(f)

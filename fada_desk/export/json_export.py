@@ -19,6 +19,7 @@ from typing import Any
 from fada_desk.core.annotations import Box, Keypoints, Polygon
 from fada_desk.core.cancel import CancelToken, Progress
 from fada_desk.core.interpretation import CLASSIFICATION, DET_CLASSES, INTERPRETATION_FIELDS, SEG_CLASSES
+from fada_desk.core.review_types import ReviewStatus
 from fada_desk.export.base import (
     Exporter,
     Job,
@@ -102,7 +103,7 @@ def frame_dict(frame: ExportFrame) -> dict[str, Any]:
             for k, v in frame.interpretation.items()
         },
         "annotations": [
-            {**a.to_dict(), **({"note": PENDING_MARK} if a.status.value == "pending" else {})}
+            {**a.to_dict(), **({"note": PENDING_MARK} if a.status is ReviewStatus.PENDING else {})}
             for a in frame.annotations
         ],
     }

@@ -48,7 +48,9 @@ from fada_desk.storage.models import (
     CalibrationRecord,
     CapturedItem,
     Exam,
+    ExamStatus,
     ExamSummary,
+    ItemKind,
     Patient,
 )
 from fada_desk.storage.store import ExamStore
@@ -56,7 +58,7 @@ from fada_desk.storage.values import UNSET
 
 __all__ = [
     "EXAM_STATUSES", "LATEST_VERSION", "SEXES", "UNSET", "CalibrationRecord", "CapturedItem", "Dating",
-    "Exam",
+    "Exam", "ExamStatus", "ItemKind",
     "ExamStore", "ExamSummary", "Patient", "derive_dating", "edd_from_lmp", "format_ga", "lmp_from_edd",
     "validate_dating",
 ]

@@ -24,7 +24,7 @@ from fada_desk.core.errors import StorageError
 from fada_desk.core.frame import Frame
 from fada_desk.storage import media
 from fada_desk.storage.database import StoreBase
-from fada_desk.storage.models import CapturedItem, Exam
+from fada_desk.storage.models import CapturedItem, Exam, ItemKind
 from fada_desk.storage.rows import calibration_text, exam_in, item_in
 from fada_desk.storage.values import clean_text, describe, guard, meta_json, ts_text, utcnow
 
@@ -80,7 +80,7 @@ class ItemCapture(StoreBase):
         rel, final = self._new_media_path(exam.uid, "IMG", ".png")
         sha, size = media.write_media(final, lambda f: media.encode_png(frame.pixels, f))
         return self._insert_item(
-            exam_id=exam.id, kind="image", source_uri=source_uri, frame_index=frame.index,
+            exam_id=exam.id, kind=ItemKind.IMAGE, source_uri=source_uri, frame_index=frame.index,
             timestamp=frame.timestamp, width=frame.width, height=frame.height,
             channels=3 if frame.is_color else 1, n_frames=1, fps=None, calibration=frame.calibration,
             sha256=sha, media_path=rel, size_bytes=size, meta=meta_text)
@@ -140,7 +140,7 @@ class ItemCapture(StoreBase):
                     token.check()
                 sha, size = mw.commit()
             item = self._insert_item(
-                exam_id=exam.id, kind="clip", source_uri=source_uri, frame_index=first.index,
+                exam_id=exam.id, kind=ItemKind.CLIP, source_uri=source_uri, frame_index=first.index,
                 timestamp=first.timestamp, width=first.width, height=first.height,
                 channels=3 if first.is_color else 1, n_frames=n, fps=fps, calibration=calibration,
                 sha256=sha, media_path=rel, size_bytes=size, meta=meta_text)

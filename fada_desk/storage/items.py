@@ -12,7 +12,7 @@ from fada_desk.core.errors import StorageError
 from fada_desk.core.frame import Frame
 from fada_desk.storage import media
 from fada_desk.storage.integrity import MediaIntegrity, media_label
-from fada_desk.storage.models import CalibrationRecord, CapturedItem
+from fada_desk.storage.models import CalibrationRecord, CapturedItem, ItemKind
 from fada_desk.storage.rows import calibration_from, calibration_text, exam_in, item_from, item_in
 from fada_desk.storage.values import describe, guard, parse_ts, ts_text, utcnow
 
@@ -76,7 +76,7 @@ class ItemAccess(MediaIntegrity):
             index = int(index)
         if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < item.n_frames:
             raise StorageError(f"Item #{item.id} has {item.n_frames} frame(s); there is no frame {index!r}.")
-        if item.kind == "image":
+        if item.kind is ItemKind.IMAGE:
             pixels = media.decode_png(self.verified_bytes(item), media_label(item))
             return _frame(item, pixels, 0, item.timestamp, item.frame_index)
         path = self.verified_file(item)
@@ -93,7 +93,7 @@ class ItemAccess(MediaIntegrity):
         not halfway through playback.
         """
         item = self.get_item(item_id)
-        if item.kind == "image":
+        if item.kind is ItemKind.IMAGE:
             return iter([self.load_frame(item_id)])
         reader = media.ClipReader(self.verified_file(item), media_label(item))
         try:

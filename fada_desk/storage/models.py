@@ -9,14 +9,35 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from enum import Enum
+from typing import Any
 
 from fada_desk.core.calibration import Calibration
 from fada_desk.core.dating import Dating, derive_dating
 
 SEXES = ("", "F", "M", "O")  # DICOM (0010,0040) plus unknown
-EXAM_STATUSES = ("open", "completed", "cancelled")
-ItemKind = Literal["image", "clip"]
+
+
+class ItemKind(str, Enum):
+    """What a captured item is (``str`` values: they compare equal to the stored text)."""
+
+    IMAGE = "image"
+    CLIP = "clip"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class ExamStatus(str, Enum):
+    OPEN = "open"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+EXAM_STATUSES = tuple(s.value for s in ExamStatus)
 
 
 @dataclass(frozen=True)
@@ -49,7 +70,7 @@ class Exam:
     operator: str = ""
     referring: str = ""
     notes: str = ""
-    status: str = "open"
+    status: ExamStatus = ExamStatus.OPEN
 
     @property
     def patient_id(self) -> str:
@@ -152,7 +173,7 @@ class CapturedItem:
 
     @property
     def is_clip(self) -> bool:
-        return self.kind == "clip"
+        return self.kind is ItemKind.CLIP
 
     @property
     def is_color(self) -> bool:

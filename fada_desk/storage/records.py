@@ -140,7 +140,7 @@ class PatientExamRecords(StoreBase):
                 "referring": (exam.referring if referring is UNSET
                               else clean_text(referring, "Referring physician", 128)),
                 "notes": exam.notes if notes is UNSET else clean_text(notes, "Notes", 20000, multiline=True),
-                "status": exam.status if status is UNSET else str(status),
+                "status": str(exam.status) if status is UNSET else str(status),
             }
             if values["status"] not in EXAM_STATUSES:
                 raise StorageError(f"Exam status must be one of {', '.join(EXAM_STATUSES)}, got {status!r}.")

@@ -2,7 +2,7 @@
 
 Persistence on top of :class:`~fada_desk.storage.store.ExamStore` (schema 3,
 ``migrations/m0003_review.py``): :class:`ReviewStore` loads an exam's
-:class:`~fada_desk.core.annotations.AnnotationSet`, writes changed rows and
+:class:`~fada_desk.core.review_doc.AnnotationSet`, writes changed rows and
 audit entries in **one transaction**, reads and verifies the hash-chained,
 append-only audit log (SQLite triggers refuse UPDATE/DELETE).
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from fada_desk.core.calibration import Calibration
 from fada_desk.core.errors import StorageError
-from fada_desk.storage.models import CapturedItem, Exam, Patient
+from fada_desk.storage.models import CapturedItem, Exam, ExamStatus, ItemKind, Patient
 from fada_desk.storage.values import like_pattern, parse_date, parse_ts
 
 EXAM_COLS = """e.id AS e_id, e.uid AS e_uid, e.created_at AS e_created_at, e.exam_date AS e_exam_date,
@@ -35,7 +35,7 @@ def exam_from(row: sqlite3.Row) -> Exam:
                 created_at=parse_ts(row["e_created_at"]),  # type: ignore[arg-type]
                 exam_date=parse_date(row["e_exam_date"]),  # type: ignore[arg-type]
                 lmp=parse_date(row["e_lmp"]), edd=parse_date(row["e_edd"]), operator=row["e_operator"],
-                referring=row["e_referring"], notes=row["e_notes"], status=row["e_status"])
+                referring=row["e_referring"], notes=row["e_notes"], status=ExamStatus(row["e_status"]))
 
 
 def calibration_from(text: str | None) -> Calibration | None:
@@ -49,7 +49,7 @@ def calibration_text(calibration: Calibration | None) -> str | None:
 
 def item_from(row: sqlite3.Row) -> CapturedItem:
     return CapturedItem(
-        id=row["id"], exam_id=row["exam_id"], kind=row["kind"],
+        id=row["id"], exam_id=row["exam_id"], kind=ItemKind(row["kind"]),
         created_at=parse_ts(row["created_at"]),  # type: ignore[arg-type]
         width=row["width"], height=row["height"], channels=row["channels"], n_frames=row["n_frames"],
         sha256=row["sha256"], media_path=row["media_path"], size_bytes=row["size_bytes"],

@@ -3,7 +3,7 @@
 :class:`AnnotationEditor` attaches to any view with a pyqtgraph ``viewbox``
 and ``graphics`` view (the app's :class:`~fada_desk.qt.live_view.LiveView`).
 It keeps one ROI per annotation of the shown frame and follows the document:
-every change of the :class:`~fada_desk.core.annotations.AnnotationSet`
+every change of the :class:`~fada_desk.core.review_doc.AnnotationSet`
 (an edit here, an undo, an edit in another panel) updates the ROIs; every
 user gesture becomes a command from :mod:`fada_desk.core.commands` pushed
 through the :class:`~fada_desk.qt.review.undo.UndoAdapter`. The ROIs never
