@@ -9,6 +9,8 @@ threads; the CLI drives the same jobs with :func:`fada_desk.core.cancel.drive`.
 * :mod:`.analysis_phases` — the per-phase progress rows of the analysis shown.
 * :mod:`.analysis_steps` — human in the loop: the next steps after Interpret.
 * :mod:`.analysis_keeper` — storing a run's results with its capture in the exam.
+* :mod:`.analysis_runs` — the AI runs on a frame: duplicates of earlier runs, replace (undoable), hide.
+* :mod:`.chat` — chat requests about the frame, the conversation kept with the exam.
 * :mod:`.ai_results` — AI targets, importing results for review, reading them back.
 * :mod:`.session_state` — what a workstation window has open, shows and works on.
 * :mod:`.review_session` — an exam open for review: document, undo stack, autosave, audit.

@@ -9,7 +9,10 @@ analysis document is written to the audit trail. :func:`import_into_session`
 does it on an open session (the review editor's, GUI thread);
 :func:`import_into_store` on a short-lived one (any thread: the GUI's store
 worker, a script). Replacing an interpretation a human already reviewed needs
-confirmation: :class:`NeedsConfirmation` says so in one line.
+confirmation: :class:`NeedsConfirmation` says so in one line. A run that proposes
+again what earlier runs on the frame proposed asks first too
+(:class:`~fada_desk.app.analysis_runs.NeedsRunChoice`): replace the earlier pending
+ones (one undoable command), keep both runs, or cancel.
 
 :func:`stored_from_doc` / :func:`stored_ai` read back what the exam holds for
 a frame (:class:`StoredAI`), to show it again when that capture is reviewed.
@@ -22,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from fada_desk.app.analysis_runs import DuplicateChoice, NeedsRunChoice, find_duplicates, replace_command
 from fada_desk.app.review_session import ReviewSession
 from fada_desk.core.annotations import Annotation
 from fada_desk.core.review_types import FrameRef, Provenance, ReviewStatus
@@ -29,7 +33,7 @@ from fada_desk.core.errors import FadaError
 from fada_desk.core.frame import Frame
 from fada_desk.core.interpretation import Interpretation, review_items_from_analysis
 from fada_desk.core.vocabulary import INTERPRETATION_KEYS
-from fada_desk.storage.review import ReviewError, ReviewStore
+from fada_desk.storage.review import AI_OUTPUT, ReviewError, ReviewStore
 
 PREVIEW_FRAME = FrameRef(0, 0)  # a frame that is not in any exam (display only)
 
@@ -101,31 +105,66 @@ def is_reviewed(interp: Interpretation) -> bool:
     return any(v.status is not ReviewStatus.PENDING or v.edited for v in interp.values.values())
 
 
+def _needs_confirmation(session: Any, frame: FrameRef) -> NeedsConfirmation | None:
+    old = session.doc.interpretation(frame)
+    if old is None or not is_reviewed(old):
+        return None
+    return NeedsConfirmation(
+        f"The interpretation of capture #{frame.item_id} was already reviewed. "
+        "Replace it with the new AI result? (the reviewed one stays in the audit trail)")
+
+
 def import_into_session(session: Any, frame: FrameRef, analysis: Mapping[str, Any], analysis_id: str,
-                        replace_reviewed: bool) -> list[str]:
-    """``session.import_analysis`` with the 'already reviewed' case as :class:`NeedsConfirmation`.
+                        replace_reviewed: bool, duplicates: DuplicateChoice | str = DuplicateChoice.ASK
+                        ) -> list[str]:
+    """``session.import_analysis`` with the questions as errors: :class:`NeedsRunChoice` when
+    earlier runs on the frame proposed the same structures (``duplicates`` answers it),
+    :class:`NeedsConfirmation` when a reviewed interpretation would be replaced.
 
     ``session`` is a :class:`~fada_desk.app.review_session.ReviewSession`; returns the
     ids of the annotations added.
     """
+    choice = DuplicateChoice(duplicates)
+    new, interp = review_items_from_analysis(analysis, frame, analysis_id)
+    dup = find_duplicates(session.doc, frame, new, analysis_id)
+    if dup is not None and choice is DuplicateChoice.ASK:
+        raise NeedsRunChoice(dup)
+    if dup is not None and choice is DuplicateChoice.REPLACE and dup.can_replace:
+        ask = _needs_confirmation(session, frame) if interp is not None and not replace_reviewed else None
+        if ask is not None:
+            raise ask
+        fresh = [a for a in new if a.id not in dup.repeated_ids]  # not what was already reviewed
+        return _replace(session, frame, analysis, analysis_id, dup.pending_ids, fresh, interp)
     try:
         anns = session.import_analysis(frame.item_id, analysis, frame.frame_index, analysis_id,
                                        replace_reviewed=replace_reviewed)
     except ReviewError as err:
-        old = session.doc.interpretation(frame)
-        if not replace_reviewed and old is not None and is_reviewed(old):
-            raise NeedsConfirmation(
-                f"The interpretation of capture #{frame.item_id} was already reviewed. "
-                "Replace it with the new AI result? (the reviewed one stays in the audit trail)") from err
+        ask = None if replace_reviewed else _needs_confirmation(session, frame)
+        if ask is not None:
+            raise ask from err
         raise
     return [a.id for a in anns]
 
 
+def _replace(session: Any, frame: FrameRef, analysis: Mapping[str, Any], analysis_id: str,
+             remove: tuple[str, ...], new: list[Annotation], interp: Interpretation | None) -> list[str]:
+    """The new run replaces the earlier runs' pending duplicates: one undoable command on the
+    session's stack (persisted and audited with it), then the analysis in the audit trail."""
+    session.flush()
+    old = session.doc.interpretation(frame)
+    session.push(replace_command(session.doc, frame, remove, new, interp))
+    session.record_action(AI_OUTPUT, frame.key(), old.to_dict() if old is not None else None,
+                          {"analysis_id": analysis_id, "analysis": dict(analysis),
+                           "annotation_ids": [a.id for a in new], "replaced": list(remove)})
+    return [a.id for a in new]
+
+
 def import_into_store(store: Any, exam_id: int, frame: FrameRef, analysis: Mapping[str, Any],
-                      analysis_id: str, operator: str, replace_reviewed: bool) -> list[str]:
+                      analysis_id: str, operator: str, replace_reviewed: bool,
+                      duplicates: DuplicateChoice | str = DuplicateChoice.ASK) -> list[str]:
     """Store an analysis with a short-lived review session (the GUI's store worker, scripts)."""
     with ReviewSession(store, exam_id, operator) as session:
-        return import_into_session(session, frame, analysis, analysis_id, replace_reviewed)
+        return import_into_session(session, frame, analysis, analysis_id, replace_reviewed, duplicates)
 
 
 def stored_from_doc(doc: Any, frame: FrameRef) -> StoredAI:

@@ -7,7 +7,12 @@ Two ways to run (:mod:`fada_desk.inference.fada.pipeline`):
 * **interpret** — human in the loop: interpret, classify and map first; the
   sonographer then chooses which steps (detect / segment / keypoints) and
   which structures to run (:mod:`fada_desk.app.analysis_steps`), as often as
-  needed, on the same pipeline session.
+  needed, on the same pipeline session;
+* **chat** — a typed request ("interpret", "detect the brain"), routed by
+  FADA's intent rules (``AnalysisSession.chat``). Each request is a run of its
+  own (its own ``analysis_id``, so a repeated request meets the duplicate
+  question of :mod:`fada_desk.app.analysis_runs`), continuing the pipeline
+  session of the run before it on the same frame (:meth:`AnalysisModel.start_chat`).
 
 :class:`AnalysisRun` is one analysis of one frame: its jobs (generators for a
 worker thread), the annotations each finished phase produced, and how much of
@@ -38,6 +43,7 @@ from fada_desk.app.analysis_phases import PhaseBoard, PhaseState
 from fada_desk.core.annotations import Annotation
 from fada_desk.core.cancel import CancelToken, Progress
 from fada_desk.core.errors import FadaError, error_text
+from fada_desk.inference.fada.intents import parse_intent
 from fada_desk.inference.fada.results import (
     ERROR,
     SKIPPED,
@@ -54,6 +60,7 @@ JobFn = Callable[[CancelToken], Generator[Progress, None, Any]]
 class RunMode(str, Enum):
     AUTONOMOUS = "autonomous"
     INTERPRET = "interpret"
+    CHAT = "chat"
 
     def __str__(self) -> str:
         return self.value
@@ -84,6 +91,7 @@ class AnalysisRun:
     session: Any = None  # the pipeline's AnalysisSession, set by the job before the first phase
     stored_upto: int = 0  # phases[:stored_upto] are in the exam (or being stored)
     stored: bool = False
+    declined: bool = False  # the user chose not to store it (the duplicate question's Cancel)
     phase_anns: dict[str, list[Annotation]] = field(default_factory=dict)
     captured: list[Any] = field(default_factory=list)  # items captured while running
     first_phase: int = 0  # phases[first_phase:] belong to the job running now
@@ -114,6 +122,20 @@ class AnalysisRun:
             if mode is RunMode.AUTONOMOUS:
                 return (yield from session.run_autonomous(token))
             return (yield from session.run_interpret_first(token))
+
+        return job
+
+    def chat_job(self, service: Any, text: str) -> JobFn:
+        """One chat request on this run's session (started here if the run has none);
+        the job returns the :class:`~fada_desk.inference.fada.results.ChatReply`."""
+        target = self.target
+
+        def job(token: CancelToken) -> Generator[Progress, None, Any]:
+            pipeline = yield from service.ensure_loaded(token)
+            if self.session is None:
+                self.session = pipeline.start(target.frame, source=target.source, frame_index=target.frame_index,
+                                              mode=RunMode.INTERPRET.value)
+            return (yield from self.session.chat(text, token))
 
         return job
 
@@ -184,6 +206,13 @@ class AnalysisRun:
         self.stored_upto = 0
 
 
+def chat_phases(text: str, has_interpretation: bool) -> list[str]:
+    """The phases a chat request will run (FADA's intent rules, as ``AnalysisSession.chat``)."""
+    task = parse_intent(text, has_image=True, has_interpretation=has_interpretation).task
+    return {"interpret": ["interpret", "classify"], "classify": ["classify"], "detect": ["detect"],
+            "segment": ["segment"]}.get(task, [])
+
+
 class AnalysisModel:
     """The AI panel's state without widgets: the current run, its phases, state and messages."""
 
@@ -229,12 +258,33 @@ class AnalysisModel:
         self.phases.plan(run.planned(), reset=True)
         return run
 
+    def start_chat(self, target: AITarget, text: str,
+                   shows: Callable[[AITarget], bool] = lambda _t: False) -> AnalysisRun:
+        """A chat request on ``target``. While the current run's frame is still the one shown
+        (``shows``), the request continues that run's pipeline session (what it interpreted) and
+        what it drew, on its target, and stores only the phases it adds."""
+        previous = self.run
+        if previous is None or previous.session is None or previous.declined or not shows(previous.target):
+            previous = None
+        run = AnalysisRun(previous.target if previous is not None else target, RunMode.CHAT)
+        if previous is not None:
+            run.session = previous.session
+            run.stored_upto = len(previous.session.result.phases)
+            run.phase_anns = dict(previous.phase_anns)
+        else:
+            self.clear()
+        self.run = run
+        has_interp = run.session is not None and run.session.interpretation is not None
+        self.phases.plan(chat_phases(text, has_interp), reset=previous is None)
+        return run
+
     def plan_steps(self, steps: Sequence[tuple[str, str]]) -> None:
         self.phases.plan([p for p, _ in steps], reset=False)
 
     def submitted(self, run: AnalysisRun, loaded: bool) -> None:
         """A job of ``run`` was queued (``loaded``: the model is already in memory)."""
         run.begin_job()
+        run.declined = False  # a new job's result is offered again
         self.set_state(RunState.RUNNING if loaded else RunState.LOADING,
                        "Running…" if loaded else "Loading the model…")
 
@@ -288,6 +338,20 @@ class AnalysisModel:
             self.set_state(RunState.DONE, "Finished with errors: " + "; ".join(errors), error=True)
         else:
             self.set_state(RunState.DONE, f"Done in {total:.1f} s. AI output is pending review.")
+
+    def answered(self, run: AnalysisRun, reply: Any) -> None:
+        """A chat request of ``run`` was answered (a ChatReply)."""
+        self.phases.close(PhaseState.NOT_RUN)
+        res = run.result
+        new = res.phases[run.first_phase:] if res is not None else []
+        errors = [f"{p.phase}: {p.error}" for p in new if p.status == ERROR]
+        if errors:
+            self.set_state(RunState.DONE, "Answered with errors: " + "; ".join(errors), error=True)
+        elif new:
+            self.set_state(RunState.DONE, f"Answered in {sum(p.seconds for p in new):.1f} s. "
+                                          "AI output is pending review.")
+        else:
+            self.set_state(RunState.DONE, "Answered.")
 
     def cancelled(self, run: AnalysisRun) -> None:
         self.phases.close(PhaseState.CANCELLED)

@@ -5,8 +5,12 @@ finished are stored when a job ends (:meth:`AnalysisKeeper.store_increment`:
 only those not stored yet; a later human-in-the-loop step adds its
 annotations). A frozen live frame is not in the exam: its analysis is stored
 when that frame is captured (:meth:`AnalysisKeeper.item_captured` checks that
-the capture holds exactly the analysed pixels). Replacing an interpretation a
-human already reviewed is asked first (:attr:`AnalysisKeeper.confirm`).
+the capture holds exactly the analysed pixels). Two things are asked first, as a
+:class:`StoreRequest` to answer with :meth:`AnalysisKeeper.answer`: a run that
+proposes again what earlier runs on the frame proposed
+(:attr:`AnalysisKeeper.choose`: replace the earlier pending ones, keep both, or
+:meth:`AnalysisKeeper.decline`), and replacing an interpretation a human
+already reviewed (:attr:`AnalysisKeeper.confirm`).
 
 The host does the storing (:class:`StoreHost`: the GUI's store worker or the
 review editor's session; callbacks come back on the caller's thread). Nothing
@@ -16,12 +20,14 @@ here touches Qt; outcomes are psygnal signals.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from psygnal import Signal
 
 from fada_desk.app.ai_results import AITarget, NeedsConfirmation
 from fada_desk.app.analysis import AnalysisRun
+from fada_desk.app.analysis_runs import DuplicateChoice, NeedsRunChoice
 from fada_desk.core.errors import error_text
 
 
@@ -30,7 +36,8 @@ class StoreHost(Protocol):
 
     def store_analysis(self, target: AITarget, analysis: Mapping[str, Any], analysis_id: str,
                        replace_reviewed: bool, done: Callable[[Any], None],
-                       failed: Callable[[BaseException], None]) -> bool:
+                       failed: Callable[[BaseException], None],
+                       duplicates: DuplicateChoice = DuplicateChoice.ASK) -> bool:
         """Store (part of) an analysis of a captured frame; False if the target is not in an exam."""
 
     def match_capture(self, item: Any, sha256: str, done: Callable[[AITarget | None], None]) -> bool:
@@ -39,12 +46,25 @@ class StoreHost(Protocol):
     def status(self, text: str, ms: int = 5000) -> None: ...
 
 
+@dataclass(frozen=True)
+class StoreRequest:
+    """One increment of a run to store (phases from ``start``) and the answers given so far."""
+
+    run: AnalysisRun
+    doc: dict[str, Any]
+    start: int
+    replace_reviewed: bool = False
+    duplicates: DuplicateChoice = DuplicateChoice.ASK
+
+
 class AnalysisKeeper:
     """Stores the increments of analysis runs through a :class:`StoreHost`."""
 
     stored = Signal(object, object)  # AnalysisRun, the ids of the annotations added
     failed = Signal(str)  # one line: the result was not stored (it is tried again with the next one)
-    confirm = Signal(object, object, int, str)  # run, document, start, question: replace the reviewed one?
+    confirm = Signal(object, str)  # StoreRequest, question: replace the reviewed interpretation?
+    choose = Signal(object, object)  # StoreRequest, Duplicates: replace the pending ones, keep both, cancel?
+    declined = Signal(object)  # AnalysisRun: the user chose not to store its new result
     moved = Signal(object)  # AnalysisRun: its frozen frame was captured, it now targets the capture
 
     def __init__(self, host: StoreHost) -> None:
@@ -62,8 +82,27 @@ class AnalysisKeeper:
         doc, start = increment
         return self.store(run, doc, start, replace_reviewed)
 
-    def store(self, run: AnalysisRun, doc: dict[str, Any], start: int, replace_reviewed: bool) -> bool:
+    def store(self, run: AnalysisRun, doc: dict[str, Any], start: int, replace_reviewed: bool = False,
+              duplicates: DuplicateChoice = DuplicateChoice.ASK) -> bool:
         """Store ``doc`` (phases from ``start``); False when it could not even be handed over."""
+        return self.send(StoreRequest(run, doc, start, replace_reviewed, DuplicateChoice(duplicates)))
+
+    def answer(self, request: StoreRequest, replace_reviewed: bool | None = None,
+               duplicates: DuplicateChoice | str | None = None) -> bool:
+        """Store ``request`` again with the user's answer to a question."""
+        changes: dict[str, Any] = {}
+        if replace_reviewed is not None:
+            changes["replace_reviewed"] = replace_reviewed
+        if duplicates is not None:
+            changes["duplicates"] = DuplicateChoice(duplicates)
+        return self.send(replace(request, **changes))
+
+    def decline(self, request: StoreRequest) -> None:
+        """The user cancelled: ``request`` is not stored (nor tried again)."""
+        self.declined.emit(request.run)
+
+    def send(self, request: StoreRequest) -> bool:
+        run, start = request.run, request.start
 
         def done(ids: Any) -> None:
             run.stored = True
@@ -73,14 +112,21 @@ class AnalysisKeeper:
             self.stored.emit(run, ids)
 
         def failed(err: BaseException) -> None:
+            if isinstance(err, NeedsRunChoice):
+                if self.closed:  # nobody to ask (closing): keep both runs, nothing is lost
+                    self.send(replace(request, duplicates=DuplicateChoice.KEEP))
+                else:
+                    self.choose.emit(request, err.duplicates)
+                return
             if isinstance(err, NeedsConfirmation) and not self.closed:
-                self.confirm.emit(run, doc, start, str(err))
+                self.confirm.emit(request, str(err))
                 return
             run.store_failed(start)
             self.failed.emit(f"The AI result was not stored: {error_text(err)}")
 
         try:
-            ok = self.host.store_analysis(run.target, doc, run.analysis_id, replace_reviewed, done, failed)
+            ok = self.host.store_analysis(run.target, request.doc, run.analysis_id, request.replace_reviewed,
+                                          done, failed, duplicates=request.duplicates)
         except RuntimeError:  # the window's store worker already shut down (closing)
             run.store_failed(start)
             return False

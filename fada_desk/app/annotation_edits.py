@@ -8,17 +8,20 @@ gestures into the geometry of a shape; this module decides what that means:
   an undoable command of :mod:`fada_desk.core.annotation_commands`, all steps of
   one gesture carry its token so the undo stack merges them into one step;
 * a finished drawing (:func:`drawn_annotation`): the new manual annotation of a
-  box, ellipse, caliper or polygon, labelled and tagged with its measurement.
+  box, ellipse, caliper or polygon, labelled and tagged with its measurement;
+* a point added to a keypoint set (:func:`add_keypoint`): where in the ordered
+  landmarks it goes (:func:`keypoint_insert_index`), as an undoable command.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fada_desk.core.annotation_commands import EditEllipse, MoveAnnotation, MoveVertex, ResizeBox
-from fada_desk.core.annotations import Annotation, Box, Caliper, Ellipse, Polygon
+from fada_desk.core.annotation_commands import AddKeypoint, EditEllipse, MoveAnnotation, MoveVertex, ResizeBox
+from fada_desk.core.annotations import Annotation, Box, Caliper, Ellipse, Keypoints, Polygon
 from fada_desk.core.commands import Command
 from fada_desk.core.review_types import FrameRef, Provenance
 
@@ -117,3 +120,29 @@ def drawn_annotation(kind: str, geom: Mapping[str, Any], frame: FrameRef, label:
     if kind == "caliper":
         return Caliper(**common, p1=tuple(geom["p1"]), p2=tuple(geom["p2"]))
     return Polygon(**common, points=tuple(tuple(p) for p in geom["points"]))
+
+
+def keypoint_insert_index(points: Sequence[tuple[float, float]], x: float, y: float) -> int:
+    """Where a new landmark at (x, y) goes in an ordered, open line of ``points``: the place
+    that lengthens the line least (between two neighbours when it lies between them, else
+    before the first or after the last point)."""
+    if not points:
+        return 0
+    p = (x, y)
+    best, best_cost = len(points), math.dist(points[-1], p)
+    if math.dist(points[0], p) < best_cost:
+        best, best_cost = 0, math.dist(points[0], p)
+    for i in range(1, len(points)):
+        a, b = points[i - 1], points[i]
+        cost = math.dist(a, p) + math.dist(p, b) - math.dist(a, b)
+        if cost < best_cost - 1e-9:
+            best, best_cost = i, cost
+    return best
+
+
+def add_keypoint(doc: Any, ann: Annotation, x: float, y: float, size: Size | None) -> tuple[Command, int]:
+    """The command adding a landmark at (x, y) (kept on the image) to keypoint set ``ann``,
+    and the index the new point gets (AnnotationError from the command when refused)."""
+    x, y = clamp_point(size, x, y)
+    index = keypoint_insert_index(ann.control_points(), x, y) if isinstance(ann, Keypoints) else 0
+    return AddKeypoint(doc, ann.id, index, x, y), index

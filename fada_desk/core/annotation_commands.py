@@ -1,4 +1,4 @@
-"""Undoable edits of annotations: add, delete, move, reshape, relabel, tag, review.
+"""Undoable edits of annotations: add, delete, move, reshape, add/remove points, relabel, tag, review.
 
 Snapshot commands (see :mod:`fada_desk.core.commands`): each keeps the affected
 annotations before and after the edit. Constructors validate and raise
@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from fada_desk.core.annotations import Annotation, Box, Caliper, Ellipse, Keypoints, Polygon
 from fada_desk.core.commands import AuditAction, Command
-from fada_desk.core.points import Point, finite_number
+from fada_desk.core.points import Keypoint, Point, finite_number
 from fada_desk.core.review_doc import AnnotationSet
 from fada_desk.core.review_types import STATUS_VERBS, AnnotationError, Provenance, ReviewStatus
 
@@ -280,6 +280,44 @@ class DeleteVertex(ReplaceAnnotations):
         pts = list(ann.points)
         del pts[index]
         super().__init__(doc, [ann.edited(points=tuple(pts))], f"Remove point from {ann.label or 'polygon'}")
+
+
+class AddKeypoint(ReplaceAnnotations):
+    """Insert a landmark into a keypoint set *before* position ``index`` (``index == len`` appends)."""
+
+    action = "annotation.keypoint.add"
+
+    def __init__(self, doc: AnnotationSet, ann_id: str, index: int, x: float, y: float,
+                 visibility: int = 2, name: str = "") -> None:
+        ann = doc.get(ann_id)
+        if not isinstance(ann, Keypoints):
+            raise AnnotationError(f"Points can be added to keypoint sets only, not a {ann.kind}.")
+        if not 0 <= index <= len(ann.points):
+            raise AnnotationError(f"Cannot add a point at {index}: the set has {len(ann.points)} points.")
+        point = Keypoint(finite_number(x, "x"), finite_number(y, "y"), visibility, name)
+        pts = list(ann.points)
+        pts.insert(index, point)
+        super().__init__(doc, [ann.edited(points=tuple(pts))], f"Add point to {ann.label or 'keypoints'}")
+
+
+class DeleteKeypoint(ReplaceAnnotations):
+    """Remove landmark ``index`` of a keypoint set (the last one cannot go: delete the set)."""
+
+    action = "annotation.keypoint.delete"
+
+    def __init__(self, doc: AnnotationSet, ann_id: str, index: int) -> None:
+        ann = doc.get(ann_id)
+        if not isinstance(ann, Keypoints):
+            raise AnnotationError(f"Points can be removed from keypoint sets only, not a {ann.kind}.")
+        n = len(ann.points)
+        if not 0 <= index < n:
+            raise AnnotationError(f"Point {index} does not exist (the set has {n}).")
+        if n <= 1:
+            raise AnnotationError("A keypoint set needs at least 1 point; delete the annotation instead.")
+        pts = list(ann.points)
+        del pts[index]
+        super().__init__(doc, [ann.edited(points=tuple(pts))],
+                         f"Remove point from {ann.label or 'keypoints'}")
 
 
 class Relabel(ReplaceAnnotations):

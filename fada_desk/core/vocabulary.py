@@ -73,3 +73,68 @@ def class_color(label: str) -> tuple[int, int, int]:
     return (int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16))
 
 
+
+
+# ---------------------------------------------------------------------------
+# Full names of the class codes, for lists (the image keeps the short code)
+# ---------------------------------------------------------------------------
+
+# Upstream's "Abbreviation Quick Reference" (webapp/app.py, ANATOMY_REF_ABBREV_MD, "Full Name"
+# column), copied exactly. Upstream names no full name for "nasal_bone", "nasal_skin" and
+# "nasal_tip" (they are not in that table): those are shown as their code.
+CLASS_NAMES: Final = MappingProxyType({
+    "AB": "Abdomen",
+    "B": "Body",
+    "Brain": "Brain (whole structure)",
+    "C": "Chest (Thorax)",
+    "CRL": "Crown-Rump Length",
+    "CSP": "Cavum Septum Pellucidum",
+    "DP": "Diencephalon",
+    "G": "Genital Tubercle",
+    "H": "Head",
+    "LV": "Lateral Ventricle",
+    "MDS": "Mandible Symphysis",
+    "MLS": "Mandible Lower Surface",
+    "MX": "Maxilla",
+    "NB": "Nasal Bone",
+    "NT": "Nuchal Translucency",
+    "NTAPS": "Nasal Tip and Pre-nasal Skin",
+    "RBP": "Rhombencephalon (Hindbrain)",
+    "cardiac": "Heart",
+    "thorax": "Thorax / Chest cavity",
+    "artery": "Umbilical Artery",
+    "vein": "Umbilical Vein",
+    "liver": "Liver",
+    "stomach": "Stomach",
+    "abdomen": "Abdomen (full-word)",
+    "arm": "Arm / upper limb",
+    "head": "Head (full-word)",
+    "legs": "Legs / lower limbs",
+    "fetal_head": "Fetal Head",
+    "pubic_symphysis": "Pubic Symphysis",
+    "CRL_KP": "CRL Keypoints",
+    "NTKpoints": "NT Keypoints",
+    "ScaleBar": "Scale Bar",
+    "ScaleBarKpoints": "Scale Bar Keypoints",
+})
+
+# Upstream marks the full-word classes ("abdomen", "head") apart from the letter codes ("AB", "H");
+# a list that shows the code next to every abbreviation needs no such note.
+_FULL_WORD_NOTE = " (full-word)"
+
+
+def _words(text: str) -> str:
+    return " ".join("".join(ch if ch.isalnum() else " " for ch in text.lower()).split())
+
+
+def class_title(code: str) -> str:
+    """How a list names a class: FADA's full name, with the code unless the name begins with the
+    code as a word ("Abdomen (AB)", "Head (H)", "Heart (cardiac)", "Liver", "Head",
+    "Brain (whole structure)"). A code FADA gives no full name (``nasal_bone``) and free text
+    are shown as they are."""
+    name = CLASS_NAMES.get(code)
+    if name is None:
+        return code
+    name = name.removesuffix(_FULL_WORD_NOTE)
+    words, head = _words(name), _words(code)
+    return name if words == head or words.startswith(head + " ") else f"{name} ({code})"

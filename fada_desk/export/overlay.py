@@ -5,6 +5,11 @@ ported from upstream ``webapp/constants.py``; never duplicated here). Boxes
 are outlined, polygons filled translucently, keypoints are numbered dots,
 ellipses and calipers carry their measurement ("HC 175.2 mm"). Items still
 pending review are drawn dashed and labelled "(pending review)".
+
+:func:`annotation_caption`, :func:`measurement_text` and :func:`label_ink` are
+the one implementation of an annotation's label: the review editor on screen
+(``fada_desk.qt.review.style``) and the PNG/PDF writers use them, so the image
+reads the same in the app and in the report.
 """
 
 from __future__ import annotations
@@ -18,8 +23,10 @@ import numpy as np
 
 from fada_desk.core.annotations import Annotation, Box, Caliper, Ellipse, Keypoints, Polygon
 from fada_desk.core.review_types import ReviewStatus
-from fada_desk.export.options import PENDING_MARK
 from fada_desk.core.vocabulary import class_color
+from fada_desk.export.options import PENDING_MARK
+
+REJECTED_MARK = "rejected"
 
 _FONTS = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
@@ -45,6 +52,34 @@ def _font(size: int) -> Any:
 
 def annotation_color(ann: Annotation) -> tuple[int, int, int]:
     return class_color(ann.label or ann.measure or ann.kind)
+
+
+def measurement_text(parameter: str | None, value_mm: float) -> str:
+    """A measurement as it reads on the image and in the tables: "HC 197.2 mm" ("41.2 mm"
+    for an untagged distance)."""
+    return f"{parameter} {value_mm:.1f} mm" if parameter else f"{value_mm:.1f} mm"
+
+
+def annotation_caption(ann: Annotation, measurement: str | None = None) -> str:
+    """The label drawn next to ``ann``: its class code (short: the image has no room for the
+    full name), or its measurement ("HC 197.2 mm", "BPD left: BPD 55.0 mm"), then its review
+    state when it is not accepted ("(pending review)", "(rejected)")."""
+    text = ann.label or ann.measure or ann.kind
+    if measurement:
+        text = measurement if not ann.label or ann.label == ann.measure else f"{ann.label}: {measurement}"
+    elif ann.measure and ann.label and ann.label != ann.measure:
+        text = f"{ann.label} [{ann.measure}]"
+    if ann.status is ReviewStatus.PENDING:
+        text += f" ({PENDING_MARK})"
+    elif ann.status is ReviewStatus.REJECTED:
+        text += f" ({REJECTED_MARK})"
+    return text
+
+
+def label_ink(color: Sequence[int]) -> tuple[int, int, int]:
+    """Black or white text on a label filled with ``color`` (readable on yellow as on navy)."""
+    luma = 0.299 * color[0] + 0.587 * color[1] + 0.114 * color[2]
+    return (0, 0, 0) if luma > 160 else (255, 255, 255)
 
 
 def _dashed(
@@ -114,9 +149,7 @@ def _label(
         rect = (tx, ty, tx + w, ty + h)
     placed.append(rect)
     draw.rectangle(list(rect), fill=color)
-    luma = 0.299 * color[0] + 0.587 * color[1] + 0.114 * color[2]
-    ink = (0, 0, 0) if luma > 160 else (255, 255, 255)  # readable on yellow as on navy
-    draw.text((rect[0] + 3 - left, rect[1] + 3 - top), text, fill=ink, font=font)
+    draw.text((rect[0] + 3 - left, rect[1] + 3 - top), text, fill=label_ink(color), font=font)
 
 
 def render_overlay(
@@ -158,15 +191,7 @@ def render_overlay(
     for a in shown:
         color = annotation_color(a)
         pending = a.status is ReviewStatus.PENDING
-        text = a.label or a.measure or a.kind
-        if a.id in measurements:
-            text = (
-                measurements[a.id]
-                if not a.label or a.label == a.measure
-                else f"{a.label}: {measurements[a.id]}"
-            )
-        if pending:
-            text += f" ({PENDING_MARK})"
+        text = annotation_caption(a, measurements.get(a.id))
         x0, y0, _, _ = a.bounds()
         if isinstance(a, Box):
             _outline(draw, a.control_points(), color, lw, True, pending)

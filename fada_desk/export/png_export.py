@@ -8,13 +8,13 @@ from fada_desk.core.cancel import CancelToken, Progress
 from fada_desk.export.base import Exporter, Job, check, prepare_dir, write_atomic
 from fada_desk.export.options import ExportOptions
 from fada_desk.export.bundle import ExportBundle, ExportFrame
-from fada_desk.export.overlay import render_overlay
+from fada_desk.export.overlay import measurement_text, render_overlay
 
 
 def measurement_labels(bundle: ExportBundle) -> dict[str, str]:
     """Annotation id -> "HC 175.2 mm" for every measured annotation."""
     return {
-        m.annotation_id: f"{m.parameter} {m.value_mm:.1f} mm" for m in bundle.measurements if m.annotation_id
+        m.annotation_id: measurement_text(m.parameter, m.value_mm) for m in bundle.measurements if m.annotation_id
     }
 
 

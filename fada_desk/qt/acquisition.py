@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QSettings, Qt, Signal
-from PySide6.QtWidgets import QLabel, QMainWindow
+from PySide6.QtWidgets import QMainWindow
 
 from fada_desk.app.session_state import SessionState
 from fada_desk.core.cancel import CancelToken, Progress
@@ -30,6 +30,7 @@ from fada_desk.core.cine import DEFAULT_MAX_BYTES, DEFAULT_SECONDS, CineBuffer
 from fada_desk.core.errors import Cancelled, FadaError, error_text
 from fada_desk.core.frame import Frame
 from fada_desk.qt.cine_controller import CineController
+from fada_desk.qt.layout import ElidedLabel
 from fada_desk.qt.live_view import LiveView
 from fada_desk.qt.review.dock import ReviewDock
 from fada_desk.qt.util import tracked_timer
@@ -109,9 +110,10 @@ class AcquisitionController(QObject):
         self._pending_lock = threading.Lock()  # guards them and state.closing (open jobs read it)
         self._opening: JobHandle | None = None
         self._last_state = ""
-        self.state_label = QLabel("No source")
+        # status bar labels: they shrink with "…" (full text as tooltip) rather than widen the window
+        self.state_label = ElidedLabel("No source")
         self.state_label.setObjectName("stateLabel")
-        self.stats_label = QLabel("")
+        self.stats_label = ElidedLabel("")
         self.stats_label.setObjectName("statsLabel")
         self._waker = _FrameWaker(self)
         self._waker.woke.connect(self._on_tick, Qt.ConnectionType.QueuedConnection)

@@ -6,6 +6,10 @@ frame brings its regions; a scale set by hand for the acquisition source goes
 with every capture from it; for a stored item under review it is stored with
 the item (a new calibration version in the exam store, written by the store
 worker). The status bar's ``calibration_label`` follows every change.
+
+Once set, the two calibration marks disappear from the image, so the line is
+never taken for a measurement; Image ▸ Show calibration line (``act_show_line``)
+draws it again, dashed and labelled, for the calibration of the frame on screen.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, QSettings
-from PySide6.QtWidgets import QLabel, QMainWindow
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMainWindow
 
 from fada_desk.app.session_state import SessionState
 from fada_desk.core.calibration import Calibration, ManualCalibration
@@ -22,6 +27,7 @@ from fada_desk.core.errors import CalibrationError, error_text
 from fada_desk.qt.acquisition import AcquisitionController
 from fada_desk.qt.dialogs import CalibrationDialog
 from fada_desk.qt.exam_controller import ExamController
+from fada_desk.qt.layout import ElidedLabel
 from fada_desk.qt.live_view import LiveView
 from fada_desk.qt.util import open_dialog
 
@@ -54,8 +60,14 @@ class CalibrationController(QObject):
         self._exams = exams
         self._show_error = show_error
         self.dialog: CalibrationDialog | None = None
-        self.label = QLabel("Uncalibrated")
+        self.label = ElidedLabel("Uncalibrated")
         self.label.setObjectName("calibrationLabel")
+        self.act_show_line = QAction("Show calibration line", window)
+        self.act_show_line.setObjectName("showCalibrationLine")
+        self.act_show_line.setCheckable(True)
+        self.act_show_line.setEnabled(False)
+        self.act_show_line.setStatusTip("Draw the two marks the manual calibration was set on (dashed, cyan)")
+        self.act_show_line.toggled.connect(lambda _on: self._update_line())
         state.calibration_changed.connect(self._show_calibration)
         view.pointsPicked.connect(self._on_points)
         view.pickCancelled.connect(
@@ -63,6 +75,17 @@ class CalibrationController(QObject):
 
     def _show_calibration(self, cal: Calibration | None) -> None:
         self.label.setText(calibration_text(cal))
+        self._update_line(cal)
+
+    def _update_line(self, cal: Calibration | None = None) -> None:
+        """Show the manual calibration's line if asked for (and there is one), else hide it."""
+        cal = cal if cal is not None else self._state.active_calibration()
+        manual = cal.manual if cal is not None else None
+        self.act_show_line.setEnabled(manual is not None)
+        if manual is not None and self.act_show_line.isChecked():
+            self._view.show_calibration_line(manual.p1, manual.p2, f"Calibration {manual.distance_mm:g} mm")
+        else:
+            self._view.hide_calibration_line()
 
     def start(self) -> bool:
         """Freeze if live, then let the user click two marks on the depth scale."""
@@ -115,5 +138,6 @@ class CalibrationController(QObject):
             st.manual = manual
             self._window.statusBar().showMessage(
                 "Calibration set; it is stored with every capture from this source.", 6000)
+        self._view.clear_overlay()  # the marks are not a measurement: Image > Show calibration line
         st.refresh_calibration()
         return manual

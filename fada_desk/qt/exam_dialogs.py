@@ -233,6 +233,7 @@ def summary_row(s: Any) -> list[str]:
         str(ga),
         str(getattr(s, "operator", "") or ""),
         str(getattr(s, "n_items", "") if getattr(s, "n_items", None) is not None else ""),
+        "damaged" if getattr(s, "damage", ()) else "",
     ]
 
 
@@ -244,7 +245,7 @@ class ExamBrowserDialog(QDialog):
     through its store runner).
     """
 
-    HEADERS = ("Date", "Patient ID", "Name", "GA", "Operator", "Items")
+    HEADERS = ("Date", "Patient ID", "Name", "GA", "Operator", "Items", "Damaged")
 
     def __init__(self, search: Callable[[str, Callable[[Sequence[Any]], None]], None],
                  parent: QWidget | None = None) -> None:
@@ -295,9 +296,12 @@ class ExamBrowserDialog(QDialog):
         self._summaries = list(rows)
         self.table.setRowCount(len(self._summaries))
         for r, s in enumerate(self._summaries):
+            damage = "\n".join(getattr(s, "damage", ()))  # why the store could not read all of it
             for c, text in enumerate(summary_row(s)):
                 cell = QTableWidgetItem(text)
                 cell.setData(Qt.ItemDataRole.UserRole, getattr(s, "exam_id", getattr(s, "id", None)))
+                if damage:
+                    cell.setToolTip(damage)
                 self.table.setItem(r, c, cell)
         if self._summaries:
             self.table.selectRow(0)

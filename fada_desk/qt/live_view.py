@@ -7,7 +7,10 @@ data. Brightness/contrast change only the display levels, never the pixels
 that are captured, measured or sent to the AI.
 
 Point picking (manual calibration, later measurements) maps scene clicks to
-image pixel coordinates (x right, y down) and draws the picked points.
+image pixel coordinates (x right, y down) and draws the picked points. Once a
+calibration is set its line is no longer drawn (it must never pass for a
+measurement); :meth:`LiveView.show_calibration_line` shows it on request, thin,
+dashed, cyan and labelled "Calibration 10 mm".
 """
 
 from __future__ import annotations
@@ -59,6 +62,15 @@ class LiveView(QWidget):
         for item in (self._overlay_line, self._overlay_pts):
             item.setZValue(10)
             self.viewbox.addItem(item)
+        cyan = (0, 200, 255)
+        self._cal_line = pg.PlotCurveItem(pen=pg.mkPen(cyan, width=1, style=Qt.PenStyle.DashLine))
+        self._cal_ends = pg.ScatterPlotItem(size=11, pen=pg.mkPen(cyan, width=1), brush=pg.mkBrush(0, 0, 0, 0),
+                                            symbol="+")
+        self._cal_text = pg.TextItem("", color=cyan, anchor=(0, 1), fill=pg.mkBrush(0, 0, 0, 150))
+        for item in (self._cal_line, self._cal_ends, self._cal_text):
+            item.setZValue(9)
+            item.setVisible(False)
+            self.viewbox.addItem(item, ignoreBounds=True)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.graphics)
@@ -195,6 +207,34 @@ class LiveView(QWidget):
     def clear_overlay(self) -> None:
         self._overlay_pts.setData([], [])
         self._overlay_line.setData([], [])
+
+    @property
+    def pick_overlay_shown(self) -> bool:
+        """Are picked points (a calibration being set) drawn?"""
+        return len(self._overlay_pts.data) > 0
+
+    # -- the calibration reference (shown on request only) ---------------------------------------
+    def show_calibration_line(self, p1: tuple[float, float], p2: tuple[float, float], text: str) -> None:
+        xs, ys = [p1[0], p2[0]], [p1[1], p2[1]]
+        self._cal_line.setData(xs, ys)
+        self._cal_ends.setData(xs, ys)
+        self._cal_text.setText(text)
+        top = min((p1, p2), key=lambda p: p[1])
+        self._cal_text.setPos(top[0] + 4, top[1] - 4)
+        for item in (self._cal_line, self._cal_ends, self._cal_text):
+            item.setVisible(True)
+
+    def hide_calibration_line(self) -> None:
+        for item in (self._cal_line, self._cal_ends, self._cal_text):
+            item.setVisible(False)
+
+    @property
+    def calibration_line_shown(self) -> bool:
+        return self._cal_line.isVisible()
+
+    @property
+    def calibration_line_text(self) -> str:
+        return self._cal_text.textItem.toPlainText() if self.calibration_line_shown else ""
 
     def keyPressEvent(self, event: object) -> None:  # noqa: N802 - Qt API
         if self._pick_n and event.key() == Qt.Key.Key_Escape:  # type: ignore[attr-defined]

@@ -15,6 +15,15 @@ screen, the item under review, the exam) and own the widgets they drive:
 
 The window's methods and signals are the public API (the AI and review docks,
 the tests and the benchmark use them); they delegate to the controllers.
+
+Keys: every action is a window action with a window shortcut (the review
+actions too: :attr:`ReviewDock.review_actions`), so its key works wherever the
+focus is in the window; text fields keep their typing keys. If no shortcut fired
+(the window was never activated, e.g. without a window manager), the window's
+key handler triggers the action carrying the key. Help ▸ Keyboard shortcuts lists
+them all, generated from the actions (:mod:`fada_desk.qt.shortcuts_dialog`).
+Settings ▸ Clinic… writes the clinic header the reports print; Settings ▸ Install
+model… installs a model set and has the AI panel check its model again.
 Threads: the GUI thread never waits; opening sources and every exam-store call
 run as jobs (see :mod:`fada_desk.qt.acquisition` and :mod:`fada_desk.qt.exam_controller`).
 """
@@ -27,13 +36,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, Qt, QUrl, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeyEvent, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QSlider, QToolBar, QWidget
+from PySide6.QtCore import QChildEvent, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeyEvent,
+    QKeySequence,
+    QShowEvent,
+)
+from PySide6.QtWidgets import QApplication, QDialog, QLabel, QMainWindow, QMessageBox, QSlider, QToolBar, QWidget
 
 from fada_desk.app.session_state import SessionState
 from fada_desk.core.calibration import Calibration, ManualCalibration
 from fada_desk.core.frame import Frame
+from fada_desk.core.review_types import FrameRef
 from fada_desk.qt.acquisition import AcquisitionController
 from fada_desk.qt.ai.dock import AIDock
 from fada_desk.qt.calibration_controller import CalibrationController
@@ -41,9 +59,14 @@ from fada_desk.qt.cine_controller import CineController
 from fada_desk.qt.dialogs import CalibrationDialog, DeviceDialog, StreamUrlDialog
 from fada_desk.qt.exam_controller import ExamController
 from fada_desk.qt.exam_dialogs import ExamBrowserDialog, ExamRequest, NewExamDialog
+from fada_desk.qt.layout import limit_side_width, restore_window, save_window
 from fada_desk.qt.live_view import LiveView
+from fada_desk.qt.model_install_dialog import ModelInstallDialog
 from fada_desk.qt.review.dock import ReviewDock
+from fada_desk.qt.settings_dialog import ClinicDialog, open_clinic_dialog
+from fada_desk.qt.shortcuts_dialog import ShortcutsDialog
 from fada_desk.qt.source_picker import SourcePicker
+from fada_desk.qt.thumbnails import CaptureDock
 from fada_desk.qt.util import app_settings, show_message, vbox
 from fada_desk.qt.workers import JobHandle
 from fada_desk.sources.base import FrameSource
@@ -70,6 +93,10 @@ class MainWindow(QMainWindow):
         self.state = SessionState()
         self._error_box: QMessageBox | None = None
         self.last_error = ""
+        self.clinic_dialog: ClinicDialog | None = None
+        self.model_install_dialog: ModelInstallDialog | None = None
+        self.shortcuts_dialog: ShortcutsDialog | None = None
+        self._activated = False
         self.view = LiveView(self)
         self.review_dock = ReviewDock(self.view, self, str(self.settings.value("exam/operator", "")))
         st, cfg, err = self.state, self.settings, self.show_error
@@ -93,31 +120,27 @@ class MainWindow(QMainWindow):
         st.source_opened.connect(self.sourceOpened.emit)
         st.item_saved.connect(self.itemSaved.emit)
         self.acquisition.start()
-        geo = self.settings.value("window/geometry")
-        if isinstance(geo, QByteArray):
-            self.restoreGeometry(geo)
-        else:
-            self.resize(1280, 860)
+        restore_window(self, self.settings)  # as left, else fitted to the screen (qt/layout.py)
         st.refresh()
 
     # ------------------------------------------------------------------ UI construction
     def _build_ui(self) -> None:
         self.setCentralWidget(vbox((self.view, 1), self.cine_bar))
         self.centralWidget().layout().setSpacing(0)
-        dock = QDockWidget("Exam captures", self)
-        dock.setObjectName("capturesDock")
-        dock.setWidget(self.thumbs)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
-        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+        self.captures_dock = CaptureDock(self.thumbs, self.settings, self)  # folds to one line
+        # the side docks run the full height; the strip sits under the image only
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.captures_dock)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.review_dock)
         self.calibrationChanged.connect(self.review_dock.calibration_changed)
+        self.review_dock.showFrameRequested.connect(self.review_frame)
         self._build_actions()
         self._build_status()
         self.ai_dock = AIDock(self)  # AI panel + AI menu; runs on the frozen / reviewed frame
+        self._build_late_menus()
         # The image is the work: side panels may not take more than ~40% of a laptop screen,
         # whatever their tables would like (they scroll instead).
-        for side in (self.review_dock, self.ai_dock):
-            side.setMaximumWidth(460)
+        limit_side_width(self, (self.review_dock, self.ai_dock))  # >= 460 px, ~1/3 of a wide window
 
     def _action(self, text: str, slot: Callable[[], Any], shortcut: str | QKeySequence | None = None,
                 tip: str = "") -> QAction:
@@ -152,7 +175,8 @@ class MainWindow(QMainWindow):
                                      "Store the cine range in the exam")
         self.act_calibrate = self._action("Calibrate…", self.start_calibration, "Ctrl+K",
                                           "Click two marks on the depth scale, type the distance")
-        self.act_live = self._action("Back to live", self.leave_review, Qt.Key.Key_Escape)
+        self.act_live = self._action("Back to live", self.leave_review, Qt.Key.Key_Escape,
+                                     "Esc: stop the drawing tool or clear the selection first, then back to live")
         self.act_new_exam = self._action("&New exam…", self.new_exam, QKeySequence.StandardKey.New)
         self.act_open_exam = self._action("Open e&xam…", self.open_exam_browser, "Ctrl+E")
         self.act_edit_exam = self._action("&Edit exam…", self.edit_exam, "Ctrl+Shift+E",
@@ -171,12 +195,19 @@ class MainWindow(QMainWindow):
         for a in (self.act_new_exam, self.act_open_exam, self.act_edit_exam):
             m.addAction(a)
         m = mb.addMenu("&Review")
+        ra = self.review_dock.review_actions
+        for a in (ra.accept, ra.reject, ra.accept_all, ra.delete, ra.undo, ra.redo):
+            m.addAction(a)
+        m.addSeparator()
+        for a in (*ra.tools.values(), ra.cancel):
+            m.addAction(a)
+        m.addSeparator()
         m.addAction(self.review_dock.act_export)
         m.addAction(self.review_dock.toggleViewAction())
         m = mb.addMenu("&Image")
         for a in (self.act_freeze, self.act_step_back, self.act_step_fwd, self.act_mark_in, self.act_mark_out,
-                  self.act_capture, self.act_clip, self.act_calibrate, self.act_live, self.act_fit,
-                  self.act_reset_display):
+                  self.act_capture, self.act_clip, self.act_calibrate, self.calibration.act_show_line,
+                  self.act_live, self.act_fit, self.act_reset_display):
             m.addAction(a)
 
         tb = QToolBar("Main")
@@ -204,6 +235,20 @@ class MainWindow(QMainWindow):
         for w in tb.findChildren(QWidget):  # the scan keys (Space, arrows) stay with the window
             w.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.addToolBar(tb)
+
+    def _build_late_menus(self) -> None:
+        """Settings and Help, after the AI dock's menu (the menu bar reads File … AI, Settings, Help)."""
+        self.act_clinic = self._action("&Clinic…", self.open_clinic_settings,
+                                       tip="Clinic name, address, phone and e-mail printed on the reports")
+        self.act_install_model = self._action("&Install model from folder / USB stick…", self.install_model,
+                                              tip="Copy and verify a FADA model set from a folder")
+        self.act_shortcuts = self._action("&Keyboard shortcuts", self.show_shortcuts, "F1",
+                                          "Every action and its keys")
+        m = self.menuBar().addMenu("&Settings")
+        m.addAction(self.act_clinic)
+        m.addAction(self.act_install_model)
+        m = self.menuBar().addMenu("&Help")
+        m.addAction(self.act_shortcuts)
 
     def _build_status(self) -> None:
         sb = self.statusBar()
@@ -338,11 +383,53 @@ class MainWindow(QMainWindow):
         return self.state.review_item
 
     def leave_review(self) -> None:
-        """Escape: cancel a calibration pick, else go back to the acquisition source."""
+        """Escape: cancel a calibration pick, else stop the review's drawing tool or clear its
+        selection (wherever the focus is), else go back to the acquisition source."""
         if self.view.picking:
             self.view.cancel_pick()
             return
+        editor = self.review_dock.editor
+        if editor is not None and editor.escape():
+            return
         self.acquisition.leave_review()
+
+    def review_frame(self, frame: FrameRef) -> JobHandle | None:
+        """Show the capture of ``frame`` for review (the export dialog's "Review them")."""
+        item = next((it for it in self.thumbs.stored_items() if getattr(it, "id", None) == frame.item_id), None)
+        if item is None:
+            self.statusBar().showMessage(f"Capture #{frame.item_id} is not in the strip.", 6000)
+            return None
+        h = self.show_item(item)
+        if frame.frame_index:
+            h.result.connect(lambda _frames: self.scrub_to(frame.frame_index))
+        return h
+
+    # ------------------------------------------------------------------ settings, help
+    def open_clinic_settings(self) -> ClinicDialog:
+        self.clinic_dialog = open_clinic_dialog(self)
+        return self.clinic_dialog
+
+    def install_model(self) -> ModelInstallDialog:
+        """The install dialog (one at a time; a running install is kept)."""
+        dlg = self.model_install_dialog
+        if dlg is None:
+            dlg = self.model_install_dialog = ModelInstallDialog(parent=self)
+            dlg.installed.connect(self._model_installed)
+        dlg.open()
+        dlg.raise_()
+        return dlg
+
+    def _model_installed(self, status: Any) -> None:
+        self.statusBar().showMessage(status.message, 10000)
+        self.ai_dock.panel.check_model()  # the AI panel shows the new set's state
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        if self.shortcuts_dialog is None:
+            self.shortcuts_dialog = ShortcutsDialog(self)
+        self.shortcuts_dialog.refresh()
+        self.shortcuts_dialog.show()
+        self.shortcuts_dialog.raise_()
+        return self.shortcuts_dialog
 
     # ------------------------------------------------------------------ calibration (CalibrationController)
     def start_calibration(self) -> bool:
@@ -385,13 +472,46 @@ class MainWindow(QMainWindow):
         self.act_edit_exam.setEnabled(self.state.exam is not None)
 
     # ------------------------------------------------------------------ keys, drag & drop, close
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        if not self._activated:  # take the keyboard when first shown, window manager or not
+            self._activated = True
+            self.activateWindow()
+
+    def childEvent(self, event: QChildEvent) -> None:  # noqa: N802 - Qt API
+        super().childEvent(event)
+        child = event.child()
+        if event.polished() and isinstance(child, QDialog) and not child.property("fadaKeysBack"):
+            child.setProperty("fadaKeysBack", True)
+            child.finished.connect(self._dialog_closed)
+
+    def _dialog_closed(self, *_: object) -> None:
+        QTimer.singleShot(0, self, self._take_keyboard)
+
+    def _take_keyboard(self) -> None:
+        """A dialog of this window closed and no window has the keyboard (no window manager
+        handed it back): take it, so the keys work again at once."""
+        if self.isVisible() and not self.state.closing and QApplication.activeWindow() is None:
+            self.activateWindow()
+
+    def action_for_key(self, event: QKeyEvent) -> QAction | None:
+        """The window action whose shortcut is this key press (None: none)."""
+        if event.key() in (Qt.Key.Key_unknown, Qt.Key.Key_Shift, Qt.Key.Key_Control, Qt.Key.Key_Alt,
+                           Qt.Key.Key_Meta, Qt.Key.Key_AltGr):
+            return None
+        mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        pressed = QKeySequence(event.key() | mods.value)
+        for a in self.actions():
+            if any(k.matches(pressed) == QKeySequence.SequenceMatch.ExactMatch for k in a.shortcuts()):
+                return a
+        return None
+
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
-        """Fallback for the scan keys when no shortcut fired (e.g. the window lost activation
-        after a dialog closed): Space still freezes, arrows still step."""
-        keys: dict[int, QAction] = {Qt.Key.Key_Space: self.act_freeze, Qt.Key.Key_Left: self.act_step_back,
-                                    Qt.Key.Key_Right: self.act_step_fwd, Qt.Key.Key_Escape: self.act_live}
-        action = keys.get(event.key())
-        if action is not None and event.modifiers() == Qt.KeyboardModifier.NoModifier:
+        """Fallback when no shortcut fired (the window not active: never activated without a
+        window manager, or it lost activation after a dialog closed): the window's action
+        carrying the key runs (Space still freezes, A still accepts)."""
+        action = self.action_for_key(event)
+        if action is not None:
             if action.isEnabled():
                 action.trigger()
             event.accept()
@@ -417,9 +537,11 @@ class MainWindow(QMainWindow):
         if self.state.closing:
             return
         self.acquisition.begin_shutdown()
-        self.settings.setValue("window/geometry", self.saveGeometry())
+        save_window(self, self.settings)  # geometry and dock layout
         self.settings.sync()
         self.view.cancel_pick()
+        if self.model_install_dialog is not None:
+            self.model_install_dialog.shutdown()  # cancel a copy in flight (nothing half-installed)
         self.review_dock.shutdown()  # the last review edit is saved before the store closes
         self.acquisition.jobs.shutdown(timeout=5.0, cancel=True)
         self.exams.finish_jobs()

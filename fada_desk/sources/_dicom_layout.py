@@ -18,6 +18,7 @@ from fada_desk.core.errors import SourceError
 PIXEL_TAGS = {0x7FE00010: "PixelData", 0x7FE00008: "FloatPixelData", 0x7FE00009: "DoubleFloatPixelData"}
 UNDEFINED = 0xFFFFFFFF
 _ITEM, _SEQ_DELIM = 0xFFFEE000, 0xFFFEE0DD
+_PIXEL_VRS = (b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"UN")
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class PixelLayout:
     available: int  # bytes of the value actually present in the file (native data)
     fragments: tuple[tuple[int, int], ...] = ()
     complete: bool = True
+    vr: str = ""  # the element's VR as written ("" when implicit)
 
     @property
     def encapsulated(self) -> bool:
@@ -57,7 +59,8 @@ def locate(
 ) -> PixelLayout | None:
     """Parse the pixel data element header at ``offset`` (where pydicom stopped before pixels).
 
-    Returns None when there is no pixel data element there (end of file).
+    Returns None when there is no pixel data element there (end of file). ``implicit_vr``
+    is what the transfer syntax says; the element's own bytes decide (``layout.vr``).
     """
     e = "<" if little_endian else ">"
     size = _file_size(fp)
@@ -69,7 +72,16 @@ def locate(
     tag = group << 16 | elem
     if tag not in PIXEL_TAGS:
         return None
-    if implicit_vr:
+    # The encoding as found: some writers declare implicit VR and write explicit, or the reverse.
+    vr = head[4:6].decode("latin-1") if head[4:6] in _PIXEL_VRS and head[6:8] == b"\0\0" else ""
+    if vr and implicit_vr:
+        # "OB\0\0" is also an implicit length of 16975: explicit only if its 4-byte length makes sense.
+        ext = fp.read(4)
+        fp.seek(offset + 8)
+        (ext_len,) = struct.unpack(f"{e}L", ext) if len(ext) == 4 else (UNDEFINED - 1,)
+        if ext_len != UNDEFINED and ext_len > size - offset - 12:
+            vr = ""
+    if not vr:
         (length,) = struct.unpack(f"{e}L", head[4:8])
         value_offset = offset + 8
     else:
@@ -80,9 +92,9 @@ def locate(
         value_offset = offset + 12
     if length != UNDEFINED:
         available = max(0, min(length, size - value_offset))
-        return PixelLayout(PIXEL_TAGS[tag], value_offset, length, available)
+        return PixelLayout(PIXEL_TAGS[tag], value_offset, length, available, vr=vr)
     fragments, complete = _scan_items(fp, value_offset, size, e)
-    return PixelLayout(PIXEL_TAGS[tag], value_offset, length, 0, fragments, complete)
+    return PixelLayout(PIXEL_TAGS[tag], value_offset, length, 0, fragments, complete, vr)
 
 
 def _scan_items(fp: BinaryIO, start: int, size: int, e: str) -> tuple[tuple[tuple[int, int], ...], bool]:

@@ -10,13 +10,18 @@ the messages start with.
 
 from __future__ import annotations
 
+import io
+import os
 import threading
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from fada_desk.core.errors import SourceError, UnsupportedFormatError
-from fada_desk.sources._dicom_layout import PixelLayout
+from fada_desk.sources import _dicom_sniff, _limits
+from fada_desk.sources._dicom_attrs import Attrs
+from fada_desk.sources._dicom_layout import PIXEL_TAGS, PixelLayout
 
 DICOM_SUFFIXES = frozenset({".dcm", ".dicom", ".dic", ".dc3", ".ima"})
 
@@ -69,63 +74,151 @@ class WarningRecorder:
                 self.messages.append(msg)
 
 
-def read_header(fp: BinaryIO, name: str, notes: list[str]) -> tuple[Any, int]:
-    """(dataset up to the pixel data, file position there); tolerant of files without the preamble."""
-    import pydicom
-    from pydicom.errors import InvalidDicomError
+class _Refuse(Exception):
+    """Raised from the parser's per-element callback: the header is damaged or over budget."""
 
+
+class _Guard:
+    """pydicom's ``stop_when``: stop at the pixel data; refuse zero-filled, disordered or oversized headers."""
+
+    def __init__(self, fp: Any, base: int) -> None:
+        self._fp, self._base = fp, base
+        self._last = -1
+        self._disorder = self._count = self._bytes = 0
+
+    def __call__(self, tag: int, vr: str | None, length: int) -> bool:
+        tag = int(tag)
+        if tag in PIXEL_TAGS:
+            return True
+        if tag >> 16 == 0:
+            at = self._base + self._fp.tell()
+            raise _Refuse(f"zero bytes (or a command element) inside the data set near byte {at:,} "
+                          "(an interrupted copy?)")
+        self._count += 1
+        if self._count > _limits.MAX_HEADER_ELEMENTS:
+            raise _Refuse(f"the header has more than {_limits.MAX_HEADER_ELEMENTS:,} elements")
+        if tag <= self._last:
+            self._disorder += 1
+            if self._disorder > 64:
+                raise _Refuse("the header's elements are out of order (damaged data)")
+        self._last = max(self._last, tag)
+        if length != 0xFFFFFFFF and length <= _limits.DEFER_VALUE_BYTES:
+            self._bytes += length
+            if self._bytes > _limits.MAX_HEADER_BYTES:
+                raise _Refuse(f"the header holds more than {_limits.MAX_HEADER_BYTES >> 20} MiB of values")
+        return False
+
+
+@dataclass
+class Header:
+    """The data set up to the pixel data and where to find the rest.
+
+    ``data``: the file object the pixel data is read from (the file itself, or the
+    inflated data set of a deflated file); ``pixel_pos``: where in ``data`` the pixel
+    data element starts; ``forced``: why the file needed pydicom's ``force`` ("" when
+    standard); ``transfer_syntax``: the UID the meta bytes name ("" when none);
+    ``inflated``: the data set was deflated (``data`` holds it inflated: explicit VR LE).
+    """
+
+    ds: Any
+    data: Any
+    pixel_pos: int
+    forced: str = ""
+    transfer_syntax: str = ""
+    inflated: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def file_size(fp: BinaryIO) -> int:
+    try:
+        return os.fstat(fp.fileno()).st_size
+    except (AttributeError, OSError, ValueError):
+        return fp.seek(0, os.SEEK_END)
+
+
+def read_header(fp: BinaryIO, name: str, notes: list[str]) -> Header:
+    """The header of ``fp`` (any preamble/meta damage pydicom can read around), never its pixel data."""
+    size = file_size(fp)
+    start = _dicom_sniff.sniff(fp, size, name)
+    if start.meta and start.transfer_syntax == _dicom_sniff.DEFLATED:
+        return _read_deflated(fp, start, name, notes)
+    view: Any = fp if start.offset == 0 else _dicom_sniff.OffsetFile(fp, start.offset)
+    ds = _parse(view, start.offset, name, notes)
+    header = Header(ds, fp, view.tell() + start.offset, start.forced, start.transfer_syntax)
+    if start.forced:
+        _check_looks_dicom(ds, name)
+        notes.append(f"not a standard DICOM file ({start.forced}): read with force")
+    return header
+
+
+def _parse(view: Any, base: int, name: str, notes: list[str]) -> Any:
+    from pydicom.filereader import read_partial
+
+    view.seek(0)
     with WarningRecorder() as rec:
         try:
-            ds = pydicom.dcmread(fp, stop_before_pixels=True)
-        except InvalidDicomError:
-            ds = _read_raw_dataset(fp, name)
+            ds = read_partial(view, stop_when=_Guard(view, base), defer_size=_limits.DEFER_VALUE_BYTES, force=True)
+        except _Refuse as why:
+            raise SourceError(f"{name}: corrupt or unsupported file: {why}") from None
+        except MemoryError:
+            raise SourceError(f"{name}: corrupt or unsupported file: the header does not fit in memory") from None
         except Exception as err:  # noqa: BLE001 - a damaged header can make the parser fail in any way
             raise SourceError(f"{name}: corrupt or truncated DICOM header ({reason(err)})") from None
-    notes.extend(rec.messages)
-    return ds, fp.tell()
+    notes.extend(m for m in rec.messages if m not in notes)
+    return ds
 
 
-def _read_raw_dataset(fp: BinaryIO, name: str) -> Any:
-    """A dataset without preamble/file meta (old ACR-NEMA style) - only if it really looks like one."""
-    import pydicom
-
-    fp.seek(0)
+def _check_looks_dicom(ds: Any, name: str) -> None:
+    """A data set read with force must name its SOP class or have an image size to count as DICOM."""
+    attrs = Attrs(ds, name)
     try:
-        ds = pydicom.dcmread(fp, stop_before_pixels=True, force=True)
-    except Exception:  # noqa: BLE001 - force-reading random bytes can fail in any way
-        raise UnsupportedFormatError(f"{name}: not a DICOM file") from None
-    try:
-        looks_dicom = bool(ds.get("SOPClassUID") or (ds.get("Rows") and ds.get("Columns")))
+        looks = bool(attrs.has("SOPClassUID") or (attrs.has("Rows") and attrs.has("Columns")))
     except Exception:  # noqa: BLE001
-        looks_dicom = False
-    if not looks_dicom:
+        looks = False
+    if not looks or len(ds) < 2:
         raise UnsupportedFormatError(f"{name}: not a DICOM file")
-    return ds
 
 
-def read_full(path: Path, name: str, notes: list[str]) -> Any:
-    """The whole dataset with its pixel data (deflated files: one zlib stream, no byte offsets)."""
-    import pydicom
+def _read_deflated(fp: BinaryIO, start: _dicom_sniff.Start, name: str, notes: list[str]) -> Header:
+    """Deflated Explicit VR LE: inflate (within the byte budget) into memory, then read like any file."""
+    import zlib
 
-    with WarningRecorder() as rec:
-        try:
-            ds = pydicom.dcmread(str(path))
-        except Exception as err:  # noqa: BLE001 - corrupt deflate stream
-            raise SourceError(f"{name}: corrupt deflated DICOM ({reason(err)})") from None
-    notes.extend(rec.messages)
-    if "PixelData" not in ds:
-        raise SourceError(f"{name}: DICOM file contains no pixel data")
-    return ds
+    limit = _limits.MAX_INFLATED_BYTES
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    out = io.BytesIO()
+    fp.seek(start.dataset_offset)
+    try:
+        while not inflater.eof:
+            chunk = inflater.unconsumed_tail or fp.read(1 << 20)
+            if not chunk:
+                break
+            out.write(inflater.decompress(chunk, 1 << 24))
+            if out.tell() > limit:
+                raise SourceError(
+                    f"{name}: corrupt or unsupported file: the deflated data set inflates to more than "
+                    f"{limit >> 20} MiB (a decompression bomb?)"
+                )
+    except zlib.error as err:
+        raise SourceError(f"{name}: corrupt deflated DICOM ({reason(err)})") from None
+    # The file meta (never deflated) read on its own; the pixel data is then read from the
+    # inflated bytes, which are plain Explicit VR Little Endian.
+    fp.seek(0)
+    meta = _parse(io.BytesIO(fp.read(start.dataset_offset)), 0, name, notes).file_meta
+    data = io.BytesIO(out.getvalue())
+    out.close()
+    ds = _parse(data, 0, name, notes)
+    ds.file_meta = meta
+    return Header(ds, data, data.tell(), "", start.transfer_syntax, inflated=True)
 
 
-def transfer_syntax(ds: Any) -> Any:
-    """The file's transfer syntax UID (from the file meta, else as pydicom guessed the encoding)."""
+def transfer_syntax(ds: Any, name: str, hint: str = "") -> Any:
+    """The file's transfer syntax UID (from the file meta, the salvaged hint, else as pydicom guessed)."""
     from pydicom import uid as dcm_uid
 
     meta = getattr(ds, "file_meta", None)
-    ts = meta.get("TransferSyntaxUID") if meta is not None else None
-    if ts:
-        return dcm_uid.UID(str(ts).strip())
+    ts = Attrs(meta, name).uid("TransferSyntaxUID") if meta is not None else None
+    if ts or hint:
+        return dcm_uid.UID(ts or hint)
     implicit, little = getattr(ds, "original_encoding", (True, True))
     if implicit:
         return dcm_uid.ImplicitVRLittleEndian
@@ -136,55 +229,22 @@ def ts_label(ts: Any) -> str:
     return f"{ts.name} ({ts})" if ts.name != str(ts) else str(ts)
 
 
-def frame_count(ds: Any, name: str) -> int:
-    raw = ds.get("NumberOfFrames")
-    if raw is None or raw == "":
+def frame_count(attrs: Attrs) -> int:
+    n = attrs.int("NumberOfFrames")
+    if n is None:
         return 1
-    try:
-        n = int(raw)
-    except (TypeError, ValueError):
-        raise SourceError(f"{name}: invalid Number of Frames {raw!r}") from None
     if n <= 0:
-        raise SourceError(f"{name}: DICOM file contains no frames (Number of Frames = {n})")
+        raise SourceError(f"{attrs.name}: DICOM file contains no frames (Number of Frames = {n})")
     return n
 
 
-def check_decoder(ts: Any, bits_stored: int, name: str) -> None:
-    """Refuse a transfer syntax no installed decoder handles (UnsupportedFormatError)."""
-    import importlib.util
-
-    from pydicom import uid as dcm_uid
-    from pydicom.pixels import get_decoder
-
-    label = ts_label(ts)
-    try:
-        decoder = get_decoder(ts)
-    except NotImplementedError:
-        raise UnsupportedFormatError(f"{name}: transfer syntax {label} is not supported") from None
-    if not decoder.is_available:
-        missing = "; ".join(getattr(decoder, "missing_dependencies", []) or [])
-        hint = f" ({missing})" if missing else ""
-        raise UnsupportedFormatError(f"{name}: no decoder installed for {label}{hint}")
-    if (
-        ts == dcm_uid.JPEGExtended12Bit
-        and bits_stored > 8
-        and importlib.util.find_spec("libjpeg") is None
-    ):
-        # GDCM and Pillow only decode 8-bit JPEG Extended (GDCM wraps undershoots at 12 bits);
-        # the one decoder that handles 12 bits, pylibjpeg-libjpeg, is GPL and not bundled.
-        raise UnsupportedFormatError(
-            f"{name}: 12-bit JPEG Extended images need the optional pylibjpeg-libjpeg decoder"
-        )
-
-
-def check_layout(ds: Any, layout: PixelLayout, n_frames: int, allow_truncated: bool, name: str,
+def check_layout(expected: int, layout: PixelLayout, n_frames: int, allow_truncated: bool, name: str,
                  notes: list[str]) -> int:
     """The number of frames the pixel data really holds; SourceError for damaged or cut-off data.
 
-    A cut-off native cine opens with its complete frames only if ``allow_truncated``.
+    ``expected`` is the native pixel data length the header describes. A cut-off
+    native cine opens with its complete frames only if ``allow_truncated``.
     """
-    from pydicom.pixels.utils import get_expected_length
-
     if layout.encapsulated:
         if not layout.fragments:
             raise SourceError(f"{name}: DICOM file contains no compressed frames")
@@ -196,10 +256,6 @@ def check_layout(ds: Any, layout: PixelLayout, n_frames: int, allow_truncated: b
                 f"{name}: pixel data holds {len(layout.fragments)} fragments for {n_frames} frames"
             )
         return n_frames
-    try:
-        expected = int(get_expected_length(ds, "bytes"))
-    except (AttributeError, TypeError, ValueError) as err:
-        raise SourceError(f"{name}: incomplete image description ({reason(err)})") from None
     if layout.available >= expected:
         return n_frames
     per_frame = expected // n_frames if n_frames and expected % n_frames == 0 else 0

@@ -3,6 +3,12 @@
 Pillow is light enough to import at module level of the *source* modules, but
 this module keeps all mode handling (16-bit, palette, alpha, EXIF rotation) in
 one place so a PNG looks the same whether opened alone or inside a folder.
+
+Budgets (:mod:`._limits`): every image (and every page of a multi-page file)
+is checked against the pixel and byte budget before it is decoded; Pillow's
+own decompression-bomb check and its text-chunk limit become one-line errors.
+Images with alpha are converted in bands of rows straight from Pillow's
+buffer, so no full-size numpy copy of the RGBA data is ever made.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from fada_desk.core.errors import SourceError, UnsupportedFormatError, first_line
-from fada_desk.sources import _convert
+from fada_desk.sources import _convert, _limits
 
 # Suffixes we treat as still images (lower case). Pillow reads more; these are
 # the ones a clinic exports and the brief promises.
@@ -45,6 +51,17 @@ def is_image_path(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES
 
 
+# Bytes per pixel of the Pillow modes we decode (others are converted to RGB: 3).
+_MODE_BYTES = {"1": 1, "L": 1, "P": 1, "LA": 2, "PA": 2, "La": 2, "RGB": 3, "RGBA": 4, "RGBa": 4,
+               "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2, "I": 4, "F": 4, "CMYK": 4}
+
+
+def check_budget(im: Any, name: str) -> None:
+    """Refuse an image (page) whose declared size is over the pixel or byte budget."""
+    w, h = im.size
+    _limits.check_frame(name, int(w), int(h), _MODE_BYTES.get(im.mode, 4))
+
+
 def open_image(path: Path) -> Any:
     """Open (not decode) an image with Pillow; one-line SourceError on failure."""
     from PIL import Image, UnidentifiedImageError
@@ -55,7 +72,7 @@ def open_image(path: Path) -> Any:
             warnings.simplefilter("ignore")
             # A decompression bomb is an expected, user-explainable failure, not a warning.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return Image.open(path)
+            im = Image.open(path)
     except FileNotFoundError:
         raise SourceError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -67,9 +84,21 @@ def open_image(path: Path) -> Any:
             f"{path.name}: not a readable image (unknown or corrupt format)"
         ) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise SourceError(f"{path.name}: image is too large to open safely") from None
+        raise SourceError(
+            f"{path.name}: image is too large to open safely (over {_limits.megapixels(Image.MAX_IMAGE_PIXELS or 0)})"
+        ) from None
     except OSError as err:
-        raise SourceError(f"{path.name}: cannot open image ({err})") from None
+        raise SourceError(f"{path.name}: cannot open image ({first_line(err, 160)})") from None
+    except MemoryError:
+        raise SourceError(f"{path.name}: not enough memory to open this image") from None
+    except Exception as err:  # noqa: BLE001 - e.g. ValueError "Decompressed Data Too Large" (PNG zTXt/iCCP)
+        raise SourceError(f"{path.name}: corrupt or unsupported image ({first_line(err, 160)})") from None
+    try:
+        check_budget(im, path.name)
+    except SourceError:
+        im.close()
+        raise
+    return im
 
 
 def bits_of(im: Any) -> int:
@@ -93,19 +122,36 @@ def decode(im: Any, name: str) -> tuple[np.ndarray, dict[str, Any]]:
     """Decode the current frame of an opened Pillow image to display pixels + meta."""
     from PIL import Image, ImageOps
 
+    check_budget(im, name)  # again: a later page of a TIFF may declare a different size
     bits = bits_of(im)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # corrupt EXIF / metadata warnings: the pixels are what matter
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
             im.load()
             if getattr(im, "n_frames", 1) == 1:
                 # EXIF orientation (phones, some capture tools): show the image upright.
                 transposed = ImageOps.exif_transpose(im)
                 im = transposed if transposed is not None else im
             px = _pixels(im, Image)
-    except (OSError, ValueError, SyntaxError, EOFError) as err:  # Pillow reports truncation as OSError
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise SourceError(f"{name}: image is too large to open safely") from None
+    except MemoryError:
+        raise SourceError(f"{name}: not enough memory to decode this image") from None
+    except Exception as err:  # noqa: BLE001 - Pillow reports damage as OSError, ValueError, SyntaxError, EOFError...
         raise SourceError(f"{name}: corrupt or truncated image ({first_line(err, 160)})") from None
     return px, {"bits_stored": bits, "mode": im.mode}
+
+
+def _banded(im: Any, convert: Any, channels: int) -> np.ndarray:
+    """``convert`` (uint8 band -> uint8 band) over bands of rows of a loaded Pillow image."""
+    w, h = im.size
+    out = np.empty((h, w, channels) if channels > 1 else (h, w), dtype=np.uint8)
+    step = max(1, _convert.BLOCK_ELEMENTS // max(1, w))
+    for top in range(0, h, step):
+        band = np.asarray(im.crop((0, top, w, min(h, top + step))))
+        out[top : top + band.shape[0]] = convert(band)
+    return out
 
 
 def _pixels(im: Any, image_mod: Any) -> np.ndarray:
@@ -115,17 +161,16 @@ def _pixels(im: Any, image_mod: Any) -> np.ndarray:
     if mode == "L":
         return _convert.finalize(np.asarray(im))
     if mode == "LA":
-        return _convert.grey_alpha_to_grey(np.asarray(im))
+        return _banded(im, _convert.grey_alpha_to_grey, 1)
     if mode in ("P", "PA"):
-        rgba = np.asarray(im.convert("RGBA"))
-        rgb = _convert.rgba_to_rgb(rgba)
+        rgb = _banded(im.convert("RGBA"), _convert.rgba_to_rgb, 3)
         if _is_grey(rgb):
             return _convert.finalize(rgb[:, :, 0])
         return _convert.finalize(rgb)
     if mode == "RGB":
         return _convert.finalize(np.asarray(im))
     if mode == "RGBA":
-        return _convert.rgba_to_rgb(np.asarray(im))
+        return _banded(im, _convert.rgba_to_rgb, 3)
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         arr = np.asarray(im)
         return _convert.to_display(arr)

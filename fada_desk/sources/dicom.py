@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -26,10 +27,13 @@ import numpy as np
 from fada_desk.core.calibration import Calibration
 from fada_desk.core.errors import SourceError, UnsupportedFormatError
 from fada_desk.core.frame import Frame
-from fada_desk.sources import _dicom_read, dicom_meta
-from fada_desk.sources._dicom_display import SUPPORTED_PHOTOMETRIC, DisplayMapping
+from fada_desk.sources import _dicom_codecs, _dicom_enhanced, _dicom_read, dicom_meta
+from fada_desk.sources._dicom_attrs import Attrs
+from fada_desk.sources._dicom_display import DisplayMapping
+from fada_desk.sources._dicom_enhanced import FunctionalGroups
 from fada_desk.sources._dicom_layout import PixelLayout, copy_fragments, locate
-from fada_desk.sources._dicom_read import DICOM_SUFFIXES, WarningRecorder, has_dicom_magic, reason
+from fada_desk.sources._dicom_pixels import FrameDecoder, image_pixel
+from fada_desk.sources._dicom_read import DICOM_SUFFIXES, has_dicom_magic
 from fada_desk.sources.base import FrameSource, SourceInfo, check_frame_index, local_path
 
 class DicomSource(FrameSource):
@@ -65,7 +69,9 @@ class DicomSource(FrameSource):
         self._closed = False
         self._video: Any = None
         self._video_tmp: str | None = None
-        self._full_ds: Any = None
+        self._decoder: FrameDecoder | None = None
+        self._data: Any = None
+        self._frame_cals: list[Calibration | None] | None = None
         self._last: Frame | None = None
         self._warnings: list[str] = []
         try:
@@ -85,58 +91,46 @@ class DicomSource(FrameSource):
         from pydicom import uid as dcm_uid
 
         assert self._fp is not None
-        ds, pixel_pos = _dicom_read.read_header(self._fp, self._name, self._warnings)
-        self._ds = ds
-        ts = _dicom_read.transfer_syntax(ds)
+        _dicom_codecs.configure()
+        name, notes = self._name, self._warnings
+        header = _dicom_read.read_header(self._fp, name, notes)
+        self._ds, self._data = ds, data = header.ds, header.data
+        attrs = Attrs(ds, name, notes)
+        ts = _dicom_read.transfer_syntax(ds, name, header.transfer_syntax)
         self._ts = ts
         if not ts.is_transfer_syntax:
             # Unknown (newer or private) syntax: even the byte layout of the pixel data is unknown.
-            raise UnsupportedFormatError(
-                f"{self._name}: transfer syntax {_dicom_read.ts_label(ts)} is not supported"
-            )
-        rows, cols = ds.get("Rows"), ds.get("Columns")
-        if not rows or not cols:
-            what = dicom_meta.plain(ds.get("SOPClassUID"))
-            kind = dcm_uid.UID(what).name if what else ""
-            if len(ds) == 0:
-                raise SourceError(
-                    f"{self._name}: DICOM file is empty or truncated (no data after the file header)"
-                )
-            if "Image" in kind:
-                raise SourceError(f"{self._name}: {kind} without an image description (file truncated?)")
-            raise SourceError(f"{self._name}: DICOM file has no image" + (f" ({kind})" if kind else ""))
-        self._rows, self._cols = int(rows), int(cols)
-        deflated = ts == dcm_uid.DeflatedExplicitVRLittleEndian
-        if deflated:
-            # The dataset is one zlib stream: no byte offsets to check; read it whole (rare, small files).
-            layout = None
-        else:
-            layout = locate(self._fp, pixel_pos, ts.is_implicit_VR, ts.is_little_endian, self._name)
-            if layout is None:
-                raise SourceError(f"{self._name}: DICOM file contains no pixel data")
-        n_frames = _dicom_read.frame_count(ds, self._name)
-        photometric = str(ds.get("PhotometricInterpretation", "")).strip().upper()
-        self._photometric = photometric
-        self._bits_allocated = int(ds.get("BitsAllocated") or 0)
-        self._bits_stored = int(ds.get("BitsStored") or self._bits_allocated or 8)
-        if photometric not in SUPPORTED_PHOTOMETRIC:
-            raise UnsupportedFormatError(
-                f"{self._name}: photometric interpretation {photometric or '(missing)'!r} is not supported"
-            )
-
+            raise UnsupportedFormatError(f"{name}: transfer syntax {_dicom_read.ts_label(ts)} is not supported")
+        # A deflated data set was inflated on open: its pixel data is plain Explicit VR Little Endian.
+        decode_ts = dcm_uid.ExplicitVRLittleEndian if header.inflated else ts
+        if not (attrs.has("Rows") and attrs.has("Columns")):
+            self._no_image(attrs)
+        px = image_pixel(attrs)
+        self._rows, self._cols = px.rows, px.cols
+        self._photometric = px.photometric
+        self._bits_allocated, self._bits_stored = px.bits_allocated, px.bits_stored
+        layout = locate(data, header.pixel_pos, decode_ts.is_implicit_VR, decode_ts.is_little_endian, name)
         if layout is None:
-            _dicom_read.check_decoder(ts, self._bits_stored, self._name)
-            self._full_ds = _dicom_read.read_full(self._path, self._name, self._warnings)
-        elif ts in dcm_uid.MPEGTransferSyntaxes:
+            raise SourceError(f"{name}: DICOM file contains no pixel data")
+        self._check_encoding(layout, decode_ts)
+        n_frames = px.frames
+        if ts in dcm_uid.MPEGTransferSyntaxes:
             n_frames = self._setup_video(layout, n_frames)
         else:
-            _dicom_read.check_decoder(ts, self._bits_stored, self._name)
-            n_frames = _dicom_read.check_layout(ds, layout, n_frames, allow_truncated, self._name,
-                                                self._warnings)
+            n_frames = _dicom_read.check_layout(px.expected_bytes(), layout, n_frames, allow_truncated, name,
+                                                notes)
+            px = replace(px, frames=n_frames)
+            eot = self._extended_offsets(attrs)
+            self._decoder = FrameDecoder(data, layout, px, decode_ts, name, notes, eot)
         self._n_frames = n_frames
 
-        self._mapping = DisplayMapping(ds, photometric, self._bits_stored, self._bits_allocated, self._name,
-                                       self._warnings, window)
+        groups = FunctionalGroups(attrs, n_frames)
+        window_attrs = rescale_attrs = None
+        if groups.present and not attrs.has("WindowCenter"):
+            window_attrs = groups.macro(0, "FrameVOILUTSequence", "WindowCenter")
+        if groups.present and not attrs.has("RescaleSlope"):
+            rescale_attrs = groups.macro(0, "PixelValueTransformationSequence", "RescaleSlope")
+        self._mapping = DisplayMapping(attrs, px, window, window_attrs, rescale_attrs)
         if self._video is not None:
             first_px = self._video.read(0).pixels
         else:
@@ -144,12 +138,19 @@ class DicomSource(FrameSource):
             self._mapping.fit_range(first_raw)
             first_px = self._mapping.display(first_raw)
 
-        cal, cal_from, cal_warnings = dicom_meta.calibration(ds, self._cols, self._rows)
+        cal, cal_from, cal_warnings = dicom_meta.calibration(attrs, self._cols, self._rows)
+        notes.extend(w for w in cal_warnings if w not in notes)
+        if cal is None:
+            per_frame, cal_from = _dicom_enhanced.calibrations(groups, n_frames, self._cols, self._rows)
+            if per_frame:
+                cal = per_frame[0]
+                if len({id(c) for c in per_frame}) > 1:
+                    self._frame_cals = per_frame
+                    cal_from += " (per frame)"
         self._calibration: Calibration | None = cal
-        self._warnings.extend(cal_warnings)
-        fps, times, fps_from = dicom_meta.frame_timing(ds, n_frames)
+        fps, times, fps_from = dicom_meta.frame_timing(attrs, n_frames)
         self._fps, self._times = fps, times
-        meta = self._metadata(ds, ts, n_frames, cal_from, fps_from)
+        meta = self._metadata(attrs, ts, n_frames, cal_from, fps_from, header.forced)
         self._info = SourceInfo(
             kind=self.kind,
             uri=str(self._path),
@@ -161,6 +162,38 @@ class DicomSource(FrameSource):
             metadata=meta,
         )
         self._last = self._make_frame(0, first_px)
+
+    def _no_image(self, attrs: Attrs) -> None:
+        from pydicom import uid as dcm_uid
+
+        name = self._name
+        sop = attrs.uid("SOPClassUID", strict=False)
+        kind = dcm_uid.UID(sop).name if sop else ""
+        if len(attrs.ds) == 0:
+            raise SourceError(f"{name}: DICOM file is empty or truncated (no data after the file header)")
+        if "Image" in kind:
+            raise SourceError(f"{name}: {kind} without an image description (file truncated?)")
+        raise SourceError(f"{name}: DICOM file has no image" + (f" ({kind})" if kind else ""))
+
+    def _check_encoding(self, layout: PixelLayout, ts: Any) -> None:
+        """The pixel data element must be encoded as the transfer syntax says (compressed or not)."""
+        if layout.encapsulated and not ts.is_encapsulated:
+            raise SourceError(f"{self._name}: corrupt or unsupported file: the pixel data is compressed "
+                              f"but the transfer syntax is {ts.name}")
+        if not layout.encapsulated and ts.is_encapsulated:
+            raise SourceError(f"{self._name}: corrupt or unsupported file: the transfer syntax is {ts.name} "
+                              "but the pixel data is not compressed")
+        if not layout.encapsulated and bool(layout.vr) == ts.is_implicit_VR:
+            found = "explicit" if layout.vr else "implicit"
+            self._warnings.append(f"pixel data element is {found} VR, the transfer syntax says otherwise: read as found")
+
+    def _extended_offsets(self, attrs: Attrs) -> tuple[bytes, bytes] | None:
+        if not attrs.has("ExtendedOffsetTable"):
+            return None
+        offsets, lengths = attrs.raw("ExtendedOffsetTable"), attrs.raw("ExtendedOffsetTableLengths")
+        if not isinstance(offsets, bytes) or not isinstance(lengths, bytes) or len(offsets) != len(lengths):
+            raise attrs.corrupt("ExtendedOffsetTable", "does not match Extended Offset Table Lengths")
+        return offsets, lengths
 
     def _setup_video(self, layout: PixelLayout, n_frames: int) -> int:
         """MPEG-2 / H.264 / HEVC: hand the elementary stream to FFmpeg via a temp file."""
@@ -192,7 +225,7 @@ class DicomSource(FrameSource):
                 f"{self._name}: cannot decode the {self._ts.name} video stream (damaged or unsupported codec)"
             ) from None
         decoded = int(self._video.info.frame_count or 0)
-        if decoded != n_frames and self._ds.get("NumberOfFrames") is not None:
+        if decoded != n_frames and Attrs(self._ds, self._name).has("NumberOfFrames"):
             self._warnings.append(f"Number of Frames says {n_frames}, the video stream has {decoded}")
         return decoded
 
@@ -210,25 +243,8 @@ class DicomSource(FrameSource):
 
     # -- decoding -----------------------------------------------------------
     def _decode_raw(self, index: int) -> np.ndarray:
-        from pydicom.pixels import pixel_array
-
-        with WarningRecorder() as rec:
-            try:
-                if self._full_ds is not None:
-                    arr = pixel_array(self._full_ds, index=index)
-                else:
-                    assert self._fp is not None
-                    arr = pixel_array(self._fp, index=index, transfer_syntax_uid=self._ts)
-            except Exception as err:  # noqa: BLE001 - decoders raise anything on damaged data
-                raise SourceError(f"{self._name}: cannot decode frame {index} ({reason(err)})") from None
-        for m in rec.messages:
-            if m not in self._warnings:
-                self._warnings.append(m)
-        if arr.ndim == 3 and arr.shape[2] == 1:
-            arr = arr[:, :, 0]
-        if arr.ndim not in (2, 3) or arr.shape[:2] != (self._rows, self._cols):
-            raise SourceError(f"{self._name}: frame {index} decoded to an unexpected shape {arr.shape}")
-        return arr
+        assert self._decoder is not None
+        return self._decoder.decode(index)
 
     # -- FrameSource ----------------------------------------------------------
     @property
@@ -244,7 +260,7 @@ class DicomSource(FrameSource):
             pixels=px,
             index=index,
             timestamp=ts,
-            calibration=self._calibration,
+            calibration=self._frame_cals[index] if self._frame_cals else self._calibration,
             meta={
                 "bits_stored": self._bits_stored,
                 "photometric": self._photometric,
@@ -281,8 +297,9 @@ class DicomSource(FrameSource):
                 raise SourceError(f"{self._name}: stored values are not available for {self._ts.name} video")
             return self._decode_raw(index)
 
-    def _metadata(self, ds: Any, ts: Any, n_frames: int, cal_from: str, fps_from: str) -> dict[str, Any]:
-        meta = dicom_meta.summary(ds)
+    def _metadata(self, attrs: Attrs, ts: Any, n_frames: int, cal_from: str, fps_from: str,
+                  forced: str) -> dict[str, Any]:
+        meta = dicom_meta.summary(attrs)
         meta.update(
             {
                 "PhotometricInterpretation": self._photometric,
@@ -307,6 +324,10 @@ class DicomSource(FrameSource):
             meta["calibration_from"] = cal_from
         if self._video is not None:
             meta["decoded_with"] = "ffmpeg"
+        elif self._decoder is not None and ts.is_encapsulated:
+            meta["decoded_with"] = self._decoder.decoded_with
+        if forced:
+            meta["read_with_force"] = forced
         if self._warnings:
             meta["warnings"] = list(self._warnings)
         return meta
@@ -317,6 +338,12 @@ class DicomSource(FrameSource):
             return
         with lock:
             self._closed = True
+            if self._decoder is not None:
+                self._decoder.close()
+                self._decoder = None
+            if self._data is not None and self._data is not getattr(self, "_fp", None):
+                self._data.close()  # the inflated data set of a deflated file
+            self._data = None
             if self._video is not None:
                 self._video.close()
                 self._video = None

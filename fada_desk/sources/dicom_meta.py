@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 from fada_desk.core.calibration import Calibration, Region
+from fada_desk.sources._dicom_attrs import Attrs, plain_value
 
 # Header tags copied into SourceInfo.metadata (DICOM keywords, so they mean
 # what the standard says). Absent or empty tags are left out.
@@ -102,46 +103,23 @@ def region_label(spatial_format: int, data_type: int) -> str:
 
 def plain(value: Any) -> Any:
     """A pydicom element value as JSON-friendly Python."""
-    from pydicom.multival import MultiValue
-    from pydicom.uid import UID
-    from pydicom.valuerep import IS, DSfloat, PersonName
+    return plain_value(value)
 
-    if value is None:
-        return None
-    if isinstance(value, UID):
-        return str(value)
-    if isinstance(value, PersonName):
-        return str(value)
-    if isinstance(value, IS):
-        return int(value)
-    if isinstance(value, DSfloat):
-        return float(value)
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float):
-        return value if not (isinstance(value, float) and not math.isfinite(value)) else None
-    if isinstance(value, MultiValue | list | tuple):
-        return [plain(v) for v in value]
-    if isinstance(value, bytes):
-        return f"<{len(value)} bytes>"
-    return str(value)
+
+def _attrs(ds: Any, name: str = "DICOM") -> Attrs:
+    return ds if isinstance(ds, Attrs) else Attrs(ds, name)
 
 
 def summary(ds: Any) -> dict[str, Any]:
-    """The clinically relevant header tags of ``ds`` (see SUMMARY_KEYWORDS)."""
+    """The clinically relevant header tags of ``ds`` (see SUMMARY_KEYWORDS); unreadable ones are left out."""
+    attrs = _attrs(ds)
     out: dict[str, Any] = {}
     for kw in SUMMARY_KEYWORDS:
-        try:
-            elem = ds.get(kw)
-        except Exception:  # a malformed value must not stop the file from opening  # noqa: BLE001
-            continue
-        if elem is None or elem == "":
-            continue
-        v = plain(elem)
+        v = attrs.plain(kw)
         if v in ("", [], None):
             continue
         out[kw] = v
-    sop = out.get("SOPClassUID")
+    sop = attrs.uid("SOPClassUID", strict=False)
     if sop:
         from pydicom.uid import UID
 
@@ -160,44 +138,42 @@ _REGION_CODES = (
 )
 
 
-def _num(item: Any, kw: str, kind: type = float) -> Any:
-    v = item.get(kw)
-    if v is None or v == "":
-        return None
-    try:
-        return kind(v)
-    except (TypeError, ValueError):
-        return None
-
-
-def regions(ds: Any) -> tuple[tuple[Region, ...], list[str]]:
+def regions(ds: Any, notes: list[str] | None = None) -> tuple[tuple[Region, ...], list[str]]:
     """Parse the Sequence of Ultrasound Regions (0018,6011).
 
     Returns every region with its units (only cm regions calibrate
     measurements: that rule lives in :class:`Region`), plus warnings for items
-    that had to be skipped.
+    that had to be skipped. A sequence that is not one (wrong VR, items that are
+    not data sets) is a corrupt file: SourceError naming it.
     """
-    seq = ds.get("SequenceOfUltrasoundRegions")
+    attrs = _attrs(ds)
+    warnings: list[str] = notes if notes is not None else []
     out: list[Region] = []
-    warnings: list[str] = []
-    if not seq:
-        return (), warnings
-    for n, item in enumerate(seq, start=1):
-        x0, y0 = _num(item, "RegionLocationMinX0", int), _num(item, "RegionLocationMinY0", int)
-        x1, y1 = _num(item, "RegionLocationMaxX1", int), _num(item, "RegionLocationMaxY1", int)
-        dx, dy = _num(item, "PhysicalDeltaX"), _num(item, "PhysicalDeltaY")
-        if None in (x0, y0, x1, y1) or dx is None or dy is None:
+    for n, item in enumerate(attrs.items("SequenceOfUltrasoundRegions"), start=1):
+        item.notes = warnings
+        x0, y0 = item.int("RegionLocationMinX0", strict=False), item.int("RegionLocationMinY0", strict=False)
+        x1, y1 = item.int("RegionLocationMaxX1", strict=False), item.int("RegionLocationMaxY1", strict=False)
+        dx, dy = item.float("PhysicalDeltaX", strict=False), item.float("PhysicalDeltaY", strict=False)
+        if x0 is None or y0 is None or x1 is None or y1 is None or dx is None or dy is None:
             warnings.append(f"ultrasound region {n} skipped: location or physical delta missing")
-            continue
-        if not (math.isfinite(dx) and math.isfinite(dy)):
-            warnings.append(f"ultrasound region {n} skipped: physical delta is not a number")
             continue
         if x1 < x0 or y1 < y0:
             warnings.append(f"ultrasound region {n} skipped: empty bounds ({x0},{y0})-({x1},{y1})")
             continue
-        codes = {field: _num(item, kw, int) or 0 for field, kw in _REGION_CODES}
+        codes = {field: item.int(kw, strict=False) or 0 for field, kw in _REGION_CODES}
         out.append(Region(x0, y0, x1, y1, dx, dy, **codes))
     return tuple(out), warnings
+
+
+def spacing_calibration(spacing: list[float] | None, width: int, height: int) -> Calibration | None:
+    """Pixel Spacing (mm, row then column) as one cm region over the whole image; None if not usable."""
+    if spacing is None or len(spacing) != 2:
+        return None
+    row_mm, col_mm = spacing
+    if not (row_mm > 0 and col_mm > 0 and math.isfinite(row_mm) and math.isfinite(col_mm)):
+        return None
+    region = Region(0, 0, max(width - 1, 0), max(height - 1, 0), col_mm / 10.0, row_mm / 10.0)
+    return Calibration(regions=(region,), source="dicom")
 
 
 def calibration(ds: Any, width: int, height: int) -> tuple[Calibration | None, str, list[str]]:
@@ -208,18 +184,14 @@ def calibration(ds: Any, width: int, height: int) -> tuple[Calibration | None, s
     captures of ultrasound screens carry it instead of regions; it becomes
     one cm region covering the whole image.
     """
-    regs, warnings = regions(ds)
+    attrs = _attrs(ds)
+    regs, warnings = regions(attrs, [])
     if regs:
         return Calibration(regions=regs, source="dicom"), "SequenceOfUltrasoundRegions", warnings
-    spacing = ds.get("PixelSpacing")
-    if spacing is not None and len(spacing) == 2:
-        try:
-            row_mm, col_mm = float(spacing[0]), float(spacing[1])
-        except (TypeError, ValueError):
-            row_mm = col_mm = 0.0
-        if row_mm > 0 and col_mm > 0 and math.isfinite(row_mm) and math.isfinite(col_mm):
-            region = Region(0, 0, max(width - 1, 0), max(height - 1, 0), col_mm / 10.0, row_mm / 10.0)
-            return Calibration(regions=(region,), source="dicom"), "PixelSpacing", warnings
+    if attrs.has("PixelSpacing"):
+        cal = spacing_calibration(attrs.floats("PixelSpacing", strict=False), width, height)
+        if cal is not None:
+            return cal, "PixelSpacing", warnings
         warnings.append("Pixel Spacing ignored: not two positive numbers")
     return None, "", warnings
 
@@ -230,35 +202,27 @@ def frame_timing(ds: Any, n_frames: int) -> tuple[float | None, list[float] | No
     Order: the attribute the Frame Increment Pointer names, then Frame Time
     (0018,1063), Frame Time Vector (0018,1065), Cine Rate (0018,0040),
     Recommended Display Frame Rate (0008,2144), Actual Frame Duration (0018,1242).
-    Single-frame images have no frame rate.
+    Single-frame images have no frame rate. Unreadable values are skipped.
     """
     if n_frames <= 1:
         return None, None, ""
+    attrs = _attrs(ds)
     order = ["FrameTime", "FrameTimeVector", "CineRate", "RecommendedDisplayFrameRate", "ActualFrameDuration"]
-    pointer = ds.get("FrameIncrementPointer")
     pointed: list[str] = []
-    if pointer is not None:
-        from pydicom.datadict import keyword_for_tag
+    from pydicom.datadict import keyword_for_tag
 
-        tags = list(pointer) if hasattr(pointer, "__iter__") else [pointer]
-        try:
-            pointed = [keyword_for_tag(t) for t in tags]
-        except (TypeError, ValueError):
-            pointed = []
+    for t in attrs.tags("FrameIncrementPointer", strict=False) or []:
+        kw = keyword_for_tag(t)
+        if kw:
+            pointed.append(kw)
     for kw in [k for k in pointed if k in order] + order:
-        value = ds.get(kw)
-        if value is None or value == "":
-            continue
         if kw == "FrameTimeVector":
-            result = _from_vector(value, n_frames)
+            result = _from_vector(attrs.floats(kw, strict=False), n_frames)
             if result is not None:
                 return result[0], result[1], kw
             continue
-        try:
-            v = float(value)
-        except (TypeError, ValueError):
-            continue
-        if not (math.isfinite(v) and v > 0):
+        v = attrs.float(kw, strict=False, index=0)
+        if v is None or not v > 0:
             continue
         fps = 1000.0 / v if kw in ("FrameTime", "ActualFrameDuration") else v
         if 0 < fps <= 1000:
@@ -266,11 +230,9 @@ def frame_timing(ds: Any, n_frames: int) -> tuple[float | None, list[float] | No
     return None, None, ""
 
 
-def _from_vector(value: Any, n_frames: int) -> tuple[float, list[float]] | None:
+def _from_vector(deltas: list[float] | None, n_frames: int) -> tuple[float, list[float]] | None:
     """Frame Time Vector: ms from the previous frame, first entry 0 (PS3.3 C.7.6.5.1.2)."""
-    try:
-        deltas = [float(v) for v in (value if hasattr(value, "__iter__") else [value])]
-    except (TypeError, ValueError):
+    if deltas is None:
         return None
     if len(deltas) < n_frames or any(not math.isfinite(d) or d < 0 for d in deltas[:n_frames]):
         return None
@@ -297,5 +259,6 @@ __all__ = [
     "plain",
     "region_label",
     "regions",
+    "spacing_calibration",
     "summary",
 ]

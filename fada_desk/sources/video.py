@@ -19,7 +19,7 @@ import numpy as np
 
 from fada_desk.core.errors import SourceError, UnsupportedFormatError
 from fada_desk.core.frame import Frame
-from fada_desk.sources import _convert
+from fada_desk.sources import _convert, _limits
 from fada_desk.sources.base import FrameSource, SourceInfo, check_frame_index, local_path
 
 VIDEO_SUFFIXES = frozenset(
@@ -54,6 +54,11 @@ def fourcc_text(value: float) -> str:
     code = int(value)
     chars = "".join(chr((code >> (8 * i)) & 0xFF) for i in range(4))
     return chars if chars.isprintable() and chars.strip() else ""
+
+
+def _dim(value: float) -> int:
+    """An OpenCV size property as an int (0 when unknown or NaN)."""
+    return int(value) if np.isfinite(value) and value > 0 else 0
 
 
 def sane_fps(value: float) -> float | None:
@@ -104,6 +109,13 @@ class VideoSource(FrameSource):
         self._exact = exact_seek
         self._open_capture()
         cap: Any = self._cap
+        try:
+            # The stream header's size, before FFmpeg allocates a frame of it (a decompression bomb).
+            _limits.check_frame(self._path.name, _dim(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+                                _dim(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), 3)
+        except SourceError:
+            self._release()
+            raise
         fps = sane_fps(cap.get(cv2.CAP_PROP_FPS))
         reported = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         codec = fourcc_text(cap.get(cv2.CAP_PROP_FOURCC))

@@ -25,7 +25,7 @@ from fada_desk.core.frame import Frame
 from fada_desk.storage import media
 from fada_desk.storage.database import StoreBase
 from fada_desk.storage.models import CapturedItem, Exam, ItemKind
-from fada_desk.storage.rows import calibration_text, exam_in, item_in
+from fada_desk.storage.rows import calibration_text, item_in, writable_exam_in
 from fada_desk.storage.values import clean_text, describe, guard, meta_json, ts_text, utcnow
 
 MAX_FPS = 1000.0
@@ -59,7 +59,7 @@ class ItemCapture(StoreBase):
 
     def _exam(self, exam_id: int) -> Exam:
         with self.read_tx() as conn:
-            return exam_in(conn, exam_id)
+            return writable_exam_in(conn, exam_id)
 
     def _new_media_path(self, exam_uid: str, kind: str, ext: str) -> tuple[str, Path]:
         stamp = utcnow().strftime("%Y%m%dT%H%M%S%fZ")
@@ -144,7 +144,7 @@ class ItemCapture(StoreBase):
                 timestamp=first.timestamp, width=first.width, height=first.height,
                 channels=3 if first.is_color else 1, n_frames=n, fps=fps, calibration=calibration,
                 sha256=sha, media_path=rel, size_bytes=size, meta=meta_text)
-        except (sqlite3.Error, OSError) as exc:
+        except (sqlite3.Error, OSError, UnicodeDecodeError) as exc:
             raise StorageError(describe(exc, "save the clip")) from exc
         yield Progress(f"Clip saved ({n} frames)", 1.0, payload=item)
         return item

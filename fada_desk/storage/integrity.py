@@ -22,7 +22,8 @@ from fada_desk.storage import media
 from fada_desk.storage._locks import OwnerLock, owner_alive
 from fada_desk.storage.database import StoreBase
 from fada_desk.storage.models import CapturedItem
-from fada_desk.storage.rows import item_from
+from fada_desk.storage.checks import DamagedRecord
+from fada_desk.storage.rows import EXAM_COLS, EXAM_FROM, exam_from, item_from
 from fada_desk.storage.values import guard, utcnow
 
 log = logging.getLogger(__name__)
@@ -75,15 +76,23 @@ class MediaIntegrity(StoreBase):
 
     @guard("check the exam store")
     def check(self, verify_media: bool = True) -> list[str]:
-        """Problems found (empty = healthy): SQLite integrity, foreign keys, missing/damaged media."""
+        """Problems found (empty = healthy): SQLite integrity, foreign keys, damaged rows,
+        missing/damaged media."""
         problems: list[str] = []
         with self.read_tx() as conn:
             problems += [f"database: {r[0]}" for r in conn.execute("PRAGMA integrity_check") if r[0] != "ok"]
             problems += [f"foreign key: {tuple(r)}" for r in conn.execute("PRAGMA foreign_key_check")]
+            for r in conn.execute(f"SELECT {EXAM_COLS} FROM {EXAM_FROM} ORDER BY e.id"):
+                problems += [f"exam #{r['e_id']}: {d}" for d in exam_from(r).damage]
             rows = conn.execute("SELECT * FROM items ORDER BY id").fetchall()
+        items = []
+        for row in rows:
+            try:
+                items.append(item_from(row))
+            except DamagedRecord as exc:
+                problems.append(str(exc))
         if verify_media:
-            for row in rows:
-                item = item_from(row)
+            for item in items:
                 path = media.media_path(self.media_root, item.media_path)
                 if not path.is_file():
                     problems.append(f"item #{item.id}: media file {item.media_path} is missing")
@@ -112,11 +121,17 @@ class MediaIntegrity(StoreBase):
         if not candidates:
             return []
         with self.read_tx() as conn:
-            referenced = {r[0] for r in conn.execute("SELECT media_path FROM items")}
+            rows = conn.execute("SELECT media_path, sha256 FROM items").fetchall()
+        referenced = {r[0] for r in rows}
+        hashes = {r[1] for r in rows}
         stamp = utcnow().strftime("%Y%m%dT%H%M%S%fZ")
         moved: list[Path] = []
         for path, rel in candidates:
             if rel in referenced:
+                continue
+            if not media.is_temp(path.name) and sha256_file(path) in hashes:
+                # a row has these very bytes under another name: that row is damaged, the file is not a leftover
+                log.warning("exam store: media %s matches a stored item with another file name; left in place", rel)
                 continue
             dest = self.media_root / QUARANTINE_DIR / stamp / path.parent.name / path.name
             media.make_dirs_durable(dest.parent, self.media_root)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,8 +14,11 @@ from fada_desk.core.frame import Frame
 from fada_desk.storage import media
 from fada_desk.storage.integrity import MediaIntegrity, media_label
 from fada_desk.storage.models import CalibrationRecord, CapturedItem, ItemKind
-from fada_desk.storage.rows import calibration_from, calibration_text, exam_in, item_from, item_in
-from fada_desk.storage.values import describe, guard, parse_ts, ts_text, utcnow
+from fada_desk.storage.checks import RowCheck
+from fada_desk.storage.rows import calibration_text, exam_in, item_in, items_of
+from fada_desk.storage.values import describe, guard, ts_text, utcnow
+
+log = logging.getLogger(__name__)
 
 
 def _source_index(reader: media.ClipReader, i: int) -> int | None:
@@ -48,14 +52,13 @@ class ItemAccess(MediaIntegrity):
 
     @guard("list the exam's items")
     def list_items(self, exam_id: int, include_deleted: bool = False) -> list[CapturedItem]:
-        """Items of an exam in capture order (deleted ones only when asked)."""
+        """Items of an exam in capture order (deleted ones only when asked).
+
+        Items whose row is damaged are left out; the exam's ``damage`` says which and why."""
         with self.read_tx() as conn:
-            exam_in(conn, exam_id)
-            rows = conn.execute(
-                "SELECT * FROM items WHERE exam_id = ? "
-                + ("" if include_deleted else "AND deleted_at IS NULL ") + "ORDER BY created_at, id",
-                (exam_id,)).fetchall()
-        return [item_from(r) for r in rows]
+            exam_in(conn, exam_id, items=False)
+            items, _bad = items_of(conn, [exam_id], include_deleted)
+        return items[exam_id]
 
     def media_file(self, item: CapturedItem | int) -> Path:
         """Absolute path of an item's pixel file (read-only use: export, DICOM)."""
@@ -133,13 +136,21 @@ class ItemAccess(MediaIntegrity):
 
     @guard("read the calibration history")
     def calibration_history(self, item_id: int) -> list[CalibrationRecord]:
-        """Every calibration the item has had, oldest first."""
+        """Every calibration the item has had, oldest first (a damaged version is left out and logged)."""
         with self.read_tx() as conn:
             item_in(conn, item_id)
             rows = conn.execute("SELECT * FROM item_calibrations WHERE item_id = ? ORDER BY version",
                                 (item_id,)).fetchall()
-        return [CalibrationRecord(r["item_id"], r["version"], calibration_from(r["calibration"]), r["source"],
-                                  parse_ts(r["created_at"])) for r in rows]  # type: ignore[arg-type]
+        out = []
+        for r in rows:
+            c = RowCheck(r, "calibration")
+            record = CalibrationRecord(item_id, c.integer("version", 1, 2**31 - 1), c.calibration("calibration"),
+                                       c.text("source"), c.timestamp("created_at"))  # type: ignore[arg-type]
+            if c.problems:
+                log.warning("item #%d: calibration history entry left out (%s)", item_id, "; ".join(c.problems))
+            else:
+                out.append(record)
+        return out
 
     @guard("delete the item")
     def delete_item(self, item_id: int) -> CapturedItem:

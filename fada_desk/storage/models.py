@@ -47,6 +47,7 @@ class Patient:
     name: str = ""
     dob: dt.date | None = None
     sex: str = ""
+    damage: tuple[str, ...] = ()  # why stored values could not be read (see Exam.damage)
 
     @property
     def display_name(self) -> str:
@@ -71,6 +72,14 @@ class Exam:
     referring: str = ""
     notes: str = ""
     status: ExamStatus = ExamStatus.OPEN
+    # Why this exam is damaged: unreadable values of its row, its patient's row, or item rows
+    # that were left out (empty = healthy). A damaged exam is shown and exported as far as
+    # readable; its own row is never rewritten.
+    damage: tuple[str, ...] = ()
+
+    @property
+    def damaged(self) -> bool:
+        return bool(self.damage)
 
     @property
     def patient_id(self) -> str:
@@ -139,6 +148,15 @@ class ExamSummary:
     @property
     def status(self) -> str:
         return self.exam.status
+
+    @property
+    def damage(self) -> tuple[str, ...]:
+        """Why the exam is damaged (empty = healthy), see :attr:`Exam.damage`."""
+        return self.exam.damage
+
+    @property
+    def damaged(self) -> bool:
+        return self.exam.damaged
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,13 @@ from fada_desk.storage.rows import (
     check_limit,
     exam_from,
     exam_in,
+    items_of,
     patient_from,
     search_clause,
+    with_item_damage,
+    writable_exam_in,
 )
+from fada_desk.storage.checks import DamagedRecord
 from fada_desk.storage.values import UNSET, as_date, clean_sex, clean_text, guard, ts_text, utcnow
 
 _NAME_SEARCH = ["p.patient_id", "replace(p.name, '^', ' ')"]
@@ -58,6 +62,9 @@ class PatientExamRecords(StoreBase):
         now = ts_text(utcnow())
         with self.write_tx() as conn:
             row = conn.execute("SELECT * FROM patients WHERE patient_id = ?", (pid,)).fetchone()
+            if row is not None and (damage := patient_from(row).damage):
+                raise DamagedRecord(f"Patient {pid} is damaged in the exam store ({damage[0]}) and cannot "
+                                    "be changed: restore the exam store from a backup.")
             if row is None:
                 conn.execute("INSERT INTO patients (patient_id, name, dob, sex, created_at, updated_at) "
                              "VALUES (?, ?, ?, ?, ?, ?)",
@@ -129,7 +136,7 @@ class PatientExamRecords(StoreBase):
                     referring: Any = UNSET, notes: Any = UNSET, status: Any = UNSET) -> Exam:
         """Change the given fields (others keep their value; ``lmp=None`` clears the LMP)."""
         with self.write_tx() as conn:
-            exam = exam_in(conn, exam_id)
+            exam = writable_exam_in(conn, exam_id)
             new_lmp = exam.lmp if lmp is UNSET else as_date(lmp, "LMP")
             new_edd = exam.edd if edd is UNSET else as_date(edd, "EDD")
             validate_dating(new_lmp, new_edd, exam.exam_date)
@@ -159,9 +166,10 @@ class PatientExamRecords(StoreBase):
     def get_exam_by_uid(self, uid: str) -> Exam:
         with self.read_tx() as conn:
             row = conn.execute(f"SELECT {EXAM_COLS} FROM {EXAM_FROM} WHERE e.uid = ?", (uid,)).fetchone()
-        if row is None:
-            raise StorageError(f"No exam with UID {uid} in the exam store.")
-        return exam_from(row)
+            if row is None:
+                raise StorageError(f"No exam with UID {uid} in the exam store.")
+            exam = exam_from(row)
+            return with_item_damage(exam, items_of(conn, [exam.id])[1][exam.id])
 
     @guard("search exams")
     def list_exams(self, search: str = "", limit: int = 200) -> list[ExamSummary]:
@@ -170,7 +178,10 @@ class PatientExamRecords(StoreBase):
         Every word of ``search`` must be found in the patient ID, patient name,
         operator or referring physician, or start the exam date (``2024``,
         ``2024-05``, ``2024-05-31``), or equal the exam UID. (Dates and UIDs are
-        not substring-matched: "123" would hit half of all timestamps.)"""
+        not substring-matched: "123" would hit half of all timestamps.)
+
+        A damaged exam is listed like the others; its ``damage`` says why
+        (unreadable values of its rows, item rows left out)."""
         where, params = search_clause(search, [*_NAME_SEARCH, "e.operator", "e.referring"],
                                       prefix=["e.exam_date"], exact=["e.uid"])
         sql = (f"SELECT {EXAM_COLS}, (SELECT count(*) FROM items i WHERE i.exam_id = e.id "
@@ -178,4 +189,6 @@ class PatientExamRecords(StoreBase):
                f"ORDER BY e.exam_date DESC, e.created_at DESC, e.id DESC LIMIT ?")
         with self.read_tx() as conn:
             rows = conn.execute(sql, (*params, check_limit(limit))).fetchall()
-        return [ExamSummary(exam_from(r), r["n_items"]) for r in rows]
+            exams = [exam_from(r) for r in rows]
+            _items, bad = items_of(conn, [e.id for e in exams], checked=self.checked_rows)
+        return [ExamSummary(with_item_damage(e, bad[e.id]), r["n_items"]) for e, r in zip(exams, rows)]

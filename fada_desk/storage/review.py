@@ -15,7 +15,7 @@ touches the store's own tables except to check that an item belongs to the exam.
 
 from __future__ import annotations
 
-import json
+import logging
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -36,7 +36,11 @@ from fada_desk.core.audit import (
 )
 from fada_desk.core.errors import FadaError, StorageError
 from fada_desk.core.interpretation import Interpretation
+from fada_desk.storage.checks import BadValue, RowCheck, strict_json
 from fada_desk.storage.store import ExamStore
+from fada_desk.storage.values import describe
+
+log = logging.getLogger(__name__)
 
 SIGN_OFF = "exam.sign_off"
 
@@ -81,23 +85,43 @@ def _sql(action: str) -> Iterator[None]:
         raise
     except sqlite3.IntegrityError as exc:
         raise StorageError(f"Could not {action}: {exc}") from exc
-    except (sqlite3.Error, OSError) as exc:
-        raise StorageError(f"Could not {action}: {exc}") from exc
+    except (sqlite3.Error, OSError, UnicodeDecodeError) as exc:
+        raise StorageError(describe(exc, action)) from exc
+
+
+def _json_or_text(value: Any) -> Any:
+    """A stored JSON value; a damaged one as its text (its entry then fails :func:`verify_chain`)."""
+    try:
+        return strict_json(value)
+    except BadValue:
+        return value if isinstance(value, str) else repr(value)
 
 
 def _entry(row: sqlite3.Row) -> AuditEntry:
+    """An entry as stored; damaged values become placeholders, which the chain check reports."""
+    c = RowCheck(row, "audit entry")
     return AuditEntry(
-        row["seq"],
-        row["ts_utc"],
-        row["operator"],
-        row["exam_id"],
-        row["action"],
-        row["target"],
-        json.loads(row["before"]),
-        json.loads(row["after"]),
-        row["prev_hash"],
-        row["hash"],
+        c.integer("seq", 1, 2**63 - 1),
+        c.text("ts_utc"),
+        c.text("operator"),
+        c.integer("exam_id", 0, 2**63 - 1, default=None, nullable=True),
+        c.text("action"),
+        c.text("target"),
+        _json_or_text(row["before"]),
+        _json_or_text(row["after"]),
+        c.text("prev_hash"),
+        c.text("hash"),
     )
+
+
+_ROW_ERRORS = (BadValue, AnnotationError, ValueError, TypeError, KeyError, AttributeError, RecursionError)
+
+
+def _row_object(value: Any) -> dict[str, Any]:
+    data = strict_json(value)
+    if not isinstance(data, dict):
+        raise BadValue(f"JSON {type(data).__name__}, not an object")
+    return data
 
 
 class ReviewStore:
@@ -108,25 +132,56 @@ class ReviewStore:
 
     # ------------------------------------------------------------------ reading
     def load(self, exam_id: int) -> AnnotationSet:
-        """The exam's current (not deleted) annotations and interpretations."""
+        """The exam's current (not deleted) annotations and interpretations.
+
+        A damaged row is left out (logged; :meth:`load_checked` returns why), the rest loads."""
+        doc, problems = self.load_checked(exam_id)
+        for p in problems:
+            log.warning("exam #%d: %s", exam_id, p)
+        return doc
+
+    def load_checked(self, exam_id: int) -> tuple[AnnotationSet, list[str]]:
+        """:meth:`load`, and one reason per stored annotation or interpretation left out as damaged."""
         self.store.get_exam(exam_id)  # clear error for an unknown exam
         with _sql("load the exam's annotations"), self.store.read_tx() as conn:
             rows = conn.execute(
-                "SELECT data FROM annotations WHERE exam_id = ? AND deleted_at IS NULL "
+                "SELECT id, data FROM annotations WHERE exam_id = ? AND deleted_at IS NULL "
                 "ORDER BY position, rowid",
                 (exam_id,),
             ).fetchall()
             irows = conn.execute(
-                "SELECT data FROM interpretations WHERE exam_id = ? AND deleted_at IS NULL "
-                "ORDER BY item_id, frame_index",
+                "SELECT item_id, frame_index, data FROM interpretations WHERE exam_id = ? "
+                "AND deleted_at IS NULL ORDER BY item_id, frame_index",
                 (exam_id,),
             ).fetchall()
+        problems: list[str] = []
+        anns, seen = [], set()
+        for r in rows:
+            try:
+                ann = Annotation.from_dict(_row_object(r["data"]))
+                if ann.id in seen:
+                    raise BadValue(f"second annotation with id {ann.id}")
+            except _ROW_ERRORS as exc:
+                problems.append(f"annotation {str(r['id'])[:40]} is damaged and was left out ({exc})")
+                continue
+            seen.add(ann.id)
+            anns.append(ann)
+        interps, frames = [], set()
+        for r in irows:
+            try:
+                interp = Interpretation.from_dict(_row_object(r["data"]))
+                if interp.frame in frames:
+                    raise BadValue("second interpretation of the same frame")
+            except _ROW_ERRORS as exc:
+                problems.append(f"interpretation of item #{r['item_id']} frame {r['frame_index']} is damaged "
+                                f"and was left out ({exc})")
+                continue
+            frames.add(interp.frame)
+            interps.append(interp)
         try:
-            anns = [Annotation.from_dict(json.loads(r["data"])) for r in rows]
-            interps = [Interpretation.from_dict(json.loads(r["data"])) for r in irows]
-        except (AnnotationError, ValueError) as exc:
+            return AnnotationSet(anns, interps), problems
+        except (AnnotationError, ValueError, TypeError) as exc:
             raise StorageError(f"The stored annotations of exam #{exam_id} are damaged: {exc}") from exc
-        return AnnotationSet(anns, interps)
 
     def audit_entries(self, exam_id: int | None = None) -> list[AuditEntry]:
         """All entries in chain order, or those of one exam (a subsequence of the chain)."""

@@ -29,7 +29,7 @@ from fada_desk.core.errors import StorageError
 from fada_desk.core.fileio import fsync_dir
 from fada_desk.storage._locks import OwnerLock
 from fada_desk.storage.capture import ItemCapture
-from fada_desk.storage.database import backup_before_upgrade, connect
+from fada_desk.storage.database import backup_before_upgrade, check_existing, connect
 from fada_desk.storage.integrity import LOCKS_DIR
 from fada_desk.storage.items import ItemAccess
 from fada_desk.storage.migrations import LATEST_VERSION, migrate, schema_version
@@ -52,6 +52,10 @@ class ExamStore(PatientExamRecords, ItemCapture, ItemAccess):
     @classmethod
     def open(cls, path: Path | str | None = None) -> ExamStore:
         """Open (creating or upgrading) the store; default ``user_data_dir()/exams.sqlite3``.
+
+        An existing file must pass ``PRAGMA quick_check`` and be a fada_desk
+        store, else StorageError and the file is left exactly as it was (no
+        journal switch, migration or checkpoint ever touches it).
 
         ``path`` may also be a directory (existing, or a new path without a file
         suffix), which then holds ``exams.sqlite3``.
@@ -77,6 +81,7 @@ class ExamStore(PatientExamRecords, ItemCapture, ItemAccess):
         wconn: sqlite3.Connection | None = None
         owner: OwnerLock | None = None
         try:
+            check_existing(db_path)  # nothing below runs on a file that could not be read
             wconn = connect(db_path, readonly=False)
             mode = wconn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() != "wal":  # e.g. a network share without shared memory
@@ -92,7 +97,7 @@ class ExamStore(PatientExamRecords, ItemCapture, ItemAccess):
         except StorageError:
             cls._abort_open(wconn, owner)
             raise
-        except (sqlite3.Error, OSError) as exc:
+        except (sqlite3.Error, OSError, UnicodeDecodeError) as exc:
             cls._abort_open(wconn, owner)
             raise StorageError(describe(exc, f"open the exam store {db_path}")) from exc
         return store

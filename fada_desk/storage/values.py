@@ -47,16 +47,6 @@ def ts_text(value: dt.datetime) -> str:
     return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def parse_ts(text: str | None) -> dt.datetime | None:
-    if text is None:
-        return None
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def parse_date(text: str | None) -> dt.date | None:
-    return dt.date.fromisoformat(text) if text else None
-
-
 def as_date(value: object, what: str) -> dt.date | None:
     """A date from a date, datetime or ISO text; None for empty; StorageError otherwise."""
     if value is None or value == "":
@@ -76,8 +66,17 @@ def as_date(value: object, what: str) -> dt.date | None:
 # ----------------------------------------------------------------------------- text
 
 def fold(text: object) -> str:
-    """Case-folded text (the SQL function ``fold`` used for searching)."""
-    return str(text).casefold() if text is not None else ""
+    """Case-folded text (the SQL function ``fold`` used for searching).
+
+    Searches pass columns as BLOBs (``fold(CAST(col AS BLOB))``): text that is
+    not valid UTF-8 (a damaged row) is then folded with replacement characters
+    instead of failing the whole query.
+    """
+    if text is None:
+        return ""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return str(text).casefold()
 
 
 def like_pattern(term: str) -> str:
@@ -153,6 +152,8 @@ def meta_json(*parts: dict[str, Any] | None) -> str:
 
 def describe(exc: BaseException, action: str) -> str:
     """One user-facing line for a low-level failure."""
+    if isinstance(exc, UnicodeDecodeError):  # SQLite's error message quoted damaged bytes
+        return f"The exam store database is damaged: could not {action} (unreadable text in the database)."
     text = " ".join(str(exc).split())
     low = text.lower()
     err = getattr(exc, "errno", None)
@@ -177,7 +178,7 @@ def guard(action: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
                 return fn(*args, **kwargs)
             except StorageError:
                 raise
-            except (sqlite3.Error, OSError) as exc:
+            except (sqlite3.Error, OSError, UnicodeDecodeError) as exc:
                 raise StorageError(describe(exc, action)) from exc
 
         return wrapper

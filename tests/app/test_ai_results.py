@@ -20,6 +20,7 @@ from fada_desk.app.ai_results import (
 )
 from fada_desk.app.analysis import AnalysisModel, AnalysisRun
 from fada_desk.app.analysis_keeper import AnalysisKeeper
+from fada_desk.app.analysis_runs import DuplicateChoice
 from fada_desk.app.review_session import ReviewSession
 from fada_desk.core.cancel import CancelToken, drive
 from fada_desk.core.errors import FadaError
@@ -45,8 +46,8 @@ def test_import_reads_back_and_asks_before_replacing_a_reviewed_interpretation(s
         s.push(SetFieldStatus(s.doc, frame, "image_quality", "rejected"))
     assert is_reviewed(stored_ai(store, exam.id, frame).interpretation)
     with pytest.raises(NeedsConfirmation, match=f"capture #{item.id} was already reviewed"):
-        import_into_store(store, exam.id, frame, analysis_dict(), "run-2", OPERATOR, False)
-    again = import_into_store(store, exam.id, frame, analysis_dict(), "run-2", OPERATOR, True)
+        import_into_store(store, exam.id, frame, analysis_dict(), "run-2", OPERATOR, False, "keep")
+    again = import_into_store(store, exam.id, frame, analysis_dict(), "run-2", OPERATOR, True, "keep")
     assert len(again) == 4 and len(stored_ai(store, exam.id, frame).annotations) == 8
     actions = [e.action for e in ReviewStore(store).audit_entries(exam.id)]
     assert actions.count(AI_OUTPUT) == 2 and ReviewStore(store).verify_audit().ok
@@ -70,7 +71,8 @@ class StoreHost:
 
     def store_analysis(self, target: AITarget, analysis: Mapping[str, Any], analysis_id: str,
                        replace_reviewed: bool, done: Callable[[Any], None],
-                       failed: Callable[[BaseException], None]) -> bool:
+                       failed: Callable[[BaseException], None],
+                       duplicates: DuplicateChoice = DuplicateChoice.ASK) -> bool:
         if self.shut_down:
             raise RuntimeError("job runner is shut down")
         if target.frame_ref is None or target.exam_id is None:
@@ -78,7 +80,7 @@ class StoreHost:
         self.calls.append((target.item_id, [p["phase"] for p in analysis["phases"]], replace_reviewed))
         try:
             ids = import_into_store(self.store, target.exam_id, target.frame_ref, analysis, analysis_id,
-                                    OPERATOR, replace_reviewed)
+                                    OPERATOR, replace_reviewed, duplicates)
         except FadaError as err:
             failed(err)
         else:
@@ -133,7 +135,7 @@ def test_replacing_a_reviewed_interpretation_is_asked_then_stored(store: Any, ex
     host = StoreHost(store)
     keeper = AnalysisKeeper(host)
     questions: list[tuple[Any, ...]] = []
-    keeper.confirm.connect(lambda run, doc, start, text: questions.append((run, doc, start, text)))
+    keeper.confirm.connect(lambda request, text: questions.append((request, text)))
     failures: list[str] = []
     keeper.failed.connect(failures.append)
     target = AITarget(dark_frame(800, 540), f"Capture #{item.id}", "", 0, item.id, exam.id)
@@ -143,9 +145,9 @@ def test_replacing_a_reviewed_interpretation_is_asked_then_stored(store: Any, ex
         s.push(SetFieldStatus(s.doc, FrameRef(item.id), "imaging_plane", "accepted"))
     _m, second, _s = _analyse(target)
     assert keeper.store_increment(second) is True
-    ((run, doc, start, text),) = questions
-    assert run is second and start == 0 and "already reviewed" in text and not second.stored
-    assert keeper.store(second, doc, start, True) and second.stored
+    ((request, text),) = questions
+    assert request.run is second and request.start == 0 and "already reviewed" in text and not second.stored
+    assert keeper.answer(request, replace_reviewed=True) and second.stored
     interp = stored_ai(store, exam.id, FrameRef(item.id)).interpretation
     assert interp.values["imaging_plane"].status is ReviewStatus.PENDING and failures == []
 

@@ -6,7 +6,7 @@ the frame on screen, the captured item under review, the exam store, the
 review dock's session. It listens to ``itemSaved`` (a capture of the analysed
 frozen frame takes the analysis along) and to the window's Close event, where
 it cancels a run and stores what finished *before* the window stops its store
-worker.
+worker. When an exam is opened the chat shows the conversation kept with it.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ class AIDock(QDockWidget):
             window.tabifyDockWidget(review, self)
             review.raise_()
         window.itemSaved.connect(self.panel.item_captured)
+        window.examChanged.connect(self.panel.chat_keeper.exam_changed)  # the chat kept with the exam
         self._watcher = _CloseWatcher(self.panel, self)
         window.installEventFilter(self._watcher)
 

@@ -13,7 +13,10 @@ Storing and reading back are :mod:`fada_desk.app.ai_results`
 under review, the whole analysis in the audit trail). If the window has a
 review session open on the exam (the review editor), the import runs on that
 session on the GUI thread (its document is GUI-owned and the editor redraws
-from it); otherwise a short-lived session does it on the store worker.
+from it); otherwise a short-lived session does it on the store worker. The same
+goes for the chat kept with the exam (:mod:`fada_desk.app.chat`). The AI runs on
+the frame under review (:func:`~fada_desk.app.analysis_runs.frame_runs`) are read
+from the dock's document, and a hidden run is hidden in its editor too.
 """
 
 from __future__ import annotations
@@ -30,8 +33,13 @@ from fada_desk.app.ai_results import (
     stored_ai,
     stored_from_doc,
 )
+from fada_desk.app.analysis_runs import DuplicateChoice, RunSummary, frame_runs
+from fada_desk.app.chat import ChatMessage, load_conversation, record_chat, record_chat_in_store
 from fada_desk.core.review_types import FrameRef
 from fada_desk.core.errors import FadaError
+
+Done = Callable[[Any], None]
+Failed = Callable[[BaseException], None]
 
 
 class AIHost(Protocol):
@@ -49,9 +57,24 @@ class AIHost(Protocol):
         """True when a review editor on the view draws the stored annotations of ``frame``."""
 
     def store_analysis(self, target: AITarget, analysis: Mapping[str, Any], analysis_id: str,
-                       replace_reviewed: bool, done: Callable[[Any], None],
-                       failed: Callable[[BaseException], None]) -> bool:
+                       replace_reviewed: bool, done: Done, failed: Failed,
+                       duplicates: DuplicateChoice = DuplicateChoice.ASK) -> bool:
         """Store (part of) an analysis of a captured frame; False if the target is not in an exam."""
+
+    def frame_runs(self, frame: FrameRef) -> list[RunSummary]:
+        """The AI runs with items on ``frame`` (empty when the host cannot tell)."""
+
+    def set_hidden_runs(self, ids: frozenset[str]) -> None:
+        """The review editor does not draw the items of these runs."""
+
+    def exam_id(self) -> int | None:
+        """The open exam (where the chat is kept), None without one."""
+
+    def record_chat(self, exam_id: int, msg: ChatMessage, failed: Failed) -> bool:
+        """Keep a chat message with exam ``exam_id``; False if it cannot be kept."""
+
+    def load_chat(self, exam_id: int, done: Done, failed: Failed) -> bool:
+        """Read the conversation kept with exam ``exam_id`` (``done(list[ChatMessage])``)."""
 
     def load_stored(self, frame: FrameRef, done: Callable[[StoredAI], None],
                     failed: Callable[[BaseException], None]) -> bool:
@@ -87,8 +110,23 @@ class ViewHost:
         return False
 
     def store_analysis(self, target: AITarget, analysis: Mapping[str, Any], analysis_id: str,
-                       replace_reviewed: bool, done: Callable[[Any], None],
-                       failed: Callable[[BaseException], None]) -> bool:
+                       replace_reviewed: bool, done: Done, failed: Failed,
+                       duplicates: DuplicateChoice = DuplicateChoice.ASK) -> bool:
+        return False
+
+    def frame_runs(self, frame: FrameRef) -> list[RunSummary]:
+        return []
+
+    def set_hidden_runs(self, ids: frozenset[str]) -> None:
+        pass
+
+    def exam_id(self) -> int | None:
+        return None
+
+    def record_chat(self, exam_id: int, msg: ChatMessage, failed: Failed) -> bool:
+        return False
+
+    def load_chat(self, exam_id: int, done: Done, failed: Failed) -> bool:
         return False
 
     def load_stored(self, frame: FrameRef, done: Callable[[StoredAI], None],
@@ -188,8 +226,8 @@ class MainWindowHost:
         return op
 
     def store_analysis(self, target: AITarget, analysis: Mapping[str, Any], analysis_id: str,
-                       replace_reviewed: bool, done: Callable[[Any], None],
-                       failed: Callable[[BaseException], None]) -> bool:
+                       replace_reviewed: bool, done: Done, failed: Failed,
+                       duplicates: DuplicateChoice = DuplicateChoice.ASK) -> bool:
         frame = target.frame_ref
         exam = self.window.exam
         if frame is None or exam is None or getattr(exam, "id", None) != target.exam_id:
@@ -197,7 +235,7 @@ class MainWindowHost:
         session = self._session(target.exam_id)
         if session is not None:  # the review editor's own session: GUI thread, it redraws itself
             try:
-                ids = import_into_session(session, frame, analysis, analysis_id, replace_reviewed)
+                ids = import_into_session(session, frame, analysis, analysis_id, replace_reviewed, duplicates)
             except FadaError as err:
                 failed(err)
             else:
@@ -205,8 +243,45 @@ class MainWindowHost:
             return True
         exam_id, operator, doc = int(exam.id), self._operator(), dict(analysis)
         h = self.window.store_call(
-            lambda store: import_into_store(store, exam_id, frame, doc, analysis_id, operator, replace_reviewed),
-            "store-ai-result")
+            lambda store: import_into_store(store, exam_id, frame, doc, analysis_id, operator, replace_reviewed,
+                                            duplicates), "store-ai-result")
+        h.result.connect(done)
+        h.error.connect(failed)
+        return True
+
+    # -- AI runs on the frame, the chat ---------------------------------------------------
+    def frame_runs(self, frame: FrameRef) -> list[RunSummary]:
+        exam = self.window.exam
+        session = self._session(int(exam.id)) if exam is not None else None
+        return frame_runs(session.doc, frame) if session is not None else []
+
+    def set_hidden_runs(self, ids: frozenset[str]) -> None:
+        editor = getattr(self._dock(), "editor", None)
+        if editor is not None and getattr(editor, "hidden_runs", None) != ids:
+            editor.set_hidden_runs(ids)
+
+    def exam_id(self) -> int | None:
+        exam = self.window.exam
+        return int(exam.id) if exam is not None else None
+
+    def record_chat(self, exam_id: int, msg: ChatMessage, failed: Failed) -> bool:
+        session = self._session(exam_id)
+        if session is not None:
+            try:
+                record_chat(session, msg)
+            except FadaError as err:
+                failed(err)
+            return True
+        exam = self.window.exam
+        operator = self._operator() if exam is not None and int(exam.id) == exam_id else ""
+        if not operator:
+            return False
+        h = self.window.store_call(lambda store: record_chat_in_store(store, exam_id, operator, msg), "keep-chat")
+        h.error.connect(failed)
+        return True
+
+    def load_chat(self, exam_id: int, done: Done, failed: Failed) -> bool:
+        h = self.window.store_call(lambda store: load_conversation(store, exam_id), "load-chat")
         h.result.connect(done)
         h.error.connect(failed)
         return True

@@ -11,7 +11,8 @@ Why a second, read-only layer at all: a frozen *live* frame is not in the
 exam yet, so there is nothing for the review editor to edit; and while an
 analysis runs, phases are drawn as they finish. Once a result is stored in
 the exam and the review editor shows that frame, the panel hides this layer
-(the editor draws the very same annotations, editable).
+(the editor draws the very same annotations, editable). The items of hidden AI
+runs (:meth:`AIOverlay.set_hidden`) are not drawn.
 """
 
 from __future__ import annotations
@@ -65,7 +66,9 @@ class AIOverlay:
     def __init__(self, viewbox: pg.ViewBox) -> None:
         self.viewbox = viewbox
         self._items: list[Any] = []
-        self._annotations: list[Annotation] = []
+        self._annotations: list[Annotation] = []  # drawn
+        self._all: list[Annotation] = []  # given (hidden runs included)
+        self._hidden: frozenset[str] = frozenset()
         self._visible = True
 
     @property
@@ -78,12 +81,16 @@ class AIOverlay:
 
     def set_annotations(self, anns: Iterable[Annotation]) -> None:
         self.clear()
-        for ann in anns:
-            self._add(ann)
+        self._all = list(anns)
+        for ann in self._all:
+            if not (ann.analysis_id and ann.analysis_id in self._hidden):
+                self._add(ann)
 
-    def add(self, anns: Iterable[Annotation]) -> None:
-        for ann in anns:
-            self._add(ann)
+    def set_hidden(self, ids: frozenset[str]) -> None:
+        """Do not draw the items of these AI runs (analysis ids)."""
+        if ids != self._hidden:
+            self._hidden = frozenset(ids)
+            self.set_annotations(self._all)
 
     def _add(self, ann: Annotation) -> None:
         self._annotations.append(ann)
@@ -128,6 +135,7 @@ class AIOverlay:
             self.viewbox.removeItem(item)
         self._items.clear()
         self._annotations.clear()
+        self._all = []
 
     def labels(self) -> list[str]:
         """The annotation labels drawn (tests, status text)."""

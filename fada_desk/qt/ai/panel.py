@@ -3,9 +3,10 @@
 A thin view over the application layer: :class:`~fada_desk.app.analysis.AnalysisModel`
 (the run, its phases, states and messages; autonomous or interpret-first),
 :class:`~fada_desk.app.analysis_keeper.AnalysisKeeper` (storing results in the
-exam) and the process model (:mod:`.model_box`). The panel composes the widgets
-(:mod:`.run_views`, :mod:`.result_views`, :mod:`.result_display`), subscribes
-them to the model's events and runs the jobs on its own
+exam; its questions: :mod:`.questions`) and the process model (:mod:`.model_box`).
+The panel composes the widgets (:mod:`.run_views`, :mod:`.result_views`,
+:mod:`.result_display`, the chat :mod:`.chat_pane`, the runs on a capture
+:mod:`.runs_bar`), subscribes them to the model's events and runs the jobs on its own
 :class:`~fada_desk.qt.workers.JobRunner` (one worker thread: model check, lazy
 model load, phases); the GUI thread only receives progress. Cancel stops a run
 within about a second; phases that finished before are kept, drawn and stored.
@@ -16,21 +17,24 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtWidgets import QMessageBox, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QWidget
 
 from fada_desk.app import model_service as M
 from fada_desk.app.ai_results import AITarget
 from fada_desk.app.analysis import AnalysisModel, AnalysisRun, RunMode, RunState
 from fada_desk.app.analysis_keeper import AnalysisKeeper
+from fada_desk.app.analysis_runs import HiddenRuns
+from fada_desk.app.chat import Conversation
 from fada_desk.core.cancel import Progress
 from fada_desk.core.errors import FadaError, error_text
 from fada_desk.inference.fada.results import AnalysisResult, PhaseResult
+from fada_desk.qt.ai.chat_pane import ChatKeeper
 from fada_desk.qt.ai.host import AIHost
 from fada_desk.qt.ai.overlay import AIOverlay
 from fada_desk.qt.ai.result_display import ResultDisplay
-from fada_desk.qt.ai.result_views import InterpretationView, StepsView
-from fada_desk.qt.ai.model_box import ModelBox, close_shared_on_quit
-from fada_desk.qt.ai.run_views import PhaseList, RunControls, StreamView, run_tab
+from fada_desk.qt.ai.model_box import close_shared_on_quit
+from fada_desk.qt.ai.panel_ui import build_widgets
+from fada_desk.qt.ai.questions import StoreQuestions
 from fada_desk.qt.ai.settings_dialog import AISettingsDialog, load_config
 from fada_desk.qt.util import tracked_timer
 from fada_desk.qt.workers import JobHandle, JobRunner
@@ -39,7 +43,7 @@ POLL_MS = 150
 
 
 class AIPanel(QWidget):
-    """Model status, run/cancel, per-phase progress, streamed text, interpretation, next steps."""
+    """Model status, run/cancel, per-phase progress, streamed text, chat, interpretation, next steps."""
 
     stateChanged = Signal(str)  # noqa: N815 - Qt naming
     resultReady = Signal(object)  # noqa: N815 - AnalysisResult (complete or what finished)
@@ -60,10 +64,13 @@ class AIPanel(QWidget):
         self.overlay = AIOverlay(host.view.viewbox)
         self.model = AnalysisModel()
         self.keeper = AnalysisKeeper(host)
+        self.hidden = HiddenRuns()  # AI runs not drawn (here and in the review editor)
+        self.conversation = Conversation()
         self._job: JobHandle | None = None
-        self._confirm: QMessageBox | None = None
         self._closed = False
         self._build_ui()
+        self.questions = StoreQuestions(self, self.keeper, self._message)
+        self.chat_keeper = ChatKeeper(host, self.conversation, self.chat)
         self.display = ResultDisplay(host, self.model, self.overlay, self.results, lambda: self.running,
                                      self._show_mapping)
         self._subscribe()
@@ -77,39 +84,17 @@ class AIPanel(QWidget):
 
     # ------------------------------------------------------------------ UI
     def _build_ui(self) -> None:
-        self.model_box = mb = ModelBox(self.service, self.runner, self.settings)
-        self.controls = rc = RunControls()
-        self.phase_list, self.stream = PhaseList(self.model.phases), StreamView()
-        self.results, self.steps = res, st = InterpretationView(), StepsView()
-        # the widgets others look for (tests, screenshots)
-        self.model_label, self.device_label = mb.model_label, mb.device_label
-        self.target_label, self.state_label = rc.target_label, rc.state_label
-        self.autonomous_button, self.interpret_button = rc.autonomous_button, rc.interpret_button
-        self.cancel_button = rc.cancel_button
-        self.classification_label, self.mapping_label, self.interp_note = (
-            res.classification_label, res.mapping_label, res.note)
-        self.step_detect, self.step_segment = st.step_detect, st.step_segment
-        self.step_keypoints = st.step_keypoints
-        self.run_selected_button = st.run_selected_button
-
-        mb.settings_button.clicked.connect(self.open_settings)
-        mb.recheck_button.clicked.connect(lambda: self.check_model())
-        mb.changed.connect(self._refresh_model)
-        mb.failed.connect(lambda text: self._message(text, error=True))
+        build_widgets(self)  # the views, under the names others look for (tests, screenshots)
+        self.model_box.settings_button.clicked.connect(self.open_settings)
+        self.model_box.recheck_button.clicked.connect(lambda: self.check_model())
+        self.model_box.changed.connect(self._refresh_model)
+        self.model_box.failed.connect(lambda text: self._message(text, error=True))
         self.autonomous_button.clicked.connect(lambda: self.run_autonomous())
         self.interpret_button.clicked.connect(lambda: self.run_interpret())
         self.cancel_button.clicked.connect(self.cancel)
         self.run_selected_button.clicked.connect(lambda: self.run_selected())
-        self.tabs = QTabWidget()
-        self.tabs.setObjectName("aiTabs")
-        self.tabs.addTab(run_tab(self.phase_list, self.stream), "Progress")
-        self.tabs.addTab(self.results, "Interpretation")
-        self.tabs.addTab(self.steps, "Next step")
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(4, 4, 4, 4)
-        lay.addWidget(self.model_box)
-        lay.addWidget(self.controls)
-        lay.addWidget(self.tabs, 1)
+        self.chat.submitted.connect(lambda text: self.run_chat(text))
+        self.chat.cancelRequested.connect(self.cancel)
         self._refresh_model()
 
     def _subscribe(self) -> None:
@@ -123,8 +108,10 @@ class AIPanel(QWidget):
         m.annotations_changed.connect(self.display.draw_run)
         k.stored.connect(self._on_stored)
         k.failed.connect(lambda text: self._message(text, error=True))
-        k.confirm.connect(self._ask_replace)
+        k.declined.connect(self.display.declined)
         k.moved.connect(self.display.moved)
+        self.hidden.changed.connect(self.overlay.set_hidden)
+        self.hidden.changed.connect(self.host.set_hidden_runs)
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
         return QSize(320, 640)  # a side panel: leave the width to the image
@@ -172,6 +159,7 @@ class AIPanel(QWidget):
         self.interpret_button.setEnabled(not busy and usable)
         self.run_selected_button.setEnabled(not busy and run is not None and run.can_step)
         self.cancel_button.setEnabled(busy and self.model.state is not RunState.CANCELLING)
+        self.chat.set_busy(busy or not usable, busy and self.model.state is not RunState.CANCELLING)
 
     # ------------------------------------------------------------------ model
     def check_model(self) -> JobHandle | None:
@@ -207,7 +195,8 @@ class AIPanel(QWidget):
             self._message(str(err), error=True)
             return None
 
-    def _start(self, mode: RunMode) -> JobHandle | None:
+    def _ready(self) -> AITarget | None:
+        """The frame to analyse if a run can start now (else None, the reason shown)."""
         if self._closed:
             return None
         if self.running:
@@ -216,12 +205,28 @@ class AIPanel(QWidget):
         if self.service.state.unusable:
             self.model.set_state(RunState.FAILED, self.service.message, error=True)
             return None
-        target = self._target()
+        return self._target()
+
+    def _start(self, mode: RunMode) -> JobHandle | None:
+        target = self._ready()
         if target is None:
             return None
         run = self.model.start(target, mode)
         self.display.displayed = run
         return self._submit(run.job(self.service), run, f"ai-{mode.value}")
+
+    def run_chat(self, text: str) -> JobHandle | None:
+        """A typed request on the frame on screen ("interpret", "detect the brain"), answered in
+        the chat; it continues the pipeline session of the run before it on the same frame."""
+        target = self._ready() if text.strip() else None
+        if target is None:
+            return None
+        run = self.model.start_chat(target, text, self.host.shows)
+        self.display.displayed = run
+        self.tabs.setCurrentWidget(self.chat)
+        h = self._submit(run.chat_job(self.service, text), run, "ai-chat")
+        self.chat_keeper.follow(h, run, text)  # the request, then its answer, in the chat
+        return h
 
     def selected_steps(self) -> list[tuple[str, str]]:
         """(phase, classes) the "Next step" tab asks for, in run order. Raises FadaError if incomplete."""
@@ -238,7 +243,9 @@ class AIPanel(QWidget):
         self.model.phases.tick()
         if self.model_label.text() != self.service.message:  # e.g. another window loaded the model
             self._refresh_model()
-        self.display.follow(self.controls.show_target(self.host))
+        target = self.controls.show_target(self.host)
+        self.display.follow(target)
+        self.runs_bar.follow(self.host, target)
 
     def run_selected(self) -> JobHandle | None:
         """Human in the loop: run the ticked steps on the interpreted frame."""
@@ -321,12 +328,17 @@ class AIPanel(QWidget):
             self.steps.fill(mapping)
 
     # ------------------------------------------------------------------ outcomes
-    def _on_result(self, run: AnalysisRun, res: AnalysisResult) -> None:
+    def _on_result(self, run: AnalysisRun, res: Any) -> None:
+        """``res``: the AnalysisResult, or a chat run's ChatReply."""
         self.controls.set_fraction(1.0)
         self._show_mapping(run)
-        self.model.finished(run, res)
-        if run.mode is RunMode.INTERPRET and res.phase("detect") is None:
-            self.tabs.setCurrentIndex(2)
+        if run.mode is RunMode.CHAT:
+            self.model.answered(run, res)
+            res = run.result
+        else:
+            self.model.finished(run, res)
+            if run.mode is RunMode.INTERPRET and res.phase("detect") is None:
+                self.tabs.setCurrentWidget(self.steps)
         self._after_run(run)
         self.resultReady.emit(res)
 
@@ -362,22 +374,6 @@ class AIPanel(QWidget):
             self.display.update()
         self.storedInExam.emit(ids)
 
-    def _ask_replace(self, run: AnalysisRun, doc: dict[str, Any], start: int, text: str) -> None:
-        box = QMessageBox(QMessageBox.Icon.Question, "Replace the reviewed interpretation?", text,
-                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
-        box.setObjectName("aiReplaceQuestion")
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
-
-        def answered(button: Any) -> None:
-            if box.standardButton(button) == QMessageBox.StandardButton.Yes:
-                self.keeper.store(run, doc, start, True)
-            else:
-                self._message("The new AI interpretation was not stored (the reviewed one is kept).")
-
-        box.buttonClicked.connect(answered)
-        box.open()
-        self._confirm = box
-
     # ------------------------------------------------------------------ shutdown
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop the poll timer, cancel a run (finished phases are stored), wait for the worker."""
@@ -391,8 +387,4 @@ class AIPanel(QWidget):
             self.keeper.store_increment(self.model.run)  # the window's store worker is still running
         self._closed = self.display.closed = self.model_box.closed = True
         self.keeper.close()
-        if self._confirm is not None:
-            try:
-                self._confirm.close()
-            except RuntimeError:
-                pass
+        self.questions.close()

@@ -44,6 +44,14 @@ class ResultDisplay:
         self.target, self.stored_frame = run.target, None
         self.update()
 
+    def declined(self, run: AnalysisRun) -> None:
+        """The user chose not to store ``run``'s new result: it is no longer drawn; what the
+        exam holds for its frame is shown instead."""
+        run.declined = True
+        if self.target is run.target:
+            self.clear()
+        self.displayed = None
+
     def moved(self, run: AnalysisRun) -> None:
         """``run``'s frozen frame was captured: it now targets the capture."""
         self.target = run.target if self.target is not None else None
@@ -67,7 +75,7 @@ class ResultDisplay:
         if self.busy():
             return
         run = self.model.run
-        if run is not None and self.host.shows(run.target):
+        if run is not None and not run.declined and self.host.shows(run.target):
             if self.displayed is not run:
                 self.show_run(run)
             return

@@ -32,6 +32,7 @@ from fada_desk.app.analysis_steps import KEYPOINT_CHOICES, STEP_CLASSES, choose_
 from fada_desk.app.analysis_steps import mapping_text as run_mapping_text
 from fada_desk.app.analysis_steps import stored_mapping_text
 from fada_desk.core import vocabulary as V
+from fada_desk.qt.layout import wrap_rows
 
 NOTE = "AI output: review it before use (Review panel)."
 
@@ -65,7 +66,8 @@ class InterpretationView(QWidget):
         self.table = _read_only_table(len(V.INTERPRETATION_FIELDS), ["Field", "AI interpretation"],
                                       "aiInterpretation")
         self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        self.table.setWordWrap(True)
+        wrap_rows(self.table)  # long answers wrap; rows follow the column width
+        self.table.horizontalHeader().resizeSection(0, self.fontMetrics().horizontalAdvance("Recommendations") + 16)
         for row, (title, _key) in enumerate(V.INTERPRETATION_FIELDS):
             self.table.setItem(row, 0, QTableWidgetItem(title))
             self.table.setItem(row, 1, QTableWidgetItem("–"))
@@ -173,7 +175,9 @@ class StepsView(QWidget):
         d = step_defaults(mapping)
         self.class_table.setRowCount(len(d.classes))
         for row, cls in enumerate(d.classes):
-            name = QTableWidgetItem(cls)
+            name = QTableWidgetItem(V.class_title(cls))  # FADA's name; the code is the data
+            name.setData(Qt.ItemDataRole.UserRole, cls)
+            name.setToolTip(f"{V.class_title(cls)} — code {cls}")
             name.setIcon(_swatch(cls))
             name.setFlags(Qt.ItemFlag.ItemIsEnabled)
             self.class_table.setItem(row, 0, name)
@@ -189,7 +193,7 @@ class StepsView(QWidget):
 
     def _ticked(self, col: int) -> list[str]:
         t = self.class_table
-        return [t.item(r, 0).text() for r in range(t.rowCount())
+        return [t.item(r, 0).data(Qt.ItemDataRole.UserRole) for r in range(t.rowCount())
                 if t.item(r, col).checkState() == Qt.CheckState.Checked]
 
     def selected_steps(self) -> list[tuple[str, str]]:
@@ -203,7 +207,7 @@ class StepsView(QWidget):
         col = 1 if phase == "detect" else 2
         wanted = set(classes)
         for r in range(self.class_table.rowCount()):
-            cls = self.class_table.item(r, 0).text()
+            cls = self.class_table.item(r, 0).data(Qt.ItemDataRole.UserRole)
             self.class_table.item(r, col).setCheckState(
                 Qt.CheckState.Checked if cls in wanted else Qt.CheckState.Unchecked)
         (self.step_detect if phase == "detect" else self.step_segment).setChecked(bool(wanted))

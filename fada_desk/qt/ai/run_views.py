@@ -106,6 +106,8 @@ class PhaseList(QTreeWidget):
         self.setRootIsDecorated(False)
         self.setUniformRowHeights(True)
         self.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for col in (1, 2):  # "done (warnings)" is never cut: the phase name gives way
+            self.header().setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         self.setMaximumHeight(150)
         self.board = board
         self._items: dict[str, QTreeWidgetItem] = {}

@@ -1,7 +1,9 @@
 """The list of annotations on the shown frame, with review actions and relabelling.
 
 One row per annotation: label, kind, where it came from (AI / AI, edited /
-manual) and its review status. The row selection follows the editor's
+manual) and its review status. A class is listed by FADA's full name with a
+swatch of its colour ("Abdomen (AB)"; the image keeps the short code), in the
+palette's text colour so that yellow and pink classes stay readable. The row selection follows the editor's
 selection both ways. Accept, reject, accept all, delete and the drawing tools
 are the editor's own actions (same shortcuts, same enabled state); the label
 box offers FADA's class names and takes free text; Enter applies it to the
@@ -28,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from fada_desk.core.annotations import Annotation
 from fada_desk.core.review_doc import Change
-from fada_desk.core.vocabulary import ALL_CLASSES_SORTED
+from fada_desk.core.vocabulary import ALL_CLASSES_SORTED, class_title
 from fada_desk.qt.review import style
 from fada_desk.qt.review.editor import AnnotationEditor
 from fada_desk.qt.review.undo import subscribe_while_alive
@@ -52,13 +54,16 @@ class AnnotationPanel(QWidget):
         self.tree.setRootIsDecorated(False)
         self.tree.setUniformRowHeights(True)
         self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for col in range(1, len(COLUMNS)):  # short words: the class names get the rest
+            self.tree.header().setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.itemSelectionChanged.connect(self._on_row_selected)
 
         self.label_box = QComboBox()
         self.label_box.setObjectName("labelBox")
         self.label_box.setEditable(True)
         self.label_box.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        self.label_box.addItems(list(ALL_CLASSES_SORTED))
+        for code in sorted(ALL_CLASSES_SORTED, key=lambda c: class_title(c).lower()):
+            self.label_box.addItem(style.swatch(code), class_title(code), code)
         self.label_box.setCurrentIndex(-1)
         self.label_box.setToolTip("FADA class or free text. Enter relabels the selected annotation "
                                   "(or names the next shape you draw).")
@@ -126,16 +131,16 @@ class AnnotationPanel(QWidget):
         self.relabel_button.setEnabled(self.editor.selected_id is not None)
 
     def _row(self, ann: Annotation) -> QTreeWidgetItem:
-        item = QTreeWidgetItem([ann.label or ann.kind, ann.kind, style.PROVENANCE_TEXT[ann.provenance],
-                                style.STATUS_TEXT[ann.status]])
+        item = QTreeWidgetItem([class_title(ann.label) if ann.label else ann.kind, ann.kind,
+                                style.PROVENANCE_TEXT[ann.provenance], style.STATUS_TEXT[ann.status]])
         item.setData(0, ID_ROLE, ann.id)
-        item.setForeground(0, QBrush(style.qcolor(ann)))
+        item.setIcon(0, style.swatch_of(ann))  # the class colour as a swatch, the text in the palette's
         item.setForeground(3, QBrush(style.STATUS_COLORS[ann.status]))
         if ann.ai_original:
             orig = ann.ai_original
             item.setToolTip(2, f"AI original: {orig.get('label', '')} {orig.get('geometry')}")
-        if ann.measure:
-            item.setToolTip(0, f"Measured as {ann.measure}")
+        tip = f"{class_title(ann.label)} — code {ann.label}" if ann.label else ann.kind
+        item.setToolTip(0, tip + (f"; measured as {ann.measure}" if ann.measure else ""))
         return item
 
     def row_ids(self) -> list[str]:
@@ -163,7 +168,7 @@ class AnnotationPanel(QWidget):
         self.relabel_button.setEnabled(ann_id is not None)
         ann = self.editor.selected
         if ann is not None:
-            self.label_box.setEditText(ann.label)
+            self.label_box.setEditText(ann.label)  # the code, as stored (the list spells it out)
 
     def _on_row_selected(self) -> None:
         rows = self.tree.selectedItems()
@@ -172,9 +177,15 @@ class AnnotationPanel(QWidget):
             self.editor.select(ann_id)
 
     # ------------------------------------------------------------------ relabel
+    def label_code(self, text: str) -> str:
+        """The label for what the box shows: a class's code for its listed name, else the text."""
+        text = text.strip()
+        i = self.label_box.findText(text, Qt.MatchFlag.MatchFixedString)  # case-insensitive
+        return str(self.label_box.itemData(i)) if i >= 0 and text else text
+
     def apply_label(self) -> bool:
         """Relabel the selected annotation with the label box text (or set the default label)."""
-        text = self.label_box.currentText().strip()
+        text = self.label_code(self.label_box.currentText())
         if self.editor.selected_id is None:
             self.editor.default_label = text
             if text:

@@ -12,6 +12,13 @@ autosaved and audited under the exam's operator) and an
 Other panels that produce review content (the AI panel) must go through
 :attr:`ReviewDock.session` (``session.import_analysis``): one session per exam,
 so the editor shows the new items at once and undo/audit stay consistent.
+
+The review actions (:attr:`ReviewDock.review_actions`: accept, reject, delete,
+undo, the drawing tools) belong to the window for its whole life, with window
+shortcuts; each exam's editor is bound to them. The export dialog warns about AI
+items still pending review; its "Review them" comes back here
+(:meth:`ReviewDock.review_pending`), which asks the window to show that capture
+(:attr:`ReviewDock.showFrameRequested`) and selects its first pending item.
 """
 
 from __future__ import annotations
@@ -19,16 +26,17 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QStackedWidget, QVBoxLayout, QWidget
 
-from fada_desk.core.review_types import FrameRef
-from fada_desk.app.export import ExamExport
+from fada_desk.core.review_types import FrameRef, ReviewStatus
+from fada_desk.app.export import ExamExport, ReviewCount
 from fada_desk.app.review_session import open_review, reviewer
 from fada_desk.core.calibration import Calibration
 from fada_desk.core.errors import FadaError
 from fada_desk.qt.review.editor import AnnotationEditor
+from fada_desk.qt.review.editor_actions import ReviewActions
 from fada_desk.qt.review.export_dialog import ExportDialog
 from fada_desk.qt.review.undo import UndoAdapter
 from fada_desk.qt.review.workspace import ReviewPanel
@@ -42,6 +50,8 @@ IDLE_TEXT = ("Open or create an exam, then click a capture in the strip below to
 
 class ReviewDock(QDockWidget):
     """The "Review" dock of the main window (see the module docstring for the hooks)."""
+
+    showFrameRequested = Signal(object)  # noqa: N815 - a FrameRef the window should show for review
 
     def __init__(self, view: Any, window: QMainWindow, operator_fallback: str = "") -> None:
         super().__init__("Review", window)
@@ -59,6 +69,9 @@ class ReviewDock(QDockWidget):
         self.runner = JobRunner(max_threads=1, parent=self)
         self._cal_cache: dict[int, Calibration | None] = {}
         self._shown: tuple[FrameRef, tuple[int, int]] | None = None
+        self._select_pending_on: FrameRef | None = None
+        #: the window's review actions (window shortcuts), bound to the open exam's editor
+        self.review_actions = ReviewActions(window, self)
 
         self.message = QLabel(IDLE_TEXT)
         self.message.setObjectName("reviewDockMessage")
@@ -133,9 +146,7 @@ class ReviewDock(QDockWidget):
             return False
         self.session = session
         self.undo = UndoAdapter(self.session, self)
-        self.editor = AnnotationEditor(self.view, self.undo, shortcut_host=self.view, parent=self)
-        for a in self.editor.actions():  # shortcuts also work with the focus in the dock
-            self.addAction(a)
+        self.editor = AnnotationEditor(self.view, self.undo, parent=self, actions=self.review_actions)
         self.panel = ReviewPanel(self.editor, self.calibration_for, self._ga_days)
         self.stack.addWidget(self.panel)
         self.stack.setCurrentWidget(self.panel)
@@ -153,8 +164,6 @@ class ReviewDock(QDockWidget):
         if self.editor is not None:
             self.editor.set_frame(None)
             self.editor.detach()
-            for a in self.editor.actions():
-                self.removeAction(a)
         if self.panel is not None:
             self.stack.removeWidget(self.panel)
             self.panel.deleteLater()
@@ -201,6 +210,8 @@ class ReviewDock(QDockWidget):
         self.editor.set_frame(ref, size if ref is not None else None)
         if entering and self.isVisible():
             self.raise_()  # reviewing a capture: bring the review tab forward
+        if ref is not None and ref == self._select_pending_on:
+            self._select_first_pending()
 
     @property
     def frame(self) -> FrameRef | None:
@@ -234,14 +245,41 @@ class ReviewDock(QDockWidget):
             self.export_dialog.raise_()
             return self.export_dialog
         dlg = ExportDialog(ExamExport(self.store, self.exam.id).job, self.runner, None, self.session.operator,
-                           before_export=self.session.flush, parent=self.window_)
+                           before_export=self.session.flush, parent=self.window_,
+                           review=ReviewCount(self.store, self.exam.id, self.session.doc))
         dlg.exported.connect(self._exported)
+        dlg.reviewRequested.connect(self.review_pending)
         self.export_dialog = dlg
         dlg.open()
         return dlg
 
     def _exported(self, paths: list) -> None:
         self._show_message(f"Exported {len(paths)} file(s).")
+
+    def review_pending(self, frame: object) -> None:
+        """Back from the export dialog to review ``frame`` (a FrameRef with pending AI items):
+        the window is asked to show it, then its first pending item is selected (A / R)."""
+        self.show()
+        self.raise_()
+        if not isinstance(frame, FrameRef) or self.editor is None:
+            self._show_message("Click a capture in the strip to review its AI items.")
+            return
+        self._select_pending_on = frame
+        if frame == self.frame:
+            self._select_first_pending()
+        else:
+            self.showFrameRequested.emit(frame)
+
+    def _select_first_pending(self) -> None:
+        self._select_pending_on = None
+        if self.editor is None:
+            return
+        pending = [a for a in self.editor.annotations() if a.status is ReviewStatus.PENDING]
+        if pending:
+            self.editor.select(pending[0].id)
+            self._show_message("Accept (A) or reject (R) each AI item; Ctrl+Shift+A accepts all on the frame.")
+        elif self.panel is not None:
+            self.panel.setCurrentWidget(self.panel.interpretation)  # pending values of the interpretation
 
     # ------------------------------------------------------------------ messages
     def _status(self) -> Any:

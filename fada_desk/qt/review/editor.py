@@ -14,11 +14,17 @@ gesture (a token), each ``sigRegionChanged`` pushes a command carrying it
 (the core stack merges them into one step), ``sigRegionChangeFinished``
 closes the gesture and the step is persisted. So a whole drag is one undo.
 
-Keys (on the view; also as actions for menus and toolbars): Del delete
-(the selected polygon vertex if one is selected), A accept, R reject,
-Ctrl+Shift+A accept everything pending on this frame, Ctrl+Z / Ctrl+Y undo /
-redo, B / P / E / C box, polygon, ellipse, caliper tool, Esc cancel the tool
-(or clear the selection), Enter / Backspace finish / shorten a polygon being drawn.
+Keys (the actions of :class:`~fada_desk.qt.review.editor_actions.ReviewActions`,
+window shortcuts): Del delete (the selected polygon vertex or keypoint if one is
+selected), A accept, R reject, Ctrl+Shift+A accept everything pending on this
+frame, Ctrl+Z / Ctrl+Y undo / redo, B / P / E / C box, polygon, ellipse, caliper
+tool; on the view: Esc cancel the tool (or clear the selection), Enter / Backspace
+finish / shorten a polygon being drawn.
+
+Points: double-click a polygon's edge to insert a vertex; double-click on or near a
+selected keypoint set to add a landmark there (where it lengthens the line least),
+or "Add point here" in its context menu; right-click a vertex / landmark (or select
+it and press Del) to remove it. Each is one undoable command.
 """
 
 from __future__ import annotations
@@ -26,17 +32,19 @@ from __future__ import annotations
 from typing import Any
 
 import pyqtgraph as pg
+from pyqtgraph.graphicsItems.ROI import Handle
 from PySide6.QtCore import QObject, QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QWidget
 
-from fada_desk.app.annotation_edits import TOOL_HINTS, TOOL_TITLES, drag_step, drawn_annotation
-from fada_desk.core.annotations import MEASURES, Annotation, Polygon
+from fada_desk.app.annotation_edits import TOOL_HINTS, TOOL_TITLES, add_keypoint, drag_step, drawn_annotation
+from fada_desk.core.annotations import MEASURES, Annotation, Keypoints, Polygon
 from fada_desk.core.review_doc import Change
 from fada_desk.core.review_types import AnnotationError, FrameRef, ReviewStatus
 from fada_desk.core.annotation_commands import (
     AddAnnotation,
     DeleteAnnotations,
+    DeleteKeypoint,
     DeleteVertex,
     InsertVertex,
     Relabel,
@@ -45,13 +53,7 @@ from fada_desk.core.annotation_commands import (
 )
 from fada_desk.core.interpretation_commands import AcceptAll
 from fada_desk.qt.review import style
-from fada_desk.qt.review.editor_actions import (
-    EditorKeys,
-    all_actions,
-    build_actions,
-    context_menu,
-    update_actions,
-)
+from fada_desk.qt.review.editor_actions import EditorKeys, ReviewActions, context_menu
 from fada_desk.qt.review.items import CaliperItem, PolygonItem, make_item
 from fada_desk.qt.review.tools import ToolLayer
 from fada_desk.qt.review.undo import UndoAdapter, subscribe_while_alive
@@ -68,7 +70,9 @@ class AnnotationEditor(QObject):
     message = Signal(str)  # a hint or an error for the status bar
 
     def __init__(self, view: Any, undo: UndoAdapter, shortcut_host: QWidget | None = None,
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None, actions: ReviewActions | None = None) -> None:
+        """``actions``: the window's review actions to bind (the main window keeps one set for
+        every exam); without, the editor makes its own on ``shortcut_host`` (default: the view)."""
         super().__init__(parent)
         self.view = view
         self.viewbox: pg.ViewBox = view.viewbox
@@ -82,17 +86,27 @@ class AnnotationEditor(QObject):
         self.selected_vertex: int | None = None
         #: label given to shapes drawn without a preset (the annotation panel's label box sets it)
         self.default_label = ""
+        #: AI runs (analysis ids) neither drawn nor listed: the AI panel's run toggles (view state)
+        self.hidden_runs: frozenset[str] = frozenset()
+        #: the measurement an annotation's label shows on the image ("HC 197.2 mm", None for none);
+        #: the measurement panel, which knows the calibration, provides it
+        self.measurement_text: Any = lambda _ann: None
         self.context_menu: QMenu | None = None
         self._tool_preset: tuple[str | None, str] = (None, "")  # (measure, label)
         self._gesture: object | None = None
         self._gesture_item: str | None = None
+        self._cleared_by_click: str | None = None  # what the first click of a double-click deselected
 
         self.layer = ToolLayer(self._on_tool_done)
         self.viewbox.addItem(self.layer, ignoreBounds=True)
 
-        self._host: QWidget = shortcut_host or view
         self._detached = False
-        build_actions(self, self._host)
+        self._own_actions = actions is None
+        ra = self.review_actions = actions if actions is not None else ReviewActions(shortcut_host or view, self)
+        self.act_accept, self.act_reject, self.act_accept_all = ra.accept, ra.reject, ra.accept_all
+        self.act_delete, self.act_undo, self.act_redo, self.act_cancel = ra.delete, ra.undo, ra.redo, ra.cancel
+        self.tool_actions, self.tool_group = ra.tools, ra.tool_group
+        ra.bind(self)
         subscribe_while_alive(self, self.doc.subscribe, self._on_change)
         self.graphics.scene().sigMouseClicked.connect(self._on_scene_click)
         self.keys = EditorKeys(self)
@@ -106,8 +120,18 @@ class AnnotationEditor(QObject):
         return self.undo.doc
 
     def annotations(self) -> list[Annotation]:
-        """The annotations of the shown frame, in document order."""
-        return [] if self.frame is None else self.doc.for_frame(self.frame)
+        """The annotations of the shown frame, in document order (not those of hidden AI runs)."""
+        return [] if self.frame is None else [a for a in self.doc.for_frame(self.frame) if self._shown(a)]
+
+    def _shown(self, ann: Annotation) -> bool:
+        return not (ann.analysis_id and ann.analysis_id in self.hidden_runs)
+
+    def set_hidden_runs(self, ids: frozenset[str]) -> None:
+        """Neither draw nor list the items of these AI runs (the others are shown again)."""
+        self.hidden_runs = frozenset(ids)
+        self._rebuild()
+        self._update_actions()
+        self.frameChanged.emit(self.frame)  # the review panels list what is shown
 
     @property
     def selected(self) -> Annotation | None:
@@ -131,15 +155,18 @@ class AnnotationEditor(QObject):
         except (RuntimeError, TypeError):  # already gone with the scene
             pass
         self.graphics.removeEventFilter(self.keys)
-        for a in self.actions():
-            self._host.removeAction(a)
+        if self.review_actions.editor is self:
+            self.review_actions.bind(None)
+        if self._own_actions:
+            self.review_actions.remove_from_host()
         self._detached = True
 
     def actions(self) -> list[QAction]:
-        return all_actions(self)
+        return self.review_actions.actions()
 
     def _update_actions(self) -> None:
-        update_actions(self)
+        if self.review_actions.editor is self:
+            self.review_actions.update()
 
     # ------------------------------------------------------------------ frame
     def set_frame(self, frame: FrameRef | None, size: tuple[int, int] | None = None) -> None:
@@ -193,12 +220,18 @@ class AnnotationEditor(QObject):
         if text is not None:
             self.viewbox.removeItem(text)
 
+    def refresh_labels(self) -> None:
+        """Redraw every label (a calibration change changes the measurements they show)."""
+        for ann_id in list(self.labels):
+            if ann_id in self.doc:
+                self._refresh_label(self.doc.get(ann_id))
+
     def _refresh_label(self, ann: Annotation) -> None:
         text = self.labels.get(ann.id)
         if text is None:
             return
         color, fill = style.label_colors(ann)
-        text.setText(style.label_text(ann), color=color)
+        text.setText(style.label_text(ann, self.measurement_text(ann)), color=color)
         text.fill = fill
         x0, y0, _, _ = ann.bounds()
         text.setPos(x0, y0)
@@ -218,7 +251,7 @@ class AnnotationEditor(QObject):
         elif change.kind == "added":
             for ann_id in change.ids:
                 ann = self.doc.get(ann_id)
-                if ann.frame == self.frame and ann_id not in self.items:
+                if ann.frame == self.frame and ann_id not in self.items and self._shown(ann):
                     self._add_item(ann)
         elif change.kind == "updated":
             for ann_id in change.ids:
@@ -267,15 +300,39 @@ class AnnotationEditor(QObject):
                 h.update()
 
     def _on_scene_click(self, ev: Any) -> None:
-        if ev.isAccepted() or self.layer.active or ev.button() != Qt.MouseButton.LeftButton:
+        if self.layer.active:
             return
-        if self.selected_id is not None:
+        if ev.button() == Qt.MouseButton.RightButton and not ev.isAccepted():
+            roi = ev.currentItem.parentItem() if ev.currentItem is not None else None
+            if roi is not None and roi in self.items.values():  # the outline of an open line
+                self._item_clicked(roi, ev)
+            return
+        if ev.button() != Qt.MouseButton.LeftButton:
+            return
+        if ev.double():
+            self._double_clicked(ev)
+            return
+        self._cleared_by_click = None if ev.isAccepted() else self.selected_id
+        if not ev.isAccepted() and self.selected_id is not None:
             self.select(None)
+
+    def _double_clicked(self, ev: Any) -> None:
+        """On or near a keypoint set (selected by the first click, or deselected by it when the
+        click was beside it): add a landmark there. Not on a point itself."""
+        if ev.isAccepted() and isinstance(ev.currentItem, Handle):
+            return
+        ann_id = self.selected_id if ev.isAccepted() else self._cleared_by_click
+        self._cleared_by_click = None
+        if ann_id is None or ann_id not in self.items or not isinstance(self.doc.get(ann_id), Keypoints):
+            return
+        p = self.viewbox.mapSceneToView(ev.scenePos())
+        self.add_keypoint(ann_id, float(p.x()), float(p.y()))
 
     def _item_clicked(self, roi: Any, ev: Any) -> None:
         if ev.button() == Qt.MouseButton.RightButton:
             self.select(roi.ann_id)
-            self.show_context_menu(ev.screenPos())
+            p = self.viewbox.mapSceneToView(ev.scenePos())
+            self.show_context_menu(ev.screenPos(), (float(p.x()), float(p.y())))
             return
         if roi.ann_id != self.selected_id or self.selected_vertex is not None:
             self.select(roi.ann_id)
@@ -283,14 +340,14 @@ class AnnotationEditor(QObject):
     def _vertex_clicked(self, roi: PolygonItem, index: int, ev: Any) -> None:
         if ev.button() == Qt.MouseButton.RightButton:
             self.select(roi.ann_id, index)
-            if roi.closed_shape:
-                self.delete_vertex(roi.ann_id, index)
+            self.delete_vertex(roi.ann_id, index)
             return
         self.select(roi.ann_id, index)
 
-    def show_context_menu(self, screen_pos: QPointF | None = None) -> QMenu | None:
-        """Accept / reject / delete / measure-as menu for the selected annotation."""
-        return context_menu(self, screen_pos)
+    def show_context_menu(self, screen_pos: QPointF | None = None,
+                          image_pos: tuple[float, float] | None = None) -> QMenu | None:
+        """Accept / reject / delete / measure-as (/ add point here) menu for the selected annotation."""
+        return context_menu(self, screen_pos, image_pos)
 
     # ------------------------------------------------------------------ drags -> commands
     def _drag_started(self, roi: Any) -> None:
@@ -359,22 +416,52 @@ class AnnotationEditor(QObject):
         if self.frame is None:
             return False
         frame = self.frame
+        if any(not self._shown(a) for a in self.doc.pending(frame)):
+            self.message.emit("Show all AI runs first: a hidden run would be accepted unseen.")
+            return False
         return self.undo.run(lambda: AcceptAll(self.doc, frame))
 
     def delete_selected(self) -> bool:
-        """Delete the selected polygon vertex if one is selected, else the annotation."""
+        """Delete the selected polygon vertex / keypoint if one is selected, else the annotation."""
         ann = self._need_selection()
         if ann is None:
             return False
-        if self.selected_vertex is not None and isinstance(ann, Polygon):
+        if self.selected_vertex is not None and isinstance(ann, (Polygon, Keypoints)):
             return self.delete_vertex(ann.id, self.selected_vertex)
         return self.undo.run(lambda: DeleteAnnotations(self.doc, [ann.id]))
 
     def delete_vertex(self, ann_id: str, index: int) -> bool:
-        ok = self.undo.run(lambda: DeleteVertex(self.doc, ann_id, index))
+        """Remove vertex ``index`` of a polygon or landmark ``index`` of a keypoint set."""
+        command = DeleteKeypoint if isinstance(self.doc.get(ann_id), Keypoints) else DeleteVertex
+        ok = self.undo.run(lambda: command(self.doc, ann_id, index))
         if ok:
             self.select(ann_id, None)
         return ok
+
+    def add_keypoint(self, ann_id: str, x: float, y: float) -> bool:
+        """Add a landmark at image pixel (x, y) to keypoint set ``ann_id`` and select it."""
+        made: list[int] = []
+
+        def make() -> Any:
+            cmd, index = add_keypoint(self.doc, self.doc.get(ann_id), x, y, self.image_size)
+            made.append(index)
+            return cmd
+
+        if not self.undo.run(make):
+            return False
+        self.select(ann_id, made[0])
+        return True
+
+    def escape(self) -> bool:
+        """Esc: stop the drawing tool, else clear the selection; False when there was neither."""
+        if self.layer.active:
+            self.cancel_tool()
+            self.message.emit("Drawing cancelled.")
+            return True
+        if self.selected_id is not None:
+            self.select(None)
+            return True
+        return False
 
     def relabel_selected(self, label: str) -> bool:
         ann = self._need_selection()

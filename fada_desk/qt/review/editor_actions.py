@@ -1,13 +1,19 @@
 """The annotation editor's actions, keys and context menu.
 
-:func:`build_actions` gives an :class:`~fada_desk.qt.review.editor.AnnotationEditor`
-its ``QAction`` s (menus, toolbars and shortcuts on the host widget: Del, A, R,
-Ctrl+Shift+A, undo / redo, B / P / E / C for the tools) and
-:func:`update_actions` enables them for the editor's state. :class:`EditorKeys`
-is the key filter on the view: Esc / Enter / Backspace while drawing, and Esc
-to clear the selection, take precedence over window shortcuts (e.g. the main
-window's Esc "back to live"). :func:`context_menu` is the right-click menu of
-the selected annotation.
+:class:`ReviewActions` is the set of review ``QAction`` s (Accept A, Reject R,
+Accept all Ctrl+Shift+A, Delete Del/Backspace, Undo / Redo, the B / P / E / C
+drawing tools), bound to whichever :class:`~fada_desk.qt.review.editor.AnnotationEditor`
+is in use (none: all disabled). The main window owns one set for its whole life
+(the review dock binds each exam's editor to it), so its menus, its shortcut
+sheet and its shortcuts are the same whether or not an exam is open. Shortcuts
+have the *window* context: they fire wherever the focus is in the window (the
+strip, a panel, a button), never only when the image has it; text fields keep
+their typing keys (Qt lets a focused line edit take letters, Delete and Undo first).
+
+:class:`EditorKeys` is the key filter on the view: Esc / Enter / Backspace
+while drawing, and Esc to clear the selection, take precedence over window
+shortcuts (e.g. the main window's Esc "back to live"). :func:`context_menu` is
+the right-click menu of the selected annotation.
 """
 
 from __future__ import annotations
@@ -22,60 +28,93 @@ from PySide6.QtWidgets import QMenu, QWidget
 from fada_desk.app.annotation_edits import TOOL_KEYS, TOOL_TITLES
 from fada_desk.core.annotations import MEASURES
 from fada_desk.qt.review.tools import TOOLS
+from fada_desk.qt.review.undo import REDO_KEYS, UNDO_KEYS
+
+Keys = list[QKeySequence.StandardKey | str]
 
 
-def build_actions(editor: Any, host: QWidget) -> None:
-    """Create the editor's actions (``editor.act_*``, ``editor.tool_actions``) on ``host``."""
+class ReviewActions(QObject):
+    """The review actions of one window (or standalone view), bound to the editor in use."""
 
-    def act(text: str, slot: Callable[[], Any], keys: list[QKeySequence | str], name: str) -> QAction:
-        a = QAction(text, editor)
+    def __init__(self, host: QWidget, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.host = host
+        self.editor: Any = None
+        self.accept = self._act("Accept", ["A"], "reviewAccept", "Accept the selected AI item",
+                                lambda ed: ed.accept_selected())
+        self.reject = self._act("Reject", ["R"], "reviewReject", "Reject the selected AI item",
+                                lambda ed: ed.reject_selected())
+        self.accept_all = self._act("Accept all on this frame", ["Ctrl+Shift+A"], "reviewAcceptAll",
+                                    "Accept every pending AI item and value of the frame shown",
+                                    lambda ed: ed.accept_all())
+        self.delete = self._act("Delete", ["Delete", "Backspace"], "reviewDelete",
+                                "Delete the selected annotation (or its selected point)",
+                                lambda ed: ed.delete_selected())
+        self.undo = self._act("Undo", UNDO_KEYS, "reviewUndo", "Undo the last review edit",
+                              lambda ed: ed.undo.undo())
+        self.redo = self._act("Redo", REDO_KEYS, "reviewRedo", "Redo the review edit undone",
+                              lambda ed: ed.undo.redo())
+        self.tool_group = QActionGroup(self)
+        self.tool_group.setExclusionPolicy(QActionGroup.ExclusionPolicy.ExclusiveOptional)
+        self.tools: dict[str, QAction] = {}
+        for tool in TOOLS:
+            a = self._act(f"{TOOL_TITLES[tool]} tool", [TOOL_KEYS[tool]], f"reviewTool_{tool}",
+                          f"Draw a {TOOL_TITLES[tool].lower()} (press again to stop)",
+                          lambda ed, t=tool: ed.toggle_tool(t))
+            a.setCheckable(True)
+            self.tool_group.addAction(a)
+            self.tools[tool] = a
+        # Esc is the key filter's (EditorKeys) and the main window's: no shortcut of its own
+        self.cancel = self._act("Cancel tool", [], "reviewCancelTool", "Stop drawing (Esc)",
+                                lambda ed: ed.cancel_tool())
+        self.update()
+
+    def _act(self, text: str, keys: Keys, name: str, tip: str, slot: Callable[[Any], Any]) -> QAction:
+        a = QAction(text, self)
         a.setObjectName(name)
         a.setShortcuts([QKeySequence(k) for k in keys])
-        a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        a.setToolTip(f"{text} ({QKeySequence(keys[0]).toString(QKeySequence.SequenceFormat.NativeText)})")
-        a.triggered.connect(lambda _c=False: slot())
-        host.addAction(a)
+        a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        if keys:
+            key = QKeySequence(keys[0]).toString(QKeySequence.SequenceFormat.NativeText)
+            a.setToolTip(f"{text} ({key})")
+        a.setStatusTip(tip)
+        a.triggered.connect(lambda _c=False: self._call(slot))
+        self.host.addAction(a)
         return a
 
-    editor.act_delete = act("Delete", editor.delete_selected, ["Delete", "Backspace"], "reviewDelete")
-    editor.act_accept = act("Accept", editor.accept_selected, ["A"], "reviewAccept")
-    editor.act_reject = act("Reject", editor.reject_selected, ["R"], "reviewReject")
-    editor.act_accept_all = act("Accept all on this frame", editor.accept_all, ["Ctrl+Shift+A"],
-                                "reviewAcceptAll")
-    editor.act_undo = editor.undo.create_undo_action(editor)
-    editor.act_redo = editor.undo.create_redo_action(editor)
-    for a in (editor.act_undo, editor.act_redo):
-        a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        host.addAction(a)
-    editor.tool_group = QActionGroup(editor)
-    editor.tool_group.setExclusionPolicy(QActionGroup.ExclusionPolicy.ExclusiveOptional)
-    editor.tool_actions = {}
-    for tool in TOOLS:
-        a = act(f"{TOOL_TITLES[tool]} tool", lambda t=tool: editor.toggle_tool(t), [TOOL_KEYS[tool]],
-                f"reviewTool_{tool}")
-        a.setCheckable(True)
-        editor.tool_group.addAction(a)
-        editor.tool_actions[tool] = a
-    editor.act_cancel = QAction("Cancel tool", editor)  # Esc is handled by the key filter (EditorKeys)
-    editor.act_cancel.setObjectName("reviewCancelTool")
-    editor.act_cancel.triggered.connect(lambda _c=False: editor.cancel_tool())
+    def _call(self, slot: Callable[[Any], Any]) -> None:
+        if self.editor is not None:
+            slot(self.editor)
 
+    def actions(self) -> list[QAction]:
+        return [self.accept, self.reject, self.accept_all, self.delete, self.undo, self.redo,
+                *self.tools.values(), self.cancel]
 
-def all_actions(editor: Any) -> list[QAction]:
-    return [editor.act_accept, editor.act_reject, editor.act_accept_all, editor.act_delete, editor.act_undo,
-            editor.act_redo, *editor.tool_actions.values(), editor.act_cancel]
+    def bind(self, editor: Any) -> None:
+        """Act on ``editor`` from now on (None: nothing to act on, every action disabled)."""
+        self.editor = editor
+        self.update()
 
+    def remove_from_host(self) -> None:
+        for a in self.actions():
+            self.host.removeAction(a)
 
-def update_actions(editor: Any) -> None:
-    """Enable what applies to the selection, the frame shown and the tool in use."""
-    sel = editor.selected
-    for a in (editor.act_accept, editor.act_reject, editor.act_delete):
-        a.setEnabled(sel is not None)
-    editor.act_accept_all.setEnabled(editor.frame is not None)
-    for tool, a in editor.tool_actions.items():
-        a.setEnabled(editor.frame is not None)
-        a.setChecked(editor.layer.tool == tool)
-    editor.act_cancel.setEnabled(editor.layer.active)
+    def update(self) -> None:
+        """Enable what applies to the editor's selection, frame and tool."""
+        ed = self.editor
+        sel = ed.selected if ed is not None else None
+        frame = ed is not None and ed.frame is not None
+        for a in (self.accept, self.reject, self.delete):
+            a.setEnabled(sel is not None)
+        self.accept_all.setEnabled(frame)
+        for tool, a in self.tools.items():
+            a.setEnabled(frame)
+            a.setChecked(ed is not None and ed.layer.tool == tool)
+        self.cancel.setEnabled(ed is not None and ed.layer.active)
+        undo, redo = (ed.undo.undo_state(), ed.undo.redo_state()) if ed else ((False, "Undo"), (False, "Redo"))
+        for a, (enabled, text) in ((self.undo, undo), (self.redo, redo)):
+            a.setEnabled(enabled)
+            a.setText(text)
 
 
 class EditorKeys(QObject):
@@ -106,11 +145,7 @@ class EditorKeys(QObject):
             event.accept()
             return True
         if key == Qt.Key.Key_Escape:
-            if layer.active:
-                ed.cancel_tool()
-                ed.message.emit("Drawing cancelled.")
-            else:
-                ed.select(None)
+            ed.escape()
         elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             if not layer.finish_polygon():
                 ed.message.emit("A polygon needs at least 3 points.")
@@ -119,8 +154,10 @@ class EditorKeys(QObject):
         return True
 
 
-def context_menu(editor: Any, screen_pos: QPointF | None = None) -> QMenu | None:
-    """Accept / reject / delete / measure-as menu for the selected annotation (None: nothing selected)."""
+def context_menu(editor: Any, screen_pos: QPointF | None = None,
+                 image_pos: tuple[float, float] | None = None) -> QMenu | None:
+    """Accept / reject / delete / measure-as menu for the selected annotation (None: nothing
+    selected); "Add point here" on a keypoint set when ``image_pos`` (where it was clicked) is known."""
     ann = editor.selected
     if ann is None:
         return None
@@ -132,6 +169,10 @@ def context_menu(editor: Any, screen_pos: QPointF | None = None) -> QMenu | None
     menu.addAction(editor.act_accept)
     menu.addAction(editor.act_reject)
     menu.addAction(editor.act_delete)
+    if ann.kind == "keypoints" and image_pos is not None:
+        add = menu.addAction("Add point here")
+        add.setObjectName("reviewAddPoint")
+        add.triggered.connect(lambda _c=False, a=ann.id, p=image_pos: editor.add_keypoint(a, *p))
     if ann.kind in ("caliper", "ellipse", "polygon", "keypoints"):
         sub = menu.addMenu("Measure as")
         none = sub.addAction("(not a measurement)")

@@ -11,10 +11,19 @@ errors are shown in the dialog in one line.
 
 ``before_export`` runs on the GUI thread first (the review session flushes
 its last edit there, so the export sees everything on screen).
+
+With a :class:`~fada_desk.app.export.ReviewCount` the dialog warns *before*
+exporting when AI items are still pending review: how many, and that they will be
+left out (or, with "include pending", included and marked), in the words the
+report itself will print. "Review them" closes the dialog and asks for the first
+frame with a pending item (:attr:`ExportDialog.reviewRequested`); "Export anyway"
+exports as chosen. The items of the exam are read in the worker; the counts follow
+the review document while the dialog is open.
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,6 +35,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -35,21 +45,26 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fada_desk.app.export import FORMAT_TITLES, MakeJob, export_options
+from fada_desk.app.export import FORMAT_TITLES, MakeJob, ReviewCount, export_options, pending_warning
 from fada_desk.core.cancel import Progress
 from fada_desk.core.errors import FadaError, error_text
+from fada_desk.core.review_tally import ReviewTally
 from fada_desk.export.options import ExportOptions
+from fada_desk.qt.review.undo import subscribe_while_alive
 from fada_desk.qt.workers import JobHandle, JobRunner
+
+WARNING_STYLE = "QFrame#exportReviewBox { background: #fff4d6; border: 1px solid #d9a400; border-radius: 4px; }"
 
 
 class ExportDialog(QDialog):
     """Choose and run an export. Open with ``open()`` (window-modal, no nested event loop)."""
 
     exported = Signal(list)  # the written paths
+    reviewRequested = Signal(object)  # noqa: N815 - the first FrameRef with a pending AI item (or None)
 
     def __init__(self, make_job: MakeJob, runner: JobRunner | None = None, out_dir: Path | str | None = None,
                  operator: str = "", before_export: Callable[[], Any] | None = None,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, review: ReviewCount | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export exam")
         self.setObjectName("exportDialog")
@@ -59,6 +74,10 @@ class ExportDialog(QDialog):
         self.before_export = before_export
         self.handle: JobHandle | None = None
         self.paths: list[Path] = []
+        self.review = review
+        self.review_job: JobHandle | None = None
+        self.tally: ReviewTally | None = None
+        self._item_ids: frozenset[int] | None = None
 
         self.format_box = QComboBox()
         self.format_box.setObjectName("exportFormat")
@@ -66,6 +85,7 @@ class ExportDialog(QDialog):
             self.format_box.addItem(title, key)
         self.pending_box = QCheckBox("Include AI items still pending review (marked \"pending review\")")
         self.pending_box.setObjectName("includePending")
+        self.pending_box.toggled.connect(lambda _on: self._show_review())
         self.dir_edit = QLineEdit(str(out_dir) if out_dir else str(Path.home() / "fada_exports"))
         self.dir_edit.setObjectName("exportDir")
         self.browse_button = QPushButton("Browse…")
@@ -91,6 +111,7 @@ class ExportDialog(QDialog):
         self.cancel_button = QPushButton("Close")
         self.cancel_button.setObjectName("exportCancel")
         self.cancel_button.clicked.connect(self.cancel_or_close)
+        self.review_box = self._build_review_box()
 
         form = QFormLayout()
         form.addRow("Format", self.format_box)
@@ -101,10 +122,90 @@ class ExportDialog(QDialog):
         buttons.addWidget(self.export_button)
         buttons.addWidget(self.cancel_button)
         lay = QVBoxLayout(self)
+        lay.addWidget(self.review_box)
         lay.addLayout(form)
         lay.addWidget(self.progress)
         lay.addWidget(self.status)
         lay.addLayout(buttons)
+        if review is not None:
+            self.count_review()
+
+    # ------------------------------------------------------------------ review state
+    def _build_review_box(self) -> QFrame:
+        box = QFrame()
+        box.setObjectName("exportReviewBox")
+        box.setStyleSheet(WARNING_STYLE)
+        self.review_label = QLabel("")
+        self.review_label.setObjectName("exportReviewWarning")
+        self.review_label.setWordWrap(True)
+        self.review_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.review_button = QPushButton("Review them")
+        self.review_button.setObjectName("exportReview")
+        self.review_button.setToolTip("Close this dialog and show the first capture with AI items to review")
+        self.review_button.clicked.connect(self.go_review)
+        row = QHBoxLayout(box)
+        row.addWidget(self.review_label, 1)
+        row.addWidget(self.review_button, 0, Qt.AlignmentFlag.AlignTop)
+        box.setVisible(False)
+        return box
+
+    def count_review(self) -> JobHandle | None:
+        """Read the exam's items in the worker, then count (and keep counting) what is pending."""
+        review = self.review
+        if review is None:
+            return None
+        self.export_button.setEnabled(False)  # the warning comes before the export
+        self.review_label.setText("Counting the AI items still to review…")
+        self.review_button.setVisible(False)
+        self.review_box.setVisible(True)
+        h = self.runner.submit(review.item_ids, name="export-review-count")
+        h.result.connect(self._on_items)
+        h.error.connect(self._on_count_error)
+        self.review_job = h
+        return h
+
+    def _on_items(self, ids: object) -> None:
+        assert self.review is not None
+        self._item_ids = frozenset(ids)  # type: ignore[arg-type]
+        subscribe_while_alive(self, self.review.doc.subscribe, lambda _change: self._recount())
+        self._recount()
+
+    def _recount(self) -> None:
+        if self.review is not None and self._item_ids is not None:
+            self.tally = self.review.tally(self._item_ids)
+            self._show_review()
+
+    def _on_count_error(self, err: object) -> None:
+        text = error_text(err) if isinstance(err, BaseException) else "unknown error"
+        self.tally = None
+        self.review_label.setText(f"Could not count the AI items pending review: {text}")
+        self.review_box.setVisible(True)
+        self._set_running(self.running)
+
+    def _show_review(self) -> None:
+        tally = self.tally
+        if tally is None:
+            return
+        warning = pending_warning(tally, self.pending_box.isChecked())
+        if warning:
+            statement = tally.statement(self.pending_box.isChecked())
+            self.review_label.setText(f"<b>{html.escape(warning)}</b><br>{html.escape(statement)}")
+        self.review_box.setVisible(bool(warning))
+        self.review_button.setVisible(bool(warning))
+        self._set_running(self.running)
+
+    @property
+    def pending(self) -> int:
+        """AI proposals still pending review (0 until counted)."""
+        return self.tally.pending if self.tally is not None else 0
+
+    def go_review(self) -> None:
+        """Back to the review: close, asking for the first frame with a pending AI item."""
+        frame = None
+        if self.review is not None and self._item_ids is not None:
+            frame = self.review.first_pending(self._item_ids)
+        self.reject()
+        self.reviewRequested.emit(frame)
 
     # ------------------------------------------------------------------ choices
     @property
@@ -177,8 +278,11 @@ class ExportDialog(QDialog):
             self.reject()
 
     def _set_running(self, running: bool) -> None:
-        for w in (self.format_box, self.pending_box, self.dir_edit, self.browse_button, self.export_button):
+        for w in (self.format_box, self.pending_box, self.dir_edit, self.browse_button, self.review_button):
             w.setEnabled(not running)
+        counting = self.review_job is not None and not self.review_job.outcome
+        self.export_button.setEnabled(not running and not counting)
+        self.export_button.setText("Export anyway" if self.pending else "Export")
         self.cancel_button.setText("Cancel" if running else "Close")
 
     def _on_progress(self, p: Progress) -> None:

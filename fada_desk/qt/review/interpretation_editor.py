@@ -10,6 +10,12 @@ undo in any panel shows up here.
 Typing a value accepts it (a human wrote it). Clearing a value stores
 "no value". A frame without an AI interpretation can still be filled in by
 hand (it becomes a manual interpretation).
+
+Laid out for a side dock: the value gets the width and wraps (rows grow with
+it), field names and status words wrap in narrow columns, accept / reject are
+✓ / ✗ buttons, and the "AI original" column steps aside on a narrow panel
+(the AI's text stays in the value's tooltip). Class lists are spelled out with
+FADA's names in the tooltip.
 """
 
 from __future__ import annotations
@@ -50,6 +56,8 @@ from fada_desk.core.interpretation import (
     ReviewedValue,
     display_text,
 )
+from fada_desk.core.vocabulary import class_title
+from fada_desk.qt.layout import optional_columns, wrap_rows
 from fada_desk.qt.review import style
 from fada_desk.qt.review.undo import UndoAdapter, subscribe_while_alive
 
@@ -62,6 +70,12 @@ TITLES: dict[str, str] = {
 }
 COL_FIELD, COL_VALUE, COL_AI, COL_STATUS, COL_ACTIONS = range(5)
 HEADERS = ("Field", "Value", "AI original", "Status", "")
+WIDE_PX = 640  # narrower than this, the "AI original" column is hidden (its text is in the tooltip)
+
+
+def classes_text(value: str) -> str:
+    """A class list ("B, CRL, H") with FADA's names ("Body (B), Crown-Rump Length (CRL), Head (H)")."""
+    return ", ".join(class_title(c.strip()) for c in value.split(",") if c.strip())
 
 
 def status_text(v: ReviewedValue | None) -> str:
@@ -91,13 +105,16 @@ class InterpretationEditor(QWidget):
         self.table.setObjectName("interpretationTable")
         self.table.setHorizontalHeaderLabels(list(HEADERS))
         self.table.verticalHeader().setVisible(False)
-        self.table.setWordWrap(True)
+        wrap_rows(self.table)
         hh = self.table.horizontalHeader()
-        hh.setSectionResizeMode(COL_FIELD, QHeaderView.ResizeMode.ResizeToContents)
+        fm = self.fontMetrics()
+        for col, widest in ((COL_FIELD, "Recommendations"), (COL_STATUS, "accepted")):
+            hh.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
+            hh.resizeSection(col, fm.horizontalAdvance(widest) + 16)  # longer names wrap
         hh.setSectionResizeMode(COL_VALUE, QHeaderView.ResizeMode.Stretch)
         hh.setSectionResizeMode(COL_AI, QHeaderView.ResizeMode.Stretch)
-        hh.setSectionResizeMode(COL_STATUS, QHeaderView.ResizeMode.ResizeToContents)
         hh.setSectionResizeMode(COL_ACTIONS, QHeaderView.ResizeMode.ResizeToContents)
+        self._optional = optional_columns(self.table, (COL_AI,), WIDE_PX)
         self.table.itemChanged.connect(self._on_item_changed)
         self.accept_buttons: dict[str, QToolButton] = {}
         self.reject_buttons: dict[str, QToolButton] = {}
@@ -138,8 +155,10 @@ class InterpretationEditor(QWidget):
         h = QHBoxLayout(box)
         h.setContentsMargins(2, 0, 2, 0)
         acc, rej = QToolButton(), QToolButton()
-        acc.setText("Accept")
-        rej.setText("Reject")
+        acc.setText("✓")
+        rej.setText("✗")
+        acc.setToolTip(f"Accept the {TITLES[name].lower()}")
+        rej.setToolTip(f"Reject the {TITLES[name].lower()}")
         acc.setObjectName(f"accept_{name}")
         rej.setObjectName(f"reject_{name}")
         acc.clicked.connect(lambda _c=False, n=name: self.set_status(n, ReviewStatus.ACCEPTED))
@@ -176,10 +195,12 @@ class InterpretationEditor(QWidget):
             for row, name in enumerate(ROWS):
                 v = it.values.get(name) if it is not None else None
                 value = self.table.item(row, COL_VALUE)
-                value.setText(display_text(v.value) if v is not None else "")
-                value.setToolTip(display_text(v.value) if v is not None else "")
-                ai_item = self.table.item(row, COL_AI)
+                text = display_text(v.value) if v is not None else ""
                 ai_text = display_text(v.ai) if v is not None and v.from_ai else ""
+                value.setText(text)
+                shown = classes_text(text) if name in (DET_CLASSES, SEG_CLASSES) else text
+                value.setToolTip("\n".join(t for t in (shown, f"AI original: {ai_text}" if ai_text else "") if t))
+                ai_item = self.table.item(row, COL_AI)
                 ai_item.setText(ai_text or "—")
                 ai_item.setToolTip(f"AI original: {ai_text}" if ai_text else "No AI value")
                 st = self.table.item(row, COL_STATUS)

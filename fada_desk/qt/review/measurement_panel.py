@@ -12,6 +12,13 @@
 * GA and EFW by every applicable published equation (name, result, inputs,
   validity), computed from the exam's *accepted* tagged measurements, with
   the discordance warnings of :func:`fada_desk.core.biometry.biometry_report`.
+* Each caliper / ellipse carries its value on the image too ("HC 197.2 mm"),
+  written by the export's own caption (:attr:`AnnotationEditor.measurement_text`).
+
+The frame's table and the exam's table share the panel through a splitter
+(sizes remembered); each shows its rows on one line, long details elided with
+the full text as tooltip, and the GA table's "Inputs" column steps aside on a
+narrow panel (its text stays in the tooltips).
 """
 
 from __future__ import annotations
@@ -24,11 +31,11 @@ from PySide6.QtWidgets import (
     QComboBox,
     QGroupBox,
     QGridLayout,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
     QSizePolicy,
+    QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -57,15 +64,21 @@ from fada_desk.core.dating import format_ga
 from fada_desk.core.calibration import Calibration
 from fada_desk.core.annotation_commands import AddAnnotation, SetMeasure
 from fada_desk.core.errors import FadaError
+from fada_desk.core.vocabulary import class_title
+from fada_desk.export.overlay import measurement_text
+from fada_desk.qt.layout import min_rows, optional_columns, remember_splitter
 from fada_desk.qt.review.editor import AnnotationEditor
 from fada_desk.qt.review.undo import subscribe_while_alive
+from fada_desk.qt.util import app_settings
 
 CalibrationFor = Callable[[FrameRef], "Calibration | None"]
 DISTANCES = ("BPD", "OFD", "FL", "CRL", "NT")
 CIRCUMFERENCES = ("HC", "AC")
 NO_MEASURE = "—"
 ERROR_COLOR = QColor(200, 30, 30)
-WARN_COLOR = QColor(190, 110, 0)
+WARN_COLOR = QColor(150, 85, 0)
+COL_INPUTS = 3
+SPLIT_KEY = "layout/measurement_split"
 
 
 def calibration_text(cal: Calibration | None) -> str:
@@ -107,12 +120,12 @@ def value_text(ann: Annotation, cal: Calibration | None) -> tuple[str, str]:
             d = m.details
             details = (f"axes {2 * d['semi_major_mm']:.1f} × {2 * d['semi_minor_mm']:.1f} mm, "
                        f"area {d['area_mm2'] / 100.0:.1f} cm²")
-        return f"{ann.measure} {m.value_mm:.1f} mm", details
+        return measurement_text(ann.measure, m.value_mm), details
     if isinstance(ann, Caliper):
-        return f"{caliper_mm(cal, ann.p1, ann.p2):.1f} mm", "distance"
+        return measurement_text(None, caliper_mm(cal, ann.p1, ann.p2)), "distance"
     if isinstance(ann, Keypoints):
         a, b = ann.points[0], ann.points[1]
-        return f"{caliper_mm(cal, (a.x, a.y), (b.x, b.y)):.1f} mm", "distance"
+        return measurement_text(None, caliper_mm(cal, (a.x, a.y), (b.x, b.y))), "distance"
     if isinstance(ann, Ellipse):
         e = ellipse_to_mm(cal, ellipse_annotation_params(ann))
         method = "circumference"
@@ -120,7 +133,7 @@ def value_text(ann: Annotation, cal: Calibration | None) -> tuple[str, str]:
         assert isinstance(ann, Polygon)
         e, _ = fit_ellipse_calibrated(cal, densify(ann.points))
         method = "circumference of the fitted ellipse"
-    return f"{e.perimeter:.1f} mm", f"{method}; axes {2 * e.a:.1f} × {2 * e.b:.1f} mm"
+    return measurement_text(None, e.perimeter), f"{method}; axes {2 * e.a:.1f} × {2 * e.b:.1f} mm"
 
 
 class MeasurementPanel(QWidget):
@@ -147,6 +160,7 @@ class MeasurementPanel(QWidget):
         self.table.setHorizontalHeaderLabels(["Annotation", "Measures", "Value", "Details"])
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        self.table.setWordWrap(False)  # one line a row: the details elide, their tooltip has it all
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.itemSelectionChanged.connect(self._on_row_selected)
@@ -162,10 +176,13 @@ class MeasurementPanel(QWidget):
             tools.addWidget(QLabel(title), row_no, 0)
             for col, m in enumerate(names, start=1):
                 tools.addWidget(self._tool_button(m, kind), row_no, col)
-        tools.setColumnStretch(tools.columnCount(), 1)
-        self.fit_button = QPushButton("Fit ellipse to selected outline")
+        self.fit_button = QPushButton("Fit to outline")
         self.fit_button.setObjectName("fitEllipse")
+        self.fit_button.setToolTip("Fit an ellipse to the selected outline (polygon); its HC/AC tag moves "
+                                   "to the ellipse")
         self.fit_button.clicked.connect(self.fit_ellipse_to_selected)
+        tools.addWidget(self.fit_button, 1, 1 + len(CIRCUMFERENCES), 1, len(DISTANCES) - len(CIRCUMFERENCES))
+        tools.setColumnStretch(tools.columnCount(), 1)
         self.message = QLabel("")
         self.message.setObjectName("measurementMessage")
         self.message.setWordWrap(True)
@@ -178,6 +195,8 @@ class MeasurementPanel(QWidget):
         self.results.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.results.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.results.horizontalHeader().setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        self.results.setWordWrap(False)
+        self._optional = optional_columns(self.results, (COL_INPUTS,), 560)
         self.warnings = QLabel("")
         self.warnings.setObjectName("biometryWarnings")
         self.warnings.setWordWrap(True)
@@ -189,19 +208,31 @@ class MeasurementPanel(QWidget):
         fl.addWidget(self.cal_label)
         fl.addLayout(tools)
         fl.addWidget(self.table, 1)
-        row = QHBoxLayout()
-        row.addWidget(self.fit_button)
-        row.addStretch(1)
-        fl.addLayout(row)
         fl.addWidget(self.message)
         exam_box = QGroupBox("GA and fetal weight (accepted measurements)")
         el = QVBoxLayout(exam_box)
         el.addWidget(self.results, 1)
         el.addWidget(self.warnings)
+        for box in (fl, el):
+            box.setContentsMargins(6, 4, 6, 4)
+        line = self.fontMetrics().height()
+        self.table.verticalHeader().setDefaultSectionSize(max(line + 8, QComboBox().sizeHint().height()))
+        self.results.verticalHeader().setDefaultSectionSize(line + 8)
+        min_rows(self.table, 2)
+        min_rows(self.results, 5)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.setObjectName("measurementSplit")
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.addWidget(frame_box)
+        self.splitter.addWidget(exam_box)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 1)
+        remember_splitter(self.splitter, app_settings(), SPLIT_KEY)
         lay = QVBoxLayout(self)
-        lay.addWidget(frame_box, 1)
-        lay.addWidget(exam_box, 1)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addWidget(self.splitter, 1)
 
+        editor.measurement_text = self.image_text  # the values on the image, as in the export
         subscribe_while_alive(self, editor.doc.subscribe, self._on_change)
         editor.selectionChanged.connect(self._on_selection)
         editor.frameChanged.connect(lambda _f: self.refresh())
@@ -248,6 +279,20 @@ class MeasurementPanel(QWidget):
         self._fill_frame_table(cal)
         self._update_fit_button()
         self._fill_results()
+        self.editor.refresh_labels()
+
+    def image_text(self, ann: Annotation) -> str | None:
+        """The value ``ann``'s label shows on the image: a tagged measurement ("HC 197.2 mm") or a
+        caliper's / ellipse's own length; None without a value (no calibration, an outline)."""
+        if not measurable(ann) or not (ann.measure or isinstance(ann, (Caliper, Ellipse))):
+            return None
+        frame = self.editor.frame
+        if frame is None or ann.frame != frame:
+            return None
+        try:
+            return value_text(ann, self.calibration_for(frame))[0]
+        except FadaError:
+            return None
 
     def _fill_frame_table(self, cal: Calibration | None) -> None:
         anns = [a for a in self.editor.annotations() if measurable(a)]
@@ -262,8 +307,9 @@ class MeasurementPanel(QWidget):
                 self.table.setRowCount(len(anns))
                 self.combos = {}
             for row, ann in enumerate(anns):
-                name = QTableWidgetItem(ann.label or ann.kind)
+                name = QTableWidgetItem(class_title(ann.label) if ann.label else ann.kind)
                 name.setData(Qt.ItemDataRole.UserRole, ann.id)
+                name.setToolTip(name.text())
                 self.table.setItem(row, 0, name)
                 if rebuild:
                     combo = QComboBox()
@@ -287,6 +333,7 @@ class MeasurementPanel(QWidget):
                     note = "pending review: accept it to use it for GA/EFW"
                     details = f"{details}; {note}" if details else note
                 v, d = QTableWidgetItem(value), QTableWidgetItem(details)
+                v.setToolTip(f"{value}\n{details}" if details else value)
                 d.setToolTip(details)
                 if color is not None:
                     v.setForeground(QBrush(color))
@@ -327,12 +374,13 @@ class MeasurementPanel(QWidget):
                 inputs = ", ".join(f"{k} {v:.1f} mm" for k, v in est.inputs_mm.items())
                 notes = "; ".join(est.warnings) or eq.validity
                 cells = (eq.quantity + (" ★" if primary else ""), eq.name, est.text, inputs, notes)
+                tip = f"{eq.name}: {est.text}\nInputs: {inputs}\n{notes}"
                 for c, text in enumerate(cells):
                     it = QTableWidgetItem(text)
+                    it.setToolTip(tip)
                     if c == 1:
-                        it.setToolTip(f"{eq.formula}\n{eq.reference}")
+                        it.setToolTip(f"{tip}\n{eq.formula}\n{eq.reference}")
                     if c == 4:
-                        it.setToolTip(notes)
                         if est.warnings:
                             it.setForeground(QBrush(WARN_COLOR))
                     if primary:

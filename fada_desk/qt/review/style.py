@@ -5,17 +5,24 @@ palette in ``fada_desk.core.vocabulary``), so the screen, the PNG and the
 PDF use the same colour for a class. Status is the line style: pending AI
 output dashed, accepted solid, rejected faint and dotted (still clickable, so
 it can be accepted again).
+
+On the image a label is filled with the class colour and written in black or
+white (:func:`~fada_desk.export.overlay.label_ink`), its text the export's
+(:func:`~fada_desk.export.overlay.annotation_caption`, measurement included).
+In lists the class colour is a swatch (:func:`swatch`) and the text keeps the
+palette's text colour: yellow or pink text on white cannot be read.
 """
 
 from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor, QPen
+from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPen, QPixmap
 
 from fada_desk.core.annotations import Annotation
 from fada_desk.core.review_types import Provenance, ReviewStatus
-from fada_desk.export.overlay import annotation_color
+from fada_desk.core.vocabulary import class_color
+from fada_desk.export.overlay import annotation_caption, annotation_color, label_ink
 
 LINE_WIDTH = 2
 SELECTED_WIDTH = 3
@@ -27,11 +34,13 @@ STATUS_TEXT = {
     ReviewStatus.REJECTED: "rejected",
 }
 PROVENANCE_TEXT = {Provenance.AI: "AI", Provenance.AI_EDITED: "AI, edited", Provenance.MANUAL: "manual"}
+#: status words in lists: dark enough to read on white (contrast at least 4.5:1)
 STATUS_COLORS = {
-    ReviewStatus.PENDING: QColor(230, 160, 0),
-    ReviewStatus.ACCEPTED: QColor(40, 150, 60),
-    ReviewStatus.REJECTED: QColor(190, 40, 40),
+    ReviewStatus.PENDING: QColor(150, 85, 0),
+    ReviewStatus.ACCEPTED: QColor(30, 110, 45),
+    ReviewStatus.REJECTED: QColor(180, 30, 30),
 }
+SWATCH_PX = 12
 
 
 def qcolor(ann: Annotation) -> QColor:
@@ -61,21 +70,32 @@ def handle_pen(ann: Annotation) -> QPen:
     return pen
 
 
-def label_text(ann: Annotation) -> str:
-    name = ann.label or ann.measure or ann.kind
-    if ann.measure and ann.label and ann.label != ann.measure:
-        name = f"{ann.label} [{ann.measure}]"
-    if ann.status is ReviewStatus.PENDING:
-        return f"{name} (pending review)"
-    if ann.status is ReviewStatus.REJECTED:
-        return f"{name} (rejected)"
-    return name
+def label_text(ann: Annotation, measurement: str | None = None) -> str:
+    """The on-image label: the export's caption (class code or "HC 197.2 mm", review state)."""
+    return annotation_caption(ann, measurement)
 
 
 def label_colors(ann: Annotation) -> tuple[QColor, QBrush]:
-    """Text colour and background of an on-image label (readable on any class colour)."""
-    c = qcolor(ann)
+    """Text colour and fill of an on-image label: the class colour as fill, black or white ink
+    (as in the PNG/PDF); a rejected one faint."""
+    fill = qcolor(ann)
+    ink = QColor(*label_ink(annotation_color(ann)))
     if ann.status is ReviewStatus.REJECTED:
-        c.setAlpha(REJECTED_ALPHA)
-        return c, QBrush(QColor(0, 0, 0, 60))
-    return c, QBrush(QColor(0, 0, 0, 150))
+        fill.setAlpha(REJECTED_ALPHA)
+        ink.setAlpha(160)
+    return ink, QBrush(fill)
+
+
+def swatch(label: str, size: int = SWATCH_PX) -> QIcon:
+    """A small square of ``label``'s class colour with a thin dark border (for list rows)."""
+    pm = QPixmap(size, size)
+    pm.fill(QColor(*class_color(label)))
+    p = QPainter(pm)
+    p.setPen(QColor(60, 60, 60))
+    p.drawRect(0, 0, size - 1, size - 1)
+    p.end()
+    return QIcon(pm)
+
+
+def swatch_of(ann: Annotation) -> QIcon:
+    return swatch(ann.label or ann.measure or ann.kind)

@@ -30,6 +30,12 @@ from fada_desk.core.commands import Command, StackEvent, UndoStack
 from fada_desk.core.errors import FadaError
 
 
+#: The keys of Undo and Redo (the review editor's actions and :meth:`UndoAdapter.create_undo_action`);
+#: made into QKeySequences when an action is built (that needs the application).
+UNDO_KEYS: list[QKeySequence.StandardKey | str] = [QKeySequence.StandardKey.Undo]
+REDO_KEYS: list[QKeySequence.StandardKey | str] = ["Ctrl+Y", "Ctrl+Shift+Z"]
+
+
 class ReviewTarget(Protocol):
     """What the review widgets edit: ReviewSession's editing API."""
 
@@ -217,26 +223,31 @@ class UndoAdapter(QObject):
         self.flush()
 
     # -- actions ----------------------------------------------------------------------
+    def undo_state(self) -> tuple[bool, str]:
+        """(enabled, text) of an Undo action: "Undo Move box"."""
+        return self.can_undo, f"Undo {self.stack.undo_text}".strip()
+
+    def redo_state(self) -> tuple[bool, str]:
+        return self.can_redo, f"Redo {self.stack.redo_text}".strip()
+
     def create_undo_action(self, parent: QObject) -> QAction:
-        return self._stack_action(parent, "Undo", [QKeySequence(QKeySequence.StandardKey.Undo)], "reviewUndo",
-                                  self.undo, lambda: (self.can_undo, self.stack.undo_text))
+        return self._stack_action(parent, "Undo", UNDO_KEYS, "reviewUndo", self.undo, self.undo_state)
 
     def create_redo_action(self, parent: QObject) -> QAction:
-        return self._stack_action(parent, "Redo", [QKeySequence("Ctrl+Y"), QKeySequence("Ctrl+Shift+Z")],
-                                  "reviewRedo", self.redo, lambda: (self.can_redo, self.stack.redo_text))
+        return self._stack_action(parent, "Redo", REDO_KEYS, "reviewRedo", self.redo, self.redo_state)
 
-    def _stack_action(self, parent: QObject, verb: str, keys: list[QKeySequence], name: str,
+    def _stack_action(self, parent: QObject, verb: str, keys: list[QKeySequence.StandardKey | str], name: str,
                       trigger: Callable[[], object], state: Callable[[], tuple[bool, str]]) -> QAction:
         """An Undo/Redo action whose enabled state and text ("Undo Move box") follow the stack."""
         act = QAction(verb, parent)
-        act.setShortcuts(keys)
+        act.setShortcuts([QKeySequence(k) for k in keys])
         act.setObjectName(name)
         act.triggered.connect(lambda _c=False: trigger())
 
         def sync(*_: object) -> None:
             enabled, text = state()
             act.setEnabled(enabled)
-            act.setText(f"{verb} {text}".strip())
+            act.setText(text)
 
         sync()
         self.changed.connect(sync)

@@ -22,7 +22,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from fada_desk.core.review_types import FrameRef
-from fada_desk.app.export import ExamExport, MakeJob
+from fada_desk.app.export import ExamExport, MakeJob, ReviewCount
 from fada_desk.core.calibration import Calibration
 from fada_desk.core.errors import error_text
 from fada_desk.core.frame import Frame
@@ -75,6 +75,8 @@ class ReviewWorkspace(QWidget):
         self.load_frame = load_frame
         self.runner = JobRunner(max_threads=1, parent=self)
         self.export_dialog: ExportDialog | None = None
+        #: counts the AI items pending review for the export dialog's warning (set by for_session)
+        self.review_count: ReviewCount | None = None
         self._loading: JobHandle | None = None
         self._wanted: FrameRef | None = None
 
@@ -150,7 +152,7 @@ class ReviewWorkspace(QWidget):
             self.export_dialog.raise_()
             return self.export_dialog
         dlg = ExportDialog(self.make_export_job, self.runner, out_dir, self.operator,
-                           before_export=self.target.flush, parent=self)
+                           before_export=self.target.flush, parent=self, review=self.review_count)
         dlg.exported.connect(lambda paths: self.show_status(f"Exported {len(paths)} file(s)."))
         self.export_dialog = dlg
         dlg.open()
@@ -180,6 +182,7 @@ class ReviewWorkspace(QWidget):
         ws = cls(session, calibration_for, ga_days, ExamExport(store, exam_id).job, session.operator,
                  lambda ref: store.load_frame(ref.item_id, ref.frame_index), parent)
         ws.calibration_cache = cache
+        ws.review_count = ReviewCount(store, exam_id, session.doc)
         return ws
 
     def calibration_changed(self, item_id: int | None = None) -> None:

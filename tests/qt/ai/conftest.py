@@ -57,3 +57,24 @@ def make_panel(qtbot: Any) -> Iterator[Callable[..., Any]]:
     yield make
     for p in panels:
         p.shutdown()
+
+
+@pytest.fixture
+def backend() -> FakeBackend:
+    return FakeBackend(answers=dict(BRAIN))
+
+
+@pytest.fixture
+def ai_window(qtbot: Any, backend: FakeBackend) -> Iterator[Any]:
+    """A main window whose process model is the scripted backend."""
+    from fada_desk.qt.main_window import MainWindow
+
+    M._SHARED = fake_service(backend)  # what shared_service() hands the window's AI dock
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.resize(1200, 800)
+    win.show()
+    qtbot.waitExposed(win)
+    win.ai_dock.raise_()  # tabbed with the review dock
+    yield win
+    win.close()

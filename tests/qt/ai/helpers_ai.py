@@ -1,4 +1,5 @@
-"""Helpers for the AI panel tests: pixel checks (scripted backends and frames: ``app.fakes``)."""
+"""Helpers for the AI panel tests: pixel checks, an exam in the window, a capture under review
+(scripted backends and frames: ``app.fakes``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,37 @@ import numpy as np
 from PySide6.QtGui import QImage
 
 from fada_desk.core.vocabulary import class_color
+
+OPERATOR = "A. Sonographer"
+
+
+def new_exam(qtbot: Any, window: Any, mrn: str = "MRN-AI") -> Any:
+    """Create an exam (with an operator, so its review is signed) in ``window``."""
+    import datetime as dt
+
+    from fada_desk.qt.exam_dialogs import ExamRequest
+
+    req = ExamRequest(mrn, name="DOE^JANE", lmp=dt.date.today() - dt.timedelta(days=140), operator=OPERATOR)
+    with qtbot.waitSignal(window.examChanged, timeout=30000):
+        window.create_exam(req)
+    return window.exam
+
+
+def review_capture(qtbot: Any, window: Any, wait_for: Any, frame: Any) -> Any:
+    """Capture ``frame`` into the open exam and review it; returns the captured item."""
+    from fada_desk.core.review_types import FrameRef
+    from fada_desk.sources.memory import FrameListSource
+
+    window.open_source(FrameListSource([frame], uri="memory:scan"))
+    wait_for(lambda: window.shown_frame is not None)
+    with qtbot.waitSignal(window.itemSaved, timeout=30000) as saved:
+        window.capture_still()
+    item = saved.args[0]
+    window.show_item(item)
+    wait_for(lambda: window.review_dock.frame == FrameRef(item.id, 0))
+    panel = window.ai_dock.panel
+    wait_for(lambda: panel.target_label.text() == f"Analyses: Capture #{item.id}")
+    return item
 
 
 def color_pixels(img: QImage, rgb: tuple[int, int, int], tol: int = 40) -> int:

@@ -118,8 +118,9 @@ def test_gui_stays_responsive_while_the_model_streams(qtbot: Any, make_panel: An
         wait_for(lambda: len(ticks) >= seen + 5)  # the event loop keeps running
         assert panel.running
         bar = panel.tabs.tabBar()  # the user can click meanwhile: switch tab, tick a box
-        qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(2).center())
-        assert panel.tabs.currentIndex() == 2
+        steps = panel.tabs.indexOf(panel.steps)  # the "Next step" tab
+        qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(steps).center())
+        assert panel.tabs.currentIndex() == steps
         was = panel.step_segment.isChecked()
         qtbot.mouseClick(panel.step_segment, Qt.MouseButton.LeftButton)
         assert panel.step_segment.isChecked() != was
@@ -189,7 +190,7 @@ def test_human_in_the_loop_interpret_then_chosen_steps(qtbot: Any, make_panel: A
         qtbot.mouseClick(panel.interpret_button, Qt.MouseButton.LeftButton)
     assert backend.phases() == ["interpret", "classify"]
     assert [(r[0], r[1]) for r in panel.phase_rows()] == [("interpret", "done"), ("classify", "done")]
-    assert panel.tabs.currentIndex() == 2 and panel.run_selected_button.isEnabled()
+    assert panel.tabs.currentWidget() is panel.steps and panel.run_selected_button.isEnabled()
     assert not panel.overlay.labels()
     # the mapping pre-ticks its classes: detect Brain, CSP, LV; segment Brain
     assert panel.selected_steps() == [("detect", "Brain, CSP, LV"), ("segment", "Brain")]

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
-from app.fakes import BRAIN, dark_frame, fake_service
-from helpers_ai import class_pixels
+from app.fakes import BRAIN, dark_frame
+from helpers_ai import class_pixels, new_exam
 from inference.fakes import FakeBackend
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QMessageBox, QPushButton
 
 from fada_desk.core.annotations import Box, Polygon
 from fada_desk.core.review_types import FrameRef, Provenance, ReviewStatus
 from fada_desk.sources.memory import FrameListSource
 from fada_desk.sources.synthetic import SyntheticLiveSource
-from fada_desk.app import model_service as M
 from fada_desk.app.analysis import RunState
 from fada_desk.qt.exam_dialogs import ExamRequest
 from fada_desk.storage import ExamStore
@@ -27,33 +25,8 @@ from fada_desk.storage.review import AI_OUTPUT, ReviewStore
 pytestmark = pytest.mark.gui
 
 
-@pytest.fixture
-def backend() -> FakeBackend:
-    return FakeBackend(answers=dict(BRAIN))
-
-
-@pytest.fixture
-def ai_window(qtbot: Any, backend: FakeBackend) -> Iterator[Any]:
-    """A main window whose process model is the scripted backend."""
-    from fada_desk.qt.main_window import MainWindow
-
-    M._SHARED = fake_service(backend)  # what shared_service() hands the window's AI dock
-    win = MainWindow()
-    qtbot.addWidget(win)
-    win.resize(1200, 800)
-    win.show()
-    qtbot.waitExposed(win)
-    win.ai_dock.raise_()  # tabbed with the review dock
-    yield win
-    win.close()
-
-
 def _exam(qtbot: Any, window: Any) -> Any:
-    req = ExamRequest("MRN-AI", name="DOE^JANE", lmp=dt.date.today() - dt.timedelta(days=140),
-                      operator="A. Sonographer")
-    with qtbot.waitSignal(window.examChanged, timeout=30000):
-        window.create_exam(req)
-    return window.exam
+    return new_exam(qtbot, window)
 
 
 def test_live_frame_must_be_frozen_first(qtbot: Any, ai_window: Any, wait_for: Any) -> None:
@@ -179,20 +152,24 @@ def test_run_on_a_reviewed_capture_asks_before_replacing_the_interpretation(
     assert dock.panel.interpretation.set_status("imaging_plane", RS.ACCEPTED)
     with qtbot.waitSignal(panel.resultReady, timeout=20000):
         panel.run_interpret()
-    wait_for(lambda: panel._confirm is not None and panel._confirm.isVisible())
-    box = panel._confirm
-    assert "already reviewed" in box.text()
+    wait_for(lambda: panel.questions.box is not None and panel.questions.box.isVisible())
+    box = panel.questions.box
+    assert box.objectName() == "aiReplaceQuestion" and "already reviewed" in box.text()
     with qtbot.waitSignal(panel.storedInExam, timeout=30000):
         box.button(QMessageBox.StandardButton.Yes).click()
     interp = dock.session.doc.interpretation(ref)
     assert interp.values["imaging_plane"].status is ReviewStatus.PENDING  # the new AI result
     assert len(dock.session.doc.for_frame(ref)) == 4  # interpret mode adds no boxes
-    # a next step adds its boxes only; the interpretation under review is left alone (no question)
+    # a next step adds its boxes only; the interpretation under review is left alone (no question
+    # about it) but the boxes repeat the first run's: replace, keep both or cancel? Keep both.
     assert dock.panel.interpretation.set_status("imaging_plane", RS.ACCEPTED)
     panel.set_step_classes("detect", ["LV"])
     panel.step_segment.setChecked(False)
+    panel.run_selected()
+    wait_for(lambda: panel.questions.box is not None and panel.questions.box.isVisible())
+    assert panel.questions.box.objectName() == "aiDuplicateQuestion"
     with qtbot.waitSignal(panel.storedInExam, timeout=30000) as stored:
-        panel.run_selected()
+        panel.questions.box.findChild(QPushButton, "aiKeepBoth").click()
     assert len(stored.args[0]) == 3 and len(dock.session.doc.for_frame(ref)) == 7
     assert dock.session.doc.interpretation(ref).values["imaging_plane"].status is RS.ACCEPTED
     entries = ReviewStore(dock.store).audit_entries(window.exam.id)

@@ -160,6 +160,8 @@ def test_full_review_then_pdf_export(qtbot: Any, session: Any, tmp_path: Path) -
     dlg = ws.open_export_dialog(tmp_path / "export")
     assert dlg is not None
     dlg.set_format("pdf")
+    qtbot.waitUntil(lambda: dlg.tally is not None)  # Export waits for the review count (ms)
+    assert dlg.pending == 0 and not dlg.review_box.isVisible() and dlg.export_button.text() == "Export"
     with qtbot.waitSignal(dlg.exported, timeout=120000) as sig:
         qtbot.mouseClick(dlg.export_button, Qt.MouseButton.LeftButton)
     (pdf_path,) = sig.args[0]

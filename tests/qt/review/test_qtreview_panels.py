@@ -49,7 +49,7 @@ def test_annotation_list_follows_selection_and_relabels(qtbot: Any, make_rig: An
     assert panel.tree.topLevelItem(0).text(3) == "pending"
     # clicking the box on the image selects its row; picking a row selects on the image
     click(qtbot, rig.viewport, rig.at(70, 55))
-    assert panel.tree.selectedItems()[0].text(0) == "head"
+    assert panel.tree.selectedItems()[0].text(0) == "Head"  # FADA's name for the class "head"
     panel.tree.setCurrentItem(panel.row_for("poly"))
     assert rig.editor.selected_id == "poly"
     # relabel by typing a free-text label + Enter
@@ -59,10 +59,10 @@ def test_annotation_list_follows_selection_and_relabels(qtbot: Any, make_rig: An
     poly = rig.doc.get("poly")
     assert poly.label == "stomach" and poly.provenance is Provenance.AI_EDITED
     assert poly.ai_original["label"] == "Brain"
-    assert panel.row_for("poly").text(0) == "stomach" and panel.row_for("poly").text(2) == "AI, edited"
+    assert panel.row_for("poly").text(0) == "Stomach" and panel.row_for("poly").text(2) == "AI, edited"
     assert rig.editor.labels["poly"].textItem.toPlainText().startswith("stomach")
     # the same thing from the class list
-    panel.label_box.setCurrentIndex(panel.label_box.findText("abdomen"))
+    panel.label_box.setCurrentIndex(panel.label_box.findData("abdomen"))
     panel.label_box.activated.emit(panel.label_box.currentIndex())
     assert rig.doc.get("poly").label == "abdomen"
     # the panel's buttons are the editor's actions: accept, accept all, undo
