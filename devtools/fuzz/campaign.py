@@ -124,7 +124,7 @@ class Campaign:
                     break
         return case.with_ops(tuple(ops))
 
-    def save_crashes(self, tally: Tally, folder: Path, minimize: bool = True) -> list[Path]:
+    def save_crashes(self, tally: Tally, folder: Path, minimize: bool = True, seed: int | str = "?") -> list[Path]:
         """One folder per crash kind under ``folder/<category>/``; returns them."""
         saved = []
         for kind, (case, out) in sorted(tally.examples.items()):
@@ -133,24 +133,24 @@ class Campaign:
                 if small.ops != case.ops:
                     ((case, again),) = self.run_cases([small])
                     out = again if again.kind == kind else out
-            saved.append(self.save(case, out, folder / tally.category / _slug(kind)))
+            saved.append(self.save(case, out, folder / tally.category / _slug(kind), seed))
         return saved
 
-    def save(self, case: Case, out: Outcome, dest: Path) -> Path:
+    def save(self, case: Case, out: Outcome, dest: Path, seed: int | str = "?") -> Path:
         if dest.exists():
             shutil.rmtree(dest)
         dest.mkdir(parents=True)
         cat = CATEGORIES[case.category]
         work = dest / "work"
         work.mkdir()
-        seed = {s.name: s for s in self.seeds[case.category]}[case.seed]
-        path = cat.materialize(self.root, seed, case.ops, work)
+        seed_file = {s.name: s for s in self.seeds[case.category]}[case.seed]
+        path = cat.materialize(self.root, seed_file, case.ops, work)
         shutil.move(str(path), dest / path.name)
         shutil.rmtree(work, ignore_errors=True)
         doc = {"kind": out.kind if out.status == CRASH else out.status, "message": out.message,
                "stage": out.stage, "case": case.to_json(), "detail": out.detail,
-               "replay": f"bench/fuzz.py --categories {case.category} --replay {case.index} "
-                         f"--seed <campaign seed>"}
+               "replay": f"bench/fuzz.py --categories {case.category} --seed {seed} --replay {case.index}"
+                         + "  (regenerates the case as first found; 'ops' above are the minimal ones)"}
         (dest / "case.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n")
         return dest
 

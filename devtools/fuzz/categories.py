@@ -75,8 +75,16 @@ class FileCategory(Category):
 
 
 class StoreCategory(Category):
+    """A damaged exam store; a quarter of the cases also export the PDF (the slowest format)."""
+
     name = store.NAME
     most_ops = 2
+
+    def case(self, seeds: list[Seed], campaign_seed: int | str, index: int) -> Case:
+        base = super().case(seeds, campaign_seed, index)
+        rng = rng_for(campaign_seed, "store-formats", index)
+        formats = "json,png,pdf" if rng.random() < 0.25 else "json,png"
+        return base.with_ops((*base.ops, ("formats", formats)))
 
     def prepare(self, root: Path, build_in_child: BuildInChild) -> list[Seed]:
         folder = root / self.name
@@ -87,10 +95,14 @@ class StoreCategory(Category):
         return store.generate(rng, seed)
 
     def materialize(self, root: Path, seed: Seed, ops: tuple[Op, ...], workdir: Path) -> Path:
-        return store.materialize(root / self.name / seed.name, ops, workdir)
+        formats = next((op[1] for op in ops if op[0] == "formats"), "json,png")
+        (workdir / "formats.txt").write_text(formats)
+        return store.materialize(root / self.name / seed.name, tuple(op for op in ops if op[0] != "formats"),
+                                 workdir)
 
     def run(self, path: Path, workdir: Path) -> Outcome:
-        return targets.run_store(path, workdir / "export")
+        formats = (workdir / "formats.txt").read_text().split(",")
+        return targets.run_store(path, workdir / "export", formats)
 
 
 class SelfTest(Category):

@@ -88,11 +88,11 @@ class _Walker:
                  stop_tag: int | None = None, group2_only: bool = False) -> int:
         """Walk elements from ``p`` until ``end`` (or ``stop_tag``); returns where it stopped."""
         while p < end:
+            if group2_only and (p + 2 > end or self.u16(p, little) != 0x0002):
+                return p
             el = self.header(p, explicit, little, parents)
             if el is None or len(self.out) > 20000:
                 return end
-            if group2_only and (el.tag >> 16) != 0x0002:
-                return p
             idx = len(self.out)
             self.out.append(el)
             if stop_tag is not None and el.tag == stop_tag:

@@ -59,8 +59,8 @@ def build(root: Path) -> None:
     from fada_desk.storage import ExamStore
 
     with Image.open(data_file("images", "001_HC.png")) as im:
-        grey = np.ascontiguousarray(np.asarray(im.convert("L"))[::2, ::2])
-    s = 0.0896585200514 * 2 / 10.0
+        grey = np.ascontiguousarray(np.asarray(im.convert("L"))[::4, ::4])  # 200 x 135: exports stay fast
+    s = 0.0896585200514 * 4 / 10.0
     cal = Calibration(regions=(Region(0, 0, grey.shape[1] - 1, grey.shape[0] - 1, s, s),), source="dicom")
     with ExamStore.open(root / SEED) as store:
         store.upsert_patient("MRN-001", name="DOE^JANE", dob=dt.date(1990, 5, 17), sex="F")
@@ -69,17 +69,17 @@ def build(root: Path) -> None:
                                  referring="Dr Who", notes="fuzz seed", exam_date=dt.date(2024, 6, 15))
         other = store.create_exam("MRN-002", operator="B. Sonographer", exam_date=dt.date(2024, 6, 14))
         item = store.add_image(exam.id, Frame(grey, calibration=cal), source_uri="hc18/001_HC.png")
-        rgb = np.stack([grey[:120, :160]] * 3, axis=-1)
+        rgb = np.stack([grey[:96, :128]] * 3, axis=-1)
         store.add_image(other.id, Frame(np.ascontiguousarray(rgb)))
-        clip = [Frame(np.ascontiguousarray(np.roll(grey[:96, :128], i, axis=1)), index=i) for i in range(3)]
+        clip = [Frame(np.ascontiguousarray(np.roll(grey[:64, :96], i, axis=1)), index=i) for i in range(3)]
         store.add_clip(exam.id, clip, fps=25.0)
         f = FrameRef(item.id)
         with ReviewSession(store, exam.id, "A. Sonographer") as session:
-            session.push(AddAnnotation(session.doc, Ellipse(frame=f, label="HC", cx=198, cy=135, rx=44, ry=35,
+            session.push(AddAnnotation(session.doc, Ellipse(frame=f, label="HC", cx=99, cy=67, rx=22, ry=18,
                                                             measure="HC")))
-            session.push(AddAnnotation(session.doc, Caliper(frame=f, label="BPD", p1=(198, 99), p2=(198, 171),
+            session.push(AddAnnotation(session.doc, Caliper(frame=f, label="BPD", p1=(99, 50), p2=(99, 85),
                                                             measure="BPD")))
-            session.push(AddAnnotation(session.doc, Box(frame=f, label="Brain", x0=150, y0=95, x1=250, y1=180)))
+            session.push(AddAnnotation(session.doc, Box(frame=f, label="Brain", x0=75, y0=45, x1=125, y1=90)))
             session.sign_off("Head measured.", allow_pending=True)
     con = sqlite3.connect(root / SEED / DB)
     con.execute("VACUUM")

@@ -18,10 +18,10 @@ the tests and the benchmark use them); they delegate to the controllers.
 
 Keys: every action is a window action with a window shortcut (the review
 actions too: :attr:`ReviewDock.review_actions`), so its key works wherever the
-focus is in the window; text fields keep their typing keys. If no shortcut fired
-(the window was never activated, e.g. without a window manager), the window's
-key handler triggers the action carrying the key. Help ▸ Keyboard shortcuts lists
-them all, generated from the actions (:mod:`fada_desk.qt.shortcuts_dialog`).
+focus is in the window; text fields keep their typing keys; without a window
+manager :class:`~fada_desk.qt.window_keys.WindowKeys` keeps them working. Help ▸
+Keyboard shortcuts lists them all, generated from the actions
+(:mod:`fada_desk.qt.shortcuts_dialog`).
 Settings ▸ Clinic… writes the clinic header the reports print; Settings ▸ Install
 model… installs a model set and has the AI panel check its model again.
 Threads: the GUI thread never waits; opening sources and every exam-store call
@@ -36,17 +36,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QChildEvent, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import (
-    QAction,
-    QCloseEvent,
-    QDragEnterEvent,
-    QDropEvent,
-    QKeyEvent,
-    QKeySequence,
-    QShowEvent,
-)
-from PySide6.QtWidgets import QApplication, QDialog, QLabel, QMainWindow, QMessageBox, QSlider, QToolBar, QWidget
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QSlider, QToolBar, QWidget
 
 from fada_desk.app.session_state import SessionState
 from fada_desk.core.calibration import Calibration, ManualCalibration
@@ -61,13 +53,12 @@ from fada_desk.qt.exam_controller import ExamController
 from fada_desk.qt.exam_dialogs import ExamBrowserDialog, ExamRequest, NewExamDialog
 from fada_desk.qt.layout import limit_side_width, restore_window, save_window
 from fada_desk.qt.live_view import LiveView
-from fada_desk.qt.model_install_dialog import ModelInstallDialog
 from fada_desk.qt.review.dock import ReviewDock
-from fada_desk.qt.settings_dialog import ClinicDialog, open_clinic_dialog
-from fada_desk.qt.shortcuts_dialog import ShortcutsDialog
+from fada_desk.qt.settings_menus import SettingsMenus
 from fada_desk.qt.source_picker import SourcePicker
 from fada_desk.qt.thumbnails import CaptureDock
 from fada_desk.qt.util import app_settings, show_message, vbox
+from fada_desk.qt.window_keys import WindowKeys
 from fada_desk.qt.workers import JobHandle
 from fada_desk.sources.base import FrameSource
 from fada_desk.sources.pump import FramePump
@@ -93,10 +84,7 @@ class MainWindow(QMainWindow):
         self.state = SessionState()
         self._error_box: QMessageBox | None = None
         self.last_error = ""
-        self.clinic_dialog: ClinicDialog | None = None
-        self.model_install_dialog: ModelInstallDialog | None = None
-        self.shortcuts_dialog: ShortcutsDialog | None = None
-        self._activated = False
+        self.keys = WindowKeys(self)  # window keys with or without a window manager
         self.view = LiveView(self)
         self.review_dock = ReviewDock(self.view, self, str(self.settings.value("exam/operator", "")))
         st, cfg, err = self.state, self.settings, self.show_error
@@ -137,7 +125,10 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_status()
         self.ai_dock = AIDock(self)  # AI panel + AI menu; runs on the frozen / reviewed frame
-        self._build_late_menus()
+        self.settings_menus = SettingsMenus(self, self._action)  # Settings, Help (after the AI menu)
+        self.act_clinic = self.settings_menus.act_clinic
+        self.act_install_model = self.settings_menus.act_install_model
+        self.act_shortcuts = self.settings_menus.act_shortcuts
         # The image is the work: side panels may not take more than ~40% of a laptop screen,
         # whatever their tables would like (they scroll instead).
         limit_side_width(self, (self.review_dock, self.ai_dock))  # >= 460 px, ~1/3 of a wide window
@@ -235,20 +226,6 @@ class MainWindow(QMainWindow):
         for w in tb.findChildren(QWidget):  # the scan keys (Space, arrows) stay with the window
             w.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.addToolBar(tb)
-
-    def _build_late_menus(self) -> None:
-        """Settings and Help, after the AI dock's menu (the menu bar reads File … AI, Settings, Help)."""
-        self.act_clinic = self._action("&Clinic…", self.open_clinic_settings,
-                                       tip="Clinic name, address, phone and e-mail printed on the reports")
-        self.act_install_model = self._action("&Install model from folder / USB stick…", self.install_model,
-                                              tip="Copy and verify a FADA model set from a folder")
-        self.act_shortcuts = self._action("&Keyboard shortcuts", self.show_shortcuts, "F1",
-                                          "Every action and its keys")
-        m = self.menuBar().addMenu("&Settings")
-        m.addAction(self.act_clinic)
-        m.addAction(self.act_install_model)
-        m = self.menuBar().addMenu("&Help")
-        m.addAction(self.act_shortcuts)
 
     def _build_status(self) -> None:
         sb = self.statusBar()
@@ -404,32 +381,24 @@ class MainWindow(QMainWindow):
             h.result.connect(lambda _frames: self.scrub_to(frame.frame_index))
         return h
 
-    # ------------------------------------------------------------------ settings, help
-    def open_clinic_settings(self) -> ClinicDialog:
-        self.clinic_dialog = open_clinic_dialog(self)
-        return self.clinic_dialog
+    # ------------------------------------------------------------------ settings, help (SettingsMenus)
+    def install_model(self) -> Any:
+        return self.settings_menus.install_model()
 
-    def install_model(self) -> ModelInstallDialog:
-        """The install dialog (one at a time; a running install is kept)."""
-        dlg = self.model_install_dialog
-        if dlg is None:
-            dlg = self.model_install_dialog = ModelInstallDialog(parent=self)
-            dlg.installed.connect(self._model_installed)
-        dlg.open()
-        dlg.raise_()
-        return dlg
+    def show_shortcuts(self) -> Any:
+        return self.settings_menus.show_shortcuts()
 
-    def _model_installed(self, status: Any) -> None:
-        self.statusBar().showMessage(status.message, 10000)
-        self.ai_dock.panel.check_model()  # the AI panel shows the new set's state
+    @property
+    def clinic_dialog(self) -> Any:
+        return self.settings_menus.clinic_dialog
 
-    def show_shortcuts(self) -> ShortcutsDialog:
-        if self.shortcuts_dialog is None:
-            self.shortcuts_dialog = ShortcutsDialog(self)
-        self.shortcuts_dialog.refresh()
-        self.shortcuts_dialog.show()
-        self.shortcuts_dialog.raise_()
-        return self.shortcuts_dialog
+    @property
+    def model_install_dialog(self) -> Any:
+        return self.settings_menus.model_install_dialog
+
+    @property
+    def shortcuts_dialog(self) -> Any:
+        return self.settings_menus.shortcuts_dialog
 
     # ------------------------------------------------------------------ calibration (CalibrationController)
     def start_calibration(self) -> bool:
@@ -471,53 +440,7 @@ class MainWindow(QMainWindow):
         self.act_reopen.setEnabled(self.state.reopen is not None)
         self.act_edit_exam.setEnabled(self.state.exam is not None)
 
-    # ------------------------------------------------------------------ keys, drag & drop, close
-    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt API
-        super().showEvent(event)
-        if not self._activated:  # take the keyboard when first shown, window manager or not
-            self._activated = True
-            self.activateWindow()
-
-    def childEvent(self, event: QChildEvent) -> None:  # noqa: N802 - Qt API
-        super().childEvent(event)
-        child = event.child()
-        if event.polished() and isinstance(child, QDialog) and not child.property("fadaKeysBack"):
-            child.setProperty("fadaKeysBack", True)
-            child.finished.connect(self._dialog_closed)
-
-    def _dialog_closed(self, *_: object) -> None:
-        QTimer.singleShot(0, self, self._take_keyboard)
-
-    def _take_keyboard(self) -> None:
-        """A dialog of this window closed and no window has the keyboard (no window manager
-        handed it back): take it, so the keys work again at once."""
-        if self.isVisible() and not self.state.closing and QApplication.activeWindow() is None:
-            self.activateWindow()
-
-    def action_for_key(self, event: QKeyEvent) -> QAction | None:
-        """The window action whose shortcut is this key press (None: none)."""
-        if event.key() in (Qt.Key.Key_unknown, Qt.Key.Key_Shift, Qt.Key.Key_Control, Qt.Key.Key_Alt,
-                           Qt.Key.Key_Meta, Qt.Key.Key_AltGr):
-            return None
-        mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
-        pressed = QKeySequence(event.key() | mods.value)
-        for a in self.actions():
-            if any(k.matches(pressed) == QKeySequence.SequenceMatch.ExactMatch for k in a.shortcuts()):
-                return a
-        return None
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
-        """Fallback when no shortcut fired (the window not active: never activated without a
-        window manager, or it lost activation after a dialog closed): the window's action
-        carrying the key runs (Space still freezes, A still accepts)."""
-        action = self.action_for_key(event)
-        if action is not None:
-            if action.isEnabled():
-                action.trigger()
-            event.accept()
-            return
-        super().keyPressEvent(event)
-
+    # ------------------------------------------------------------------ drag & drop, close
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt API
         if event.mimeData().hasUrls():
             event.acceptProposedAction()
@@ -536,12 +459,12 @@ class MainWindow(QMainWindow):
         """Stop timers, finish pending saves (no capture is lost), close pumps and the store."""
         if self.state.closing:
             return
+        self.keys.closing = True
         self.acquisition.begin_shutdown()
         save_window(self, self.settings)  # geometry and dock layout
         self.settings.sync()
         self.view.cancel_pick()
-        if self.model_install_dialog is not None:
-            self.model_install_dialog.shutdown()  # cancel a copy in flight (nothing half-installed)
+        self.settings_menus.shutdown()  # cancel a model copy in flight (nothing half-installed)
         self.review_dock.shutdown()  # the last review edit is saved before the store closes
         self.acquisition.jobs.shutdown(timeout=5.0, cancel=True)
         self.exams.finish_jobs()

@@ -27,8 +27,10 @@ from fada_desk.core.errors import SourceError, UnsupportedFormatError
 from fada_desk.sources import _limits
 
 NEVER_IN_PROCESS = ("gdcm",)
-# Tried in this order: libjpeg/openjpeg/rle first (they decode every bit depth), Pillow last.
+# Tried in this order: libjpeg/openjpeg/rle first (they decode every bit depth), Pillow last -
+# except for 8-bit lossy JPEG, where Pillow (libjpeg-turbo) gives the pixels every other viewer shows.
 PREFERENCE = ("pylibjpeg", "pydicom", "pyjpegls", "pillow")
+PILLOW_FIRST = ("1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51")
 _configured = False
 _config_lock = threading.Lock()
 
@@ -61,13 +63,16 @@ def configure() -> None:
         _configured = True
 
 
-def in_process_plugins(ts: Any) -> tuple[str, ...]:
-    """The decoders that may run in this process for ``ts``, in pydicom's order of preference."""
+def in_process_plugins(ts: Any, bits_stored: int = 8) -> tuple[str, ...]:
+    """The decoders that may run in this process for ``ts``, best first."""
     from pydicom.pixels import get_decoder
 
     configure()
     found = [p for p in get_decoder(ts).available_plugins if p not in NEVER_IN_PROCESS]
-    return tuple(sorted(found, key=lambda p: PREFERENCE.index(p) if p in PREFERENCE else len(PREFERENCE)))
+    order = PREFERENCE
+    if str(ts) in PILLOW_FIRST and bits_stored <= 8:
+        order = ("pillow", *PREFERENCE)
+    return tuple(sorted(found, key=lambda p: order.index(p) if p in order else len(order)))
 
 
 def _gdcm_installed() -> bool:
@@ -104,7 +109,7 @@ def plan(ts: Any, bits_stored: int, name: str) -> Plan:
         raise UnsupportedFormatError(f"{name}: transfer syntax {label} is not supported") from None
     if not ts.is_encapsulated:
         return Plan(())
-    plugins = in_process_plugins(ts)
+    plugins = in_process_plugins(ts, bits_stored)
     if ts == dcm_uid.JPEGExtended12Bit and bits_stored > 8:
         # Only libjpeg decodes 12-bit samples (Pillow and GDCM decode 8 bits; GDCM wraps 12-bit undershoots).
         plugins = tuple(p for p in plugins if p == "pylibjpeg" and _has_libjpeg())

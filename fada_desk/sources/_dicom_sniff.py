@@ -150,14 +150,39 @@ def _check_not_zero(head: bytes, pos: int, size: int, name: str) -> None:
         )
 
 
+def _chain(buf: bytes, pos: int, n: int = 3) -> bool:
+    """Do ``n`` explicit VR LE data set elements (ascending tags, lengths that fit) start at ``pos``?"""
+    last = -1
+    for _ in range(n):
+        el = _element(buf, pos)
+        if el is None:
+            return False
+        group, elem, vr, value, length = el
+        tag = group << 16 | elem
+        if group < 0x0008 or tag <= last or (length != 0xFFFFFFFF and value + length > len(buf)):
+            return False
+        if length == 0xFFFFFFFF:
+            return vr in (b"SQ", b"UN", b"OB")
+        last, pos = tag, value + length
+        if pos >= len(buf):
+            return True
+    return True
+
+
 def _salvage(head: bytes, name: str, why: str) -> Start:
     """"DICM" but unreadable meta: the Transfer Syntax UID from its bytes, the data set from its first element."""
     found = _TS_RE.search(head, 132, 132 + 1024)
     ts = found.group(0).decode("ascii") if found else ""
-    start = _DATASET_START.search(head, 132)
-    if start is None:
-        raise SourceError(f"{name}: corrupt or unsupported file: {why} and no data set found after it")
-    return Start(start.start(), why, False, ts, 0)
+    candidates = []
+    el = _element(head, 132)
+    if el is not None and el[:2] == (0x0002, 0x0000) and el[4] == 4:
+        (group_length,) = struct.unpack_from("<L", head, el[3])
+        candidates.append(el[3] + 4 + group_length)  # (0002,0000) says where the meta ends
+    candidates += [m.start() for m in _DATASET_START.finditer(head, 132)]
+    for pos in candidates:
+        if _chain(head, pos):
+            return Start(pos, why, False, ts, 0)
+    raise SourceError(f"{name}: corrupt or unsupported file: {why} and no data set found after it")
 
 
 class OffsetFile:

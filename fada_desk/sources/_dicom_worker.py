@@ -22,6 +22,11 @@ FRAME_TIMEOUT_S = 60.0
 
 def _serve(conn: Any) -> None:
     """The child: decode (frame, options) requests with GDCM until the pipe closes."""
+    import os
+
+    # GDCM prints its C++ exception before aborting; the parent reports the crash in one line instead.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
     from pydicom.encaps import encapsulate
     from pydicom.pixels import get_decoder
 
@@ -66,7 +71,10 @@ class IsolatedDecoder:
                 raise SourceError(f"{self._name}: cannot decode frame {index} (the GDCM decoder hung; killed)")
             status, value = self._conn.recv()
         except (EOFError, OSError, BrokenPipeError):
-            code = self._proc.exitcode if self._proc is not None else None
+            code = None
+            if self._proc is not None:
+                self._proc.join(timeout=5.0)  # reap it: its exit code says how it died
+                code = self._proc.exitcode
             self.close()
             raise SourceError(
                 f"{self._name}: cannot decode frame {index} (the GDCM decoder crashed{_how(code)}: "

@@ -112,11 +112,11 @@ class DicomSource(FrameSource):
         layout = locate(data, header.pixel_pos, decode_ts.is_implicit_VR, decode_ts.is_little_endian, name)
         if layout is None:
             raise SourceError(f"{name}: DICOM file contains no pixel data")
-        self._check_encoding(layout, decode_ts)
         n_frames = px.frames
         if ts in dcm_uid.MPEGTransferSyntaxes:
             n_frames = self._setup_video(layout, n_frames)
         else:
+            self._check_encoding(layout, decode_ts)
             n_frames = _dicom_read.check_layout(px.expected_bytes(), layout, n_frames, allow_truncated, name,
                                                 notes)
             px = replace(px, frames=n_frames)

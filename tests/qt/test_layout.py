@@ -189,9 +189,11 @@ def label_problem(lab: QLabel) -> str | None:
 def clipping(root: QWidget) -> list[str]:
     """Every visible widget under ``root`` that is smaller than its minimum size or cuts its text."""
     problems = []
+    checked = 0
     for w in [root, *root.findChildren(QWidget)]:
         if not on_screen(w) or in_scrolled_content(w):
             continue
+        checked += 1
         name = f"{type(w).__name__} {w.objectName() or ''} {getattr(w, 'text', lambda: '')()!r}"
         # what a layout must give it: an explicit minimum size, else its minimum size hint
         msh, pol = w.minimumSizeHint(), w.sizePolicy()
@@ -207,6 +209,8 @@ def clipping(root: QWidget) -> list[str]:
             need = w.fontMetrics().horizontalAdvance(w.text().replace("&", ""))
             if need > w.width():
                 problems.append(f"{name}: button text needs {need} px, has {w.width()}")
+    if root.isVisible() and checked < 5:
+        problems.append(f"only {checked} widgets of {type(root).__name__} on screen: nothing checked")
     return problems
 
 
@@ -288,6 +292,10 @@ def test_a_clinic_day_fits_the_screen(qtbot: Any, day_window: Any, wait_for: Any
             for r in range(table.rowCount()):  # wrapped, never cut: each row as high as its text
                 if table.rowHeight(r) < table.sizeHintForRow(r) - 1:
                     found.append(f"interpretation row {r} cut")
+    win.captures_dock.set_collapsed(True)  # the strip folded: the image takes the room
+    qtbot.wait(50)
+    grab(win, out / f"{tag}_{screen}_captures_folded.png")
+    problems["folded"] = check_window(win) + clipping(ai)
     bad = [f"{where}: {p}" for where, found in problems.items() for p in found]
     assert not bad, "\n".join(bad)
 

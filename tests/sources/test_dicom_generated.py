@@ -310,16 +310,16 @@ def test_frame_rate_sources(tags: dict[str, object], fps: float | None, origin: 
 def test_frames_are_decoded_one_at_a_time(
     out: Path, rgb_cine_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import pydicom.pixels
+    from fada_desk.sources._dicom_pixels import FrameDecoder
 
     calls: list[int | None] = []
-    real = pydicom.pixels.pixel_array
+    real = FrameDecoder.decode
 
-    def spy(src: object, **kw: object) -> np.ndarray:
-        calls.append(kw.get("index"))  # type: ignore[arg-type]
-        return real(src, **kw)  # type: ignore[arg-type]
+    def spy(self: FrameDecoder, index: int) -> np.ndarray:
+        calls.append(index)
+        return real(self, index)
 
-    monkeypatch.setattr(pydicom.pixels, "pixel_array", spy)
+    monkeypatch.setattr(FrameDecoder, "decode", spy)
     rle = factory.compressed(rgb_cine_file, out / "rle_cine30.dcm", uid.RLELossless)
     for path in (rgb_cine_file, rle):
         calls.clear()

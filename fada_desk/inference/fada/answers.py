@@ -8,6 +8,8 @@ replies of the chat mode, worded like upstream FADA's chat tab.
 
 from __future__ import annotations
 
+import logging
+
 from fada_desk.inference.fada import constants as C
 from fada_desk.inference.fada.json_repair import clean_output, extract_json
 from fada_desk.inference.fada.parsing import (
@@ -18,9 +20,51 @@ from fada_desk.inference.fada.parsing import (
 )
 from fada_desk.inference.fada.results import PhaseResult, PhaseState
 
+log = logging.getLogger(__name__)
+
+
+# A FADA answer is at most MAX_NEW_TOKENS (1024) tokens, a few thousand characters; beyond this
+# (10x headroom for raised token limits) it is not one, and parsing it would only cost seconds.
+MAX_ANSWER_CHARS = 256_000
+
 
 def parse_answer(result: PhaseResult, width: int, height: int) -> PhaseResult:
-    """Clean and parse ``result.raw_text`` for its phase; coordinates onto a ``width`` x ``height`` frame."""
+    """Clean and parse ``result.raw_text`` for its phase; coordinates onto a ``width`` x ``height`` frame.
+
+    Never raises for any text (from the model without grammar, the result
+    cache or a remote server): what cannot be used is a parse error with the
+    reason (``parse_ok`` False, ``parse_errors``).
+    """
+    raw = result.raw_text
+    if not isinstance(raw, str):
+        return _refuse(result, f"The answer is {type(raw).__name__}, not text")
+    if len(raw) > MAX_ANSWER_CHARS:
+        return _refuse(result, f"The answer is {len(raw):,} characters long (at most {MAX_ANSWER_CHARS:,})")
+    if isinstance(width, bool) or not isinstance(width, int) or isinstance(height, bool) \
+            or not isinstance(height, int) or width < 1 or height < 1:
+        return _refuse(result, f"No image size to map the answer onto ({width!r} x {height!r})")
+    try:
+        return _parse(result, width, height)
+    except Exception as exc:  # noqa: BLE001 - a parser bug must not take the analysis down
+        log.error("parsing the %s answer failed", result.phase, exc_info=True)
+        return _refuse(result, f"{INTERNAL_ERROR}: {type(exc).__name__}: {exc}"[:300])
+
+
+INTERNAL_ERROR = "Internal parser error"
+
+
+def _refuse(result: PhaseResult, reason: str) -> PhaseResult:
+    result.parse_ok = False
+    result.interpretation = result.label = result.predictions = result.predictions_norm = None
+    result.parse_errors.append(reason)
+    return result
+
+
+def _no_json(ext_reason: str) -> str:
+    return "No valid JSON found in output" + (f": {ext_reason}" if ext_reason else "")
+
+
+def _parse(result: PhaseResult, width: int, height: int) -> PhaseResult:
     cleaned = clean_output(result.raw_text)
     result.cleaned_text = cleaned.text
     result.notes.extend(cleaned.notes)
@@ -33,7 +77,8 @@ def parse_answer(result: PhaseResult, width: int, height: int) -> PhaseResult:
         result.parse_ok = interp is not None
         result.interpretation = interp
         if interp is None:
-            result.parse_errors.append("The interpretation is not a JSON object")
+            result.parse_errors.append("The interpretation is not a JSON object"
+                                       + (f": {ext.reason}" if ext.reason else ""))
         else:
             missing = [k for k in C.INTERPRETATION_KEYS if k not in interp]
             if missing:
@@ -45,12 +90,15 @@ def parse_answer(result: PhaseResult, width: int, height: int) -> PhaseResult:
         result.label, result.label_source = label, source
         result.parse_ok = label is not None
         if label is None:
-            result.parse_errors.append("No classification label in the answer")
+            result.parse_errors.append("No classification label in the answer"
+                                       + (f": {ext.reason}" if ext.reason else ""))
     else:
         ext = extract_json(cleaned.text, prefer="array")
         result.notes.extend(ext.notes)
         result.truncated = result.truncated or ext.truncated
         norm = parse_predictions(ext.value, truncated=result.truncated)
+        if ext.value is None and ext.reason:
+            norm.errors[:] = [_no_json(ext.reason)]
         result.predictions_norm = norm
         result.predictions = norm.to_pixels(width, height)
         result.parse_errors.extend(norm.errors)

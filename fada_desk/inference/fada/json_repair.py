@@ -9,14 +9,24 @@ trailing commas, several JSON values in a row and output cut off by the token
 limit (the last complete element is kept, the rest dropped; the result is then
 flagged ``truncated``). Each repair is recorded as a note so the UI can say why.
 Turning the value into predictions is :mod:`fada_desk.inference.fada.parsing`'s.
+
+Hostile text (a model without grammar, a damaged cache entry, a remote server)
+never raises and never takes more than linear time: values nested deeper than
+:data:`MAX_JSON_DEPTH`, integers beyond Python's int/str conversion limit and
+the like are refused with a reason (:attr:`Extracted.reason`); ``NaN`` /
+``Infinity`` / ``1e999`` become their JSON spelling as text, so every value
+extracted is finite and can be saved as strict JSON.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
+
+MAX_JSON_DEPTH = 32  # FADA answers nest 4 deep (list > item > keypoints > point)
 
 # ---------------------------------------------------------------------------
 # Cleaning
@@ -40,6 +50,19 @@ def clean_generation_upstream(text: str) -> str:
     return text.strip()
 
 
+def _remove_think_blocks(text: str) -> str:
+    """``_THINK_BLOCK.sub("", text)`` in linear time (the regex is quadratic on many open tags)."""
+    out: list[str] = []
+    i = 0
+    while (a := text.find("<think>", i)) != -1 and (b := text.find("</think>", a + 7)) != -1:
+        out.append(text[i:a])
+        i = b + 8
+        while i < len(text) and text[i].isspace():
+            i += 1
+    out.append(text[i:])
+    return "".join(out)
+
+
 @dataclass(frozen=True)
 class Cleaned:
     text: str
@@ -58,7 +81,7 @@ def clean_output(raw: str) -> Cleaned:
     if _UPSTREAM_THINK.match(text):
         text = _UPSTREAM_THINK.sub("", text)
     if "<think>" in text and "</think>" in text:
-        text = _THINK_BLOCK.sub("", text)
+        text = _remove_think_blocks(text)
         notes.append("removed <think> reasoning")
     if "<think>" in text or "</think>" in text:
         text = text.replace("<think>", "").replace("</think>", "")
@@ -91,29 +114,74 @@ class Extracted:
     value: Any  # None when nothing could be extracted
     notes: tuple[str, ...] = ()
     truncated: bool = False
+    reason: str = ""  # when value is None: why a JSON value that was there could not be used
 
 
-def _loads(text: str) -> Any:
-    return _no_lone_surrogates(json.loads(text))
+class _Refused(json.JSONDecodeError):
+    """Well-formed enough to parse, but not a value we can use (too deep, too large)."""
+
+    def __init__(self, reason: str, doc: str) -> None:
+        super().__init__(reason, doc, 0)
+        self.reason = reason
+
+
+def _constant(name: str) -> str:
+    return name  # NaN, Infinity, -Infinity: kept as text (never a number)
+
+
+_DECODER = json.JSONDecoder(parse_constant=_constant)  # one decoder: json.loads(...) builds one per call
+
+
+def _loads(text: str, why: list[str] | None = None) -> Any:
+    """``json.loads`` that raises only JSONDecodeError (a :class:`_Refused` one says why)."""
+    try:
+        try:
+            value = _DECODER.decode(text)
+        except RecursionError:
+            raise _Refused(f"JSON nested deeper than {MAX_JSON_DEPTH} levels", text) from None
+        except json.JSONDecodeError:
+            raise
+        except ValueError as exc:  # an integer beyond sys.get_int_max_str_digits()
+            raise _Refused(f"unusable JSON number ({exc})", text) from None
+        if _too_deep(value):
+            raise _Refused(f"JSON nested deeper than {MAX_JSON_DEPTH} levels", text)
+        return _sanitized(value)
+    except _Refused as exc:
+        if why is not None:
+            why.append(exc.reason)
+        raise
+
+
+def _too_deep(value: Any) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, (list, dict)):
+            if depth > MAX_JSON_DEPTH:
+                return True
+            stack.extend((x, depth + 1) for x in (v.values() if isinstance(v, dict) else v))
+    return False
 
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _no_lone_surrogates(value: Any) -> Any:
-    """Replace lone UTF-16 surrogates with U+FFFD.
+def _sanitized(value: Any) -> Any:
+    """Lone UTF-16 surrogates -> U+FFFD, non-finite floats (``1e999``) -> their JSON spelling.
 
-    JSON may spell one as an escape (``"\\udeab"``); ``json.loads`` keeps it as a
-    lone surrogate, which no UTF-8 file, SQLite text or PDF can hold (saving the
-    analysis failed on such an answer from random weights). Proper pairs were
-    already combined into one character by ``json.loads``.
+    JSON may spell a lone surrogate as an escape (``"\\udeab"``); ``json.loads`` keeps
+    it, and no UTF-8 file, SQLite text or PDF can hold it (saving the analysis
+    failed on such an answer from random weights). Proper pairs were already
+    combined into one character by ``json.loads``. Depth is bounded (:func:`_too_deep`).
     """
     if isinstance(value, str):
         return _LONE_SURROGATE.sub("\ufffd", value) if _LONE_SURROGATE.search(value) else value
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     if isinstance(value, list):
-        return [_no_lone_surrogates(v) for v in value]
+        return [_sanitized(v) for v in value]
     if isinstance(value, dict):
-        return {_no_lone_surrogates(k): _no_lone_surrogates(v) for k, v in value.items()}
+        return {_sanitized(k): _sanitized(v) for k, v in value.items()}
     return value
 
 
@@ -164,7 +232,8 @@ def _scan_one(text: str, begin: int) -> tuple[int | None, tuple[int, str] | None
 
     Returns ``(end, None)`` for a balanced container (``text[begin:end]``), or
     ``(None, (cut, closers))`` when the text ends first: ``text[begin:cut] +
-    closers`` is the longest prefix that ends on a complete element.
+    closers`` is the longest prefix that ends on a complete element;
+    ``(-1, None)`` when it nests deeper than :data:`MAX_JSON_DEPTH`.
     """
     stack: list[str] = []
     states: list[str] = []  # per container: k(ey) c(olon) v(alue) a(fter value)
@@ -190,6 +259,8 @@ def _scan_one(text: str, begin: int) -> tuple[int | None, tuple[int, str] | None
             j = end
             continue
         if c in "[{":
+            if len(stack) >= MAX_JSON_DEPTH:
+                return -1, None  # deeper than any usable value
             inside_array = bool(stack) and stack[-1] == "["
             stack.append(c)
             states.append("k" if c == "{" else "v")
@@ -225,61 +296,93 @@ def extract_json(text: str, prefer: str = "array") -> Extracted:
     regex first); ``prefer="object"`` follows ``parse_interpretation_json``
     (first ``{`` to last ``}``). Only if those fail, repair strategies run.
     """
-    text = text.strip()
+    why: list[str] = []
+    ext = _extract(text.strip(), prefer, why)
+    if ext.value is None and why:
+        return Extracted(None, ext.notes, ext.truncated, why[-1])
+    return ext
+
+
+def _extract(text: str, prefer: str, why: list[str]) -> Extracted:
+    def loads(t: str) -> Any:
+        return _loads(t, why)
+
     try:
-        return Extracted(_loads(text))
+        return Extracted(loads(text))
     except json.JSONDecodeError:
         pass
     if prefer == "array":
-        for pattern in (r"\[.*\]", r"\{.*\}"):
-            m = re.search(pattern, text, re.DOTALL)
-            if m:
+        for opener, closer in ("[]", "{}"):
+            # upstream's re.search(r"\[.*\]", DOTALL): first opener to last closer (without its
+            # quadratic backtracking when no closer follows)
+            b0, b1 = text.find(opener), text.rfind(closer)
+            if b0 != -1 and b1 > b0:
                 try:
-                    return Extracted(_loads(m.group()))
+                    return Extracted(loads(text[b0 : b1 + 1]))
                 except json.JSONDecodeError:
                     pass
         try:
             # upstream uses re.sub(r",\s*([}\]])", ...) here, which also edits ", ]" inside strings;
             # the string-aware version gives the same result everywhere else
-            return Extracted(_loads(_strip_trailing_commas(text)), ("removed trailing commas",))
+            return Extracted(loads(_strip_trailing_commas(text)), ("removed trailing commas",))
         except json.JSONDecodeError:
             pass
     else:
         b0, b1 = text.find("{"), text.rfind("}")
         if b0 != -1 and b1 > b0:
             try:
-                return Extracted(_loads(text[b0 : b1 + 1]))
+                return Extracted(loads(text[b0 : b1 + 1]))
             except json.JSONDecodeError:
                 pass
-    return _repair(text, prefer)
+    return _repair(text, prefer, why)
 
 
-def _next_container(text: str, pos: int, brackets: str) -> int:
-    hits = [p for p in (text.find(b, pos) for b in brackets) if p != -1]
-    return min(hits) if hits else -1
+class _Finder:
+    """Next position of any of some brackets, in amortised linear time over a whole scan."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.next: dict[str, int] = {}
+
+    def __call__(self, pos: int, brackets: str) -> int:
+        hits = []
+        for b in brackets:  # ``pos`` only grows during a scan: a cached hit at or after it still holds
+            p = self.next.get(b)
+            if p is None or (p != -1 and p < pos):
+                p = self.next[b] = self.text.find(b, pos)
+            if p != -1:
+                hits.append(p)
+        return min(hits) if hits else -1
 
 
-def _repair(text: str, prefer: str) -> Extracted:
+def _repair(text: str, prefer: str, why: list[str]) -> Extracted:
+    def loads(t: str) -> Any:
+        return _loads(t, why)
+
     notes: list[str] = []
     fixed = _strip_trailing_commas(text)
     if fixed != text:
         notes.append("removed trailing commas")
     values: list[Any] = []
     truncated = False
-    pos = _next_container(fixed, 0, "{" if prefer == "object" and "{" in fixed else "[{")
+    find = _Finder(fixed)
+    pos = find(0, "{" if prefer == "object" and "{" in fixed else "[{")
     while pos != -1:
         end, safe = _scan_one(fixed, pos)
+        if end == -1:
+            why.append(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+            break
         if end is not None:
             try:
-                values.append(_loads(fixed[pos:end]))
+                values.append(loads(fixed[pos:end]))
             except json.JSONDecodeError:
                 pass
-            pos = _next_container(fixed, end, "[{")
+            pos = find(end, "[{")
             continue
         if safe is not None:
             cut, closers = safe
             try:
-                values.append(_loads(_strip_trailing_commas(fixed[pos:cut]) + closers))
+                values.append(loads(_strip_trailing_commas(fixed[pos:cut]) + closers))
                 truncated = True
                 notes.append("closed output cut off by the token limit")
             except json.JSONDecodeError:

@@ -25,6 +25,7 @@ of a CRL or NT view (the optional keypoint phase of the autonomous mode).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,16 +76,36 @@ class ClassMapping:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ClassMapping:
+        """Inverse of :meth:`to_dict`; ValueError (saying which field) for anything malformed."""
+        if not isinstance(d, dict):
+            raise ValueError(f"a class mapping is {type(d).__name__}, not an object")
+        seg = d.get("seg_classes")
+        if not isinstance(d.get("det_classes"), str) or not isinstance(d.get("tier"), str) \
+                or not isinstance(seg, (str, type(None))):
+            raise ValueError("class mapping: det_classes, seg_classes and tier must be text")
+        priority = d.get("priority", 0)
+        if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 5:
+            raise ValueError(f"class mapping: priority {priority!r} is not 0..5")
+        groups, scores = d.get("group_scores", []), d.get("class_scores", {})
+        if not (isinstance(groups, list) and all(isinstance(g, list) and len(g) == 2 and isinstance(g[0], str)
+                                                 and _is_number(g[1]) for g in groups)):
+            raise ValueError("class mapping: group_scores must be [[name, score], ...]")
+        if not (isinstance(scores, dict) and all(_is_number(v) for v in scores.values())):
+            raise ValueError("class mapping: class_scores must map names to numbers")
         return cls(
             d["det_classes"],
-            d.get("seg_classes"),
+            seg,
             d["tier"],
-            int(d.get("priority", 0)),
-            tuple((str(g[0]), float(g[1])) for g in d.get("group_scores", [])),
-            dict(d.get("class_scores", {})),
+            priority,
+            tuple((g[0], float(g[1])) for g in groups),
+            dict(scores),
             bool(d.get("dampened")),
             bool(d.get("disambiguated")),
         )
+
+
+def _is_number(v: Any) -> bool:
+    return not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v)
 
 
 def keyword_lookup(text: str) -> tuple[str, str | None, str] | None:

@@ -9,11 +9,17 @@ repair) is :mod:`fada_desk.inference.fada.json_repair`'s.
 Coordinates: the model speaks ``[x_min, y_min, x_max, y_max]`` normalised to
 0-1000 (:data:`~fada_desk.core.vocabulary.COORD_SCALE`); :meth:`Predictions.to_pixels`
 maps them onto any image size (resolution independent, so onto the full-size frame).
+
+Beyond upstream, nothing malformed raises: a value of the wrong type anywhere,
+a coordinate that is not a finite number inside the model's 0-1000 range
+(``1e999``, ``-5``, ``1200``) or a keypoint visibility other than 0/1/2 drops
+that item, with the reason kept in :attr:`Predictions.errors`.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,49 +141,113 @@ class Predictions:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Predictions:
-        def bx(v: Any) -> Box:
-            return (float(v[0]), float(v[1]), float(v[2]), float(v[3]))
+        """Inverse of :meth:`to_dict`; ValueError (saying what) for anything malformed."""
+        try:
+            return cls._from_dict(d)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError) as exc:
+            raise ValueError(f"malformed predictions ({type(exc).__name__}: {exc})") from None
 
+    @classmethod
+    def _from_dict(cls, d: dict[str, Any]) -> Predictions:
+        def num(v: Any) -> float:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise ValueError(f"{_short(v, 40)} is not a finite number")
+            return float(v)
+
+        def bx(v: Any) -> Box:
+            if not isinstance(v, list) or len(v) != 4:
+                raise ValueError(f"{_short(v, 40)} is not a box")
+            return (num(v[0]), num(v[1]), num(v[2]), num(v[3]))
+
+        def text(v: Any) -> str:
+            if not isinstance(v, str):
+                raise TypeError(f"{_short(v, 40)} is not text")
+            return v
+
+        def texts(v: Any) -> list[str]:
+            if not isinstance(v, list):
+                raise TypeError(f"{_short(v, 40)} is not a list")
+            return [text(x) for x in v]
+
+        def visibility(v: Any) -> int:
+            if v not in (0, 1, 2) or isinstance(v, bool):
+                raise ValueError(f"keypoint visibility {_short(v, 20)} is not 0, 1 or 2")
+            return int(v)
+
+        size = d.get("image_size")
+        if size is not None and not (isinstance(size, list) and len(size) == 2
+                                     and all(isinstance(v, int) and not isinstance(v, bool) for v in size)):
+            raise ValueError(f"image_size {_short(size, 40)} is not [width, height]")
+        space = d.get("space", "norm1000")
+        if space not in ("norm1000", "pixel"):
+            raise ValueError(f"unknown coordinate space {_short(space, 40)}")
         return cls(
-            detections=[Detection(x["label"], bx(x["box"])) for x in d.get("detections", [])],
+            detections=[Detection(text(x["label"]), bx(x["box"])) for x in d.get("detections", [])],
             segmentations=[
-                Segmentation(
-                    x["label"], bx(x["box"]), tuple((float(p[0]), float(p[1])) for p in x["polygon"])
-                )
+                Segmentation(text(x["label"]), bx(x["box"]), tuple((num(p[0]), num(p[1])) for p in x["polygon"]))
                 for x in d.get("segmentations", [])
             ],
             keypoints=[
                 KeypointSet(
-                    x["label"],
+                    text(x["label"]),
                     bx(x["box"]),
-                    tuple((float(p[0]), float(p[1]), int(p[2])) for p in x["points"]),
+                    tuple((num(p[0]), num(p[1]), visibility(p[2])) for p in x["points"]),
                 )
                 for x in d.get("keypoints", [])
             ],
-            classifications=list(d.get("classifications", [])),
-            errors=list(d.get("errors", [])),
-            space=d.get("space", "norm1000"),
-            image_size=tuple(d["image_size"]) if d.get("image_size") else None,  # type: ignore[arg-type]
+            classifications=texts(d.get("classifications", [])),
+            errors=texts(d.get("errors", [])),
+            space=space,
+            image_size=(size[0], size[1]) if size else None,
         )
 
 
+MAX_LABEL_CHARS = 200
+_BAD_NUMBER = (ValueError, TypeError, OverflowError)
+
+
 def _num(v: Any) -> float:
-    """Upstream uses ``int(v)``: accepts ints, floats (truncated) and numeric strings."""
+    """Upstream uses ``int(v)``: accepts ints, floats (truncated) and numeric strings.
+
+    ValueError / TypeError / OverflowError for anything else (``inf`` has no int)."""
     if isinstance(v, bool):
         raise TypeError("boolean is not a coordinate")
+    if not isinstance(v, (int, float, str)):
+        raise TypeError(f"{type(v).__name__} is not a coordinate")
     return float(int(float(v))) if isinstance(v, str) else float(int(v))
+
+
+def _in_range(values: Any) -> bool:
+    return all(0.0 <= v <= COORD_SCALE for v in values)
+
+
+def _point(p: Any, n: int) -> tuple[float, ...]:
+    if not isinstance(p, list) or len(p) < n:
+        raise ValueError(f"{_short(p, 40)} is not a point [x, y]")
+    return tuple(_num(v) for v in p[:n])
+
+
+def _label(item: dict[str, Any]) -> str | None:
+    """The item's label as text; None (the item is refused) when it is none or not text."""
+    label = item.get("label", "")
+    if isinstance(label, bool) or not isinstance(label, (str, int, float)):
+        return None
+    text = str(label).strip()  # upstream: str(label); a number is a (strange) label
+    return text if 0 < len(text) <= MAX_LABEL_CHARS else None
 
 
 def _parse_item(item: dict[str, Any], out: Predictions) -> None:
     """Upstream ``_parse_item`` semantics (which kind an item is and when it is an error)."""
-    label = item.get("label", "")
     bbox = item.get("bbox_2d") or item.get("box_2d")
     mask = item.get("mask")
     kps = item.get("keypoints")
-    if not label:
+    if not item.get("label", ""):
         out.errors.append(f"Item missing label: {_short(item)}")
         return
-    label = str(label).strip()
+    label = _label(item)
+    if label is None:
+        out.errors.append(f"Invalid label (not a short text): {_short(item.get('label'))}")
+        return
     if bbox is None:
         out.classifications.append(label)
         return
@@ -186,36 +256,59 @@ def _parse_item(item: dict[str, Any], out: Predictions) -> None:
         return
     try:
         box: Box = tuple(_num(v) for v in bbox)  # type: ignore[assignment]
-    except (ValueError, TypeError):
+    except _BAD_NUMBER:
         out.errors.append(f"Non-numeric bbox_2d values: {_short(bbox)}")
+        return
+    if not _in_range(box):
+        out.errors.append(f"Item {label!r} dropped: bbox_2d {_short(bbox)} is outside the model's 0-1000 range")
         return
     if kps is not None:
         try:
+            if not isinstance(kps, list):
+                raise TypeError(f"{type(kps).__name__}, not a list of points")
             pts = []
             for k in kps:
                 # upstream needs [x, y, v]; a bare [x, y] is taken as visible (2)
+                x, y = _point(k, 2)
                 v = int(_num(k[2])) if len(k) >= 3 else 2
-                pts.append((_num(k[0]), _num(k[1]), v))
-            out.keypoints.append(KeypointSet(label, box, tuple(pts)))
-        except (ValueError, TypeError, IndexError, KeyError) as e:
+                if v not in (0, 1, 2):
+                    raise ValueError(f"visibility {v} is not 0, 1 or 2")
+                pts.append((x, y, v))
+        except (*_BAD_NUMBER, IndexError, KeyError) as e:
             out.errors.append(f"Invalid keypoints: {e}")
+            return
+        if not all(_in_range(p[:2]) for p in pts):
+            out.errors.append(f"Item {label!r} dropped: a keypoint is outside the model's 0-1000 range")
+            return
+        out.keypoints.append(KeypointSet(label, box, tuple(pts)))
         return
     if mask is not None:
         try:
-            poly = tuple((_num(p[0]), _num(p[1])) for p in mask)
-        except (ValueError, TypeError, IndexError, KeyError) as e:
+            if not isinstance(mask, list):
+                raise TypeError(f"{type(mask).__name__}, not a list of points")
+            poly = tuple(_point(p, 2) for p in mask)
+        except (*_BAD_NUMBER, IndexError, KeyError) as e:
             out.errors.append(f"Invalid mask polygon: {e}")
             return
-        if len(poly) >= 3:
-            out.segmentations.append(Segmentation(label, box, poly))
-        else:
+        if len(poly) < 3:
             out.errors.append(f"Mask polygon too few points: {len(poly)}")
+        elif not all(_in_range(p) for p in poly):
+            out.errors.append(f"Item {label!r} dropped: a mask point is outside the model's 0-1000 range")
+        else:
+            out.segmentations.append(Segmentation(label, box, poly))  # type: ignore[arg-type]
         return
     out.detections.append(Detection(label, box))
 
 
 def _short(v: Any, limit: int = 120) -> str:
-    s = json.dumps(v) if not isinstance(v, str) else v
+    """A value for a message: compact JSON (any value, never raising), cut at ``limit``."""
+    if isinstance(v, str):
+        s = v
+    else:
+        try:
+            s = json.dumps(v, default=repr)
+        except (ValueError, TypeError, RecursionError):
+            s = repr(type(v))
     return s if len(s) <= limit else s[:limit] + "..."
 
 
@@ -237,12 +330,14 @@ def parse_predictions(value: Any, truncated: bool = False) -> Predictions:
         out.errors.append(f"Unexpected JSON type: {type(value).__name__}")
         return out
     for i, item in enumerate(items):
+        n_err = len(out.errors)
         if isinstance(item, dict):
-            n_err = len(out.errors)
             _parse_item(item, out)
-            if truncated and i == len(items) - 1 and len(out.errors) > n_err:
-                del out.errors[n_err:]
-                out.errors.append("Last item incomplete: the answer was cut off by the token limit")
+        else:
+            out.errors.append(f"Item is not an object: {_short(item)}")
+        if truncated and i == len(items) - 1 and len(out.errors) > n_err:
+            del out.errors[n_err:]
+            out.errors.append("Last item incomplete: the answer was cut off by the token limit")
     return out
 
 

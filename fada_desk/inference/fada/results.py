@@ -36,6 +36,16 @@ class PhaseState(str, enum.Enum):
 OK, ERROR, SKIPPED = PhaseState.OK, PhaseState.ERROR, PhaseState.SKIPPED
 
 
+_NONE = type(None)
+_PHASE_TYPES: dict[str, tuple[type, ...]] = {
+    "phase": (str,), "status": (str,), "prompt": (str,), "classes": (str, _NONE), "raw_text": (str,),
+    "cleaned_text": (str,), "notes": (list,), "truncated": (bool,), "parse_ok": (bool,),
+    "parse_errors": (list,), "interpretation": (dict, _NONE), "label": (str, _NONE), "label_source": (str,),
+    "predictions": (dict, _NONE), "predictions_norm": (dict, _NONE), "max_tokens": (int,),
+    "constrained": (bool,), "seconds": (int, float), "stats": (dict,), "cached": (bool,), "error": (str,),
+}
+
+
 @dataclass
 class PhaseResult:
     """One model call (interpret, classify, detect, segment or keypoints)."""
@@ -73,8 +83,18 @@ class PhaseResult:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PhaseResult:
+        """Inverse of :meth:`to_dict`; ValueError (saying which field) for a value of the wrong type."""
+        if not isinstance(d, dict):
+            raise ValueError(f"a phase is {type(d).__name__}, not an object")
         known = {f.name for f in dataclasses.fields(cls)}
         kw = {k: v for k, v in d.items() if k in known}
+        for key, value in kw.items():
+            want = _PHASE_TYPES.get(key)
+            if want is not None and (not isinstance(value, want) or (isinstance(value, bool) and bool not in want)):
+                raise ValueError(f"phase field {key!r} is {type(value).__name__}")
+        for key in ("notes", "parse_errors"):
+            if not all(isinstance(v, str) for v in kw.get(key, [])):
+                raise ValueError(f"phase field {key!r} holds something other than text")
         if "status" in kw:
             kw["status"] = PhaseState(kw["status"])
         for key in ("predictions", "predictions_norm"):
@@ -141,8 +161,27 @@ class AnalysisResult:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> AnalysisResult:
-        if d.get("format") != FORMAT:
+        """Inverse of :meth:`to_dict`; ValueError (with the reason) for anything malformed."""
+        if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise ValueError(f"not a {FORMAT} document")
+        try:
+            return cls._from_dict(d)
+        except (KeyError, TypeError, AttributeError, IndexError, OverflowError, RecursionError) as exc:
+            raise ValueError(f"malformed {FORMAT} document ({type(exc).__name__}: {exc})") from None
+
+    @classmethod
+    def _from_dict(cls, d: dict[str, Any]) -> AnalysisResult:
+        for key in ("image", "models", "settings"):
+            if not isinstance(d.get(key, {}), dict):
+                raise ValueError(f"{key!r} is not an object")
+        for key in ("mode", "created_at", "app_version"):
+            if not isinstance(d.get(key, ""), str):
+                raise ValueError(f"{key!r} is not text")
+        if not isinstance(d.get("phases", []), list):
+            raise ValueError("'phases' is not a list")
+        total = d.get("total_seconds", 0.0)
+        if isinstance(total, bool) or not isinstance(total, (int, float)):
+            raise ValueError("'total_seconds' is not a number")
         return cls(
             image=dict(d.get("image", {})),
             models=dict(d.get("models", {})),

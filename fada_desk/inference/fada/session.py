@@ -25,7 +25,7 @@ from fada_desk.core.fileio import sha256_bytes
 from fada_desk.inference.backend import GenerationRequest, GenerationStats, ModelBackend
 from fada_desk.inference.fada import constants as C
 from fada_desk.inference.fada.answers import annotation_text, interpretation_text, parse_answer
-from fada_desk.inference.fada.cache import ResultCache, cache_key
+from fada_desk.inference.fada.cache import ResultCache, cache_key, cached_answer
 from fada_desk.inference.fada.image import PreparedImage
 from fada_desk.inference.fada.intents import parse_intent
 from fada_desk.inference.fada.mapper import (
@@ -305,11 +305,9 @@ class AnalysisSession:
                 grammar=sha256_bytes(gram.encode()) if gram else None,
                 stop=list(C.STOP_STRINGS),
             )
-            hit = pipe.cache.get(key)
-            if hit is not None and isinstance(hit.get("raw_text"), str):
-                result.raw_text = hit["raw_text"]
-                result.stats = dict(hit.get("stats", {}))
-                result.seconds = float(hit.get("seconds", 0.0))
+            hit = cached_answer(pipe.cache.get(key))
+            if hit is not None:
+                result.raw_text, result.stats, result.seconds = hit
                 result.cached = True
                 yield Progress(
                     f"{phase} (cached)", self._fraction(phase, 1.0), TokenChunk(phase, result.raw_text)

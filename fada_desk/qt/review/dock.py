@@ -160,6 +160,7 @@ class ReviewDock(QDockWidget):
         self._shown = None
         if self.export_dialog is not None:
             self.export_dialog.close()
+            self.export_dialog.deleteLater()
             self.export_dialog = None
         if self.editor is not None:
             self.editor.set_frame(None)
@@ -244,6 +245,8 @@ class ReviewDock(QDockWidget):
         if self.export_dialog is not None and self.export_dialog.running:
             self.export_dialog.raise_()
             return self.export_dialog
+        if self.export_dialog is not None:
+            self.export_dialog.deleteLater()  # a fresh dialog counts the review state again
         dlg = ExportDialog(ExamExport(self.store, self.exam.id).job, self.runner, None, self.session.operator,
                            before_export=self.session.flush, parent=self.window_,
                            review=ReviewCount(self.store, self.exam.id, self.session.doc))

@@ -6,7 +6,8 @@ It keeps one ROI per annotation of the shown frame and follows the document:
 every change of the :class:`~fada_desk.core.review_doc.AnnotationSet`
 (an edit here, an undo, an edit in another panel) updates the ROIs; every
 user gesture becomes a command from :mod:`fada_desk.core.commands` pushed
-through the :class:`~fada_desk.qt.review.undo.UndoAdapter`. The ROIs never
+through the :class:`~fada_desk.qt.review.undo.UndoAdapter` (the commands of the
+review actions live in :mod:`fada_desk.qt.review.editor_commands`). The ROIs never
 *are* the state.
 
 A drag maps onto pyqtgraph's ROI signals: ``sigRegionChangeStarted`` opens a
@@ -37,29 +38,20 @@ from PySide6.QtCore import QObject, QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QWidget
 
-from fada_desk.app.annotation_edits import TOOL_HINTS, TOOL_TITLES, add_keypoint, drag_step, drawn_annotation
-from fada_desk.core.annotations import MEASURES, Annotation, Keypoints, Polygon
+from fada_desk.app.annotation_edits import TOOL_HINTS, TOOL_TITLES, drag_step, drawn_annotation
+from fada_desk.core.annotation_commands import AddAnnotation
+from fada_desk.core.annotations import MEASURES, Annotation, Keypoints
 from fada_desk.core.review_doc import Change
-from fada_desk.core.review_types import AnnotationError, FrameRef, ReviewStatus
-from fada_desk.core.annotation_commands import (
-    AddAnnotation,
-    DeleteAnnotations,
-    DeleteKeypoint,
-    DeleteVertex,
-    InsertVertex,
-    Relabel,
-    SetMeasure,
-    SetStatus,
-)
-from fada_desk.core.interpretation_commands import AcceptAll
+from fada_desk.core.review_types import AnnotationError, FrameRef
 from fada_desk.qt.review import style
 from fada_desk.qt.review.editor_actions import EditorKeys, ReviewActions, context_menu
+from fada_desk.qt.review.editor_commands import EditorCommands
 from fada_desk.qt.review.items import CaliperItem, PolygonItem, make_item
 from fada_desk.qt.review.tools import ToolLayer
 from fada_desk.qt.review.undo import UndoAdapter, subscribe_while_alive
 
 
-class AnnotationEditor(QObject):
+class AnnotationEditor(EditorCommands, QObject):
     """Edits the annotations of one frame on a pyqtgraph view through undoable commands."""
 
     selectionChanged = Signal(object)  # noqa: N815 - annotation id or None
@@ -391,89 +383,6 @@ class AnnotationEditor(QObject):
             ann = self.doc.get(roi.ann_id)
             roi.sync(ann)
             self._refresh_label(ann)
-
-    def _insert_vertex(self, roi: PolygonItem, index: int, x: float, y: float) -> None:
-        if self.undo.run(lambda: InsertVertex(self.doc, roi.ann_id, index, x, y)):
-            self.select(roi.ann_id, index)
-
-    # ------------------------------------------------------------------ commands
-    def _need_selection(self) -> Annotation | None:
-        ann = self.selected
-        if ann is None:
-            self.message.emit("Select an annotation first (click it).")
-        return ann
-
-    def accept_selected(self) -> bool:
-        ann = self._need_selection()
-        return ann is not None and self.undo.run(lambda: SetStatus(self.doc, [ann.id], ReviewStatus.ACCEPTED))
-
-    def reject_selected(self) -> bool:
-        ann = self._need_selection()
-        return ann is not None and self.undo.run(lambda: SetStatus(self.doc, [ann.id], ReviewStatus.REJECTED))
-
-    def accept_all(self) -> bool:
-        """Accept every pending AI annotation and interpretation value of the shown frame."""
-        if self.frame is None:
-            return False
-        frame = self.frame
-        if any(not self._shown(a) for a in self.doc.pending(frame)):
-            self.message.emit("Show all AI runs first: a hidden run would be accepted unseen.")
-            return False
-        return self.undo.run(lambda: AcceptAll(self.doc, frame))
-
-    def delete_selected(self) -> bool:
-        """Delete the selected polygon vertex / keypoint if one is selected, else the annotation."""
-        ann = self._need_selection()
-        if ann is None:
-            return False
-        if self.selected_vertex is not None and isinstance(ann, (Polygon, Keypoints)):
-            return self.delete_vertex(ann.id, self.selected_vertex)
-        return self.undo.run(lambda: DeleteAnnotations(self.doc, [ann.id]))
-
-    def delete_vertex(self, ann_id: str, index: int) -> bool:
-        """Remove vertex ``index`` of a polygon or landmark ``index`` of a keypoint set."""
-        command = DeleteKeypoint if isinstance(self.doc.get(ann_id), Keypoints) else DeleteVertex
-        ok = self.undo.run(lambda: command(self.doc, ann_id, index))
-        if ok:
-            self.select(ann_id, None)
-        return ok
-
-    def add_keypoint(self, ann_id: str, x: float, y: float) -> bool:
-        """Add a landmark at image pixel (x, y) to keypoint set ``ann_id`` and select it."""
-        made: list[int] = []
-
-        def make() -> Any:
-            cmd, index = add_keypoint(self.doc, self.doc.get(ann_id), x, y, self.image_size)
-            made.append(index)
-            return cmd
-
-        if not self.undo.run(make):
-            return False
-        self.select(ann_id, made[0])
-        return True
-
-    def escape(self) -> bool:
-        """Esc: stop the drawing tool, else clear the selection; False when there was neither."""
-        if self.layer.active:
-            self.cancel_tool()
-            self.message.emit("Drawing cancelled.")
-            return True
-        if self.selected_id is not None:
-            self.select(None)
-            return True
-        return False
-
-    def relabel_selected(self, label: str) -> bool:
-        ann = self._need_selection()
-        if ann is None or label.strip() == ann.label:
-            return False
-        return self.undo.run(lambda: Relabel(self.doc, ann.id, label))
-
-    def set_measure_selected(self, measure: str | None) -> bool:
-        ann = self._need_selection()
-        if ann is None or ann.measure == measure:
-            return False
-        return self.undo.run(lambda: SetMeasure(self.doc, ann.id, measure))
 
     # ------------------------------------------------------------------ tools
     @property

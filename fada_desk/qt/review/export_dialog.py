@@ -50,7 +50,6 @@ from fada_desk.core.cancel import Progress
 from fada_desk.core.errors import FadaError, error_text
 from fada_desk.core.review_tally import ReviewTally
 from fada_desk.export.options import ExportOptions
-from fada_desk.qt.review.undo import subscribe_while_alive
 from fada_desk.qt.workers import JobHandle, JobRunner
 
 WARNING_STYLE = "QFrame#exportReviewBox { background: #fff4d6; border: 1px solid #d9a400; border-radius: 4px; }"
@@ -78,6 +77,7 @@ class ExportDialog(QDialog):
         self.review_job: JobHandle | None = None
         self.tally: ReviewTally | None = None
         self._item_ids: frozenset[int] | None = None
+        self._unsubscribe: Callable[[], None] | None = None
 
         self.format_box = QComboBox()
         self.format_box.setObjectName("exportFormat")
@@ -167,7 +167,9 @@ class ExportDialog(QDialog):
     def _on_items(self, ids: object) -> None:
         assert self.review is not None
         self._item_ids = frozenset(ids)  # type: ignore[arg-type]
-        subscribe_while_alive(self, self.review.doc.subscribe, lambda _change: self._recount())
+        if self._unsubscribe is None and self.isVisible():  # recount while open (e.g. an AI run lands)
+            self._unsubscribe = self.review.doc.subscribe(lambda _change: self._recount())
+            self.destroyed.connect(self._unsubscribe)
         self._recount()
 
     def _recount(self) -> None:
@@ -315,4 +317,6 @@ class ExportDialog(QDialog):
         """Closing while an export runs cancels it (the worker stops at its next step)."""
         if self.running and self.handle is not None:
             self.handle.cancel()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
         super().done(result)

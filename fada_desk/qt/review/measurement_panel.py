@@ -42,7 +42,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fada_desk.core.annotations import Annotation, Caliper, Ellipse, Keypoints, Polygon
+from fada_desk.app.measurement_rows import (
+    CIRCUMFERENCES,
+    DISTANCES,
+    calibration_text,
+    choices_for,
+    image_text,
+    measurable,
+    value_text,
+)
+from fada_desk.core.annotations import Annotation, Ellipse, Polygon
 from fada_desk.core.review_doc import Change
 from fada_desk.core.review_types import FrameRef, Provenance, ReviewStatus
 from fada_desk.core.biometry import (
@@ -50,90 +59,28 @@ from fada_desk.core.biometry import (
     BiometryReport,
     Estimate,
     Measurement,
-    caliper_mm,
     densify,
-    ellipse_annotation_params,
     ellipse_geometry,
-    ellipse_to_mm,
     fit_ellipse,
     fit_ellipse_calibrated,
     exam_biometry,
-    measure_annotation,
 )
 from fada_desk.core.dating import format_ga
 from fada_desk.core.calibration import Calibration
 from fada_desk.core.annotation_commands import AddAnnotation, SetMeasure
 from fada_desk.core.errors import FadaError
 from fada_desk.core.vocabulary import class_title
-from fada_desk.export.overlay import measurement_text
 from fada_desk.qt.layout import min_rows, optional_columns, remember_splitter
 from fada_desk.qt.review.editor import AnnotationEditor
 from fada_desk.qt.review.undo import subscribe_while_alive
 from fada_desk.qt.util import app_settings
 
 CalibrationFor = Callable[[FrameRef], "Calibration | None"]
-DISTANCES = ("BPD", "OFD", "FL", "CRL", "NT")
-CIRCUMFERENCES = ("HC", "AC")
 NO_MEASURE = "—"
 ERROR_COLOR = QColor(200, 30, 30)
 WARN_COLOR = QColor(150, 85, 0)
 COL_INPUTS = 3
 SPLIT_KEY = "layout/measurement_split"
-
-
-def calibration_text(cal: Calibration | None) -> str:
-    if cal is None or not cal.is_calibrated:
-        return ("Not calibrated: measurements in mm need a calibration "
-                "(calibrate on the depth scale, Ctrl+K).")
-    if cal.manual is not None:
-        return f"Calibrated by hand: {cal.manual.mm_per_px:.4f} mm/pixel."
-    regions = [r for r in cal.regions if r.is_spatial_cm]
-    if len(regions) == 1:
-        sx, sy = regions[0].mm_per_px
-        same = abs(sx - sy) < 1e-9
-        spacing = f"{sx:.4f} mm/pixel" if same else f"{sx:.4f} × {sy:.4f} mm/pixel"
-        return f"Calibrated from DICOM: {spacing}."
-    return (f"Calibrated from DICOM: {len(regions)} regions; a measurement must lie "
-            "inside one region.")
-
-
-def measurable(ann: Annotation) -> bool:
-    if ann.status is ReviewStatus.REJECTED:
-        return False
-    if isinstance(ann, (Caliper, Ellipse, Polygon)):
-        return True
-    return isinstance(ann, Keypoints) and len(ann.points) == 2
-
-
-def choices_for(ann: Annotation) -> tuple[str, ...]:
-    if isinstance(ann, (Caliper, Keypoints)):
-        return DISTANCES
-    return CIRCUMFERENCES
-
-
-def value_text(ann: Annotation, cal: Calibration | None) -> tuple[str, str]:
-    """(value, details) for a row; raises FadaError with the reason when there is no value."""
-    if ann.measure:
-        m = measure_annotation(ann, cal)
-        details = ""
-        if "semi_major_mm" in m.details:
-            d = m.details
-            details = (f"axes {2 * d['semi_major_mm']:.1f} × {2 * d['semi_minor_mm']:.1f} mm, "
-                       f"area {d['area_mm2'] / 100.0:.1f} cm²")
-        return measurement_text(ann.measure, m.value_mm), details
-    if isinstance(ann, Caliper):
-        return measurement_text(None, caliper_mm(cal, ann.p1, ann.p2)), "distance"
-    if isinstance(ann, Keypoints):
-        a, b = ann.points[0], ann.points[1]
-        return measurement_text(None, caliper_mm(cal, (a.x, a.y), (b.x, b.y))), "distance"
-    if isinstance(ann, Ellipse):
-        e = ellipse_to_mm(cal, ellipse_annotation_params(ann))
-        method = "circumference"
-    else:
-        assert isinstance(ann, Polygon)
-        e, _ = fit_ellipse_calibrated(cal, densify(ann.points))
-        method = "circumference of the fitted ellipse"
-    return measurement_text(None, e.perimeter), f"{method}; axes {2 * e.a:.1f} × {2 * e.b:.1f} mm"
 
 
 class MeasurementPanel(QWidget):
@@ -282,17 +229,9 @@ class MeasurementPanel(QWidget):
         self.editor.refresh_labels()
 
     def image_text(self, ann: Annotation) -> str | None:
-        """The value ``ann``'s label shows on the image: a tagged measurement ("HC 197.2 mm") or a
-        caliper's / ellipse's own length; None without a value (no calibration, an outline)."""
-        if not measurable(ann) or not (ann.measure or isinstance(ann, (Caliper, Ellipse))):
-            return None
+        """What ``ann``'s label shows on the image (:func:`~fada_desk.app.measurement_rows.image_text`)."""
         frame = self.editor.frame
-        if frame is None or ann.frame != frame:
-            return None
-        try:
-            return value_text(ann, self.calibration_for(frame))[0]
-        except FadaError:
-            return None
+        return None if frame is None or ann.frame != frame else image_text(ann, self.calibration_for(frame))
 
     def _fill_frame_table(self, cal: Calibration | None) -> None:
         anns = [a for a in self.editor.annotations() if measurable(a)]

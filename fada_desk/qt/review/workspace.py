@@ -151,6 +151,8 @@ class ReviewWorkspace(QWidget):
         if self.export_dialog is not None and self.export_dialog.running:
             self.export_dialog.raise_()
             return self.export_dialog
+        if self.export_dialog is not None:
+            self.export_dialog.deleteLater()  # a fresh dialog counts the review state again
         dlg = ExportDialog(self.make_export_job, self.runner, out_dir, self.operator,
                            before_export=self.target.flush, parent=self, review=self.review_count)
         dlg.exported.connect(lambda paths: self.show_status(f"Exported {len(paths)} file(s)."))

@@ -95,3 +95,24 @@ def test_errors_are_shown_in_one_line(qtbot: Any, tmp_path: Path) -> None:
     assert dlg.start() is None
     assert "is a file, not a folder" in dlg.status.text()
     dlg.runner.shutdown(5)
+
+
+def test_a_review_count_that_fails_says_so_and_export_stays_possible(qtbot: Any, tmp_path: Path) -> None:
+    from fada_desk.app.export import ReviewCount
+    from fada_desk.core.errors import StorageError
+    from fada_desk.core.review_doc import AnnotationSet
+
+    class BrokenStore:
+        def list_items(self, exam_id: int) -> list:
+            raise StorageError("database is locked")
+
+    def make_job(fmt: str, out: Path, options: ExportOptions, token: CancelToken) -> Any:
+        yield Progress("done", 1.0)
+        return []
+
+    dlg = _dialog(qtbot, make_job, tmp_path, review=ReviewCount(BrokenStore(), 1, AnnotationSet()))
+    assert not dlg.export_button.isEnabled()  # the warning comes first
+    qtbot.waitUntil(lambda: "Could not count" in dlg.review_label.text())
+    assert dlg.review_label.text().endswith("database is locked")
+    assert dlg.export_button.isEnabled() and dlg.export_button.text() == "Export"
+    dlg.runner.shutdown(5)
