@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", default="1", help="campaign seed (case i is reproducible from it alone)")
     p.add_argument("--start", type=int, default=0, help="first case index")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    p.add_argument("--timeout", type=float, default=10.0, help="seconds before a case counts as a hang")
+    p.add_argument("--timeout", type=float, default=20.0, help="seconds before a case counts as a hang")
     p.add_argument("--mem-mb", type=int, default=2048, help="address space a worker may add (0: no limit)")
     p.add_argument("--out", type=Path, default=Path("fuzz-crashes"), help="where minimal crashing inputs go")
     p.add_argument("--no-minimize", action="store_true", help="save the first crashing input of each kind as is")

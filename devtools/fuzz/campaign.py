@@ -29,6 +29,9 @@ from devtools.fuzz.core import ACCEPTED, CLEAN, CRASH, Case, Outcome, Seed
 from devtools.fuzz.pool import _CTX, Pool
 
 
+SLOW_S = 5.0
+
+
 @dataclass
 class Tally:
     category: str
@@ -39,6 +42,8 @@ class Tally:
     examples: dict[str, tuple[Case, Outcome]] = field(default_factory=dict)  # kind -> the case with fewest ops
     seconds: float = 0.0
     peak_rss_mb: float = 0.0
+    slow: int = 0  # inputs that took longer than SLOW_S (whatever their outcome)
+    slowest: tuple[float, Case | None] = (0.0, None)
 
     @property
     def crashed(self) -> int:
@@ -47,6 +52,10 @@ class Tally:
     def add(self, case: Case, out: Outcome) -> None:
         self.inputs += 1
         self.peak_rss_mb = max(self.peak_rss_mb, out.peak_rss_mb)
+        if out.seconds > SLOW_S:
+            self.slow += 1
+        if out.seconds > self.slowest[0]:
+            self.slowest = (out.seconds, case)
         if out.status == ACCEPTED:
             self.accepted += 1
         elif out.status == CLEAN:
@@ -173,13 +182,18 @@ def _slug(kind: str) -> str:
 def format_table(tallies: Iterable[Tally]) -> str:
     """category | inputs | clean | accepted | crashes, then the crash kinds of each category with counts."""
     tallies = list(tallies)
-    head = ("category", "inputs", "clean", "accepted", "crashes", "kinds", "seconds", "peak RSS MB")
+    head = ("category", "inputs", "clean", "accepted", "crashes", "kinds", f"slow>{SLOW_S:g}s", "slowest s",
+            "seconds", "peak RSS MB")
     rows = [(t.category, str(t.inputs), str(t.clean), str(t.accepted), str(t.crashed), str(len(t.crashes)),
-             f"{t.seconds:.1f}", f"{t.peak_rss_mb:.0f}") for t in tallies]
+             str(t.slow), f"{t.slowest[0]:.1f}", f"{t.seconds:.1f}", f"{t.peak_rss_mb:.0f}") for t in tallies]
     widths = [max(len(r[i]) for r in (head, *rows)) for i in range(len(head))]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
              for r in (head, *rows)]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    for t in tallies:
+        if t.slow and t.slowest[1] is not None:
+            lines.append(f"{t.category}: {t.slow} input(s) over {SLOW_S:g} s; slowest: case {t.slowest[1].index} "
+                         f"({t.slowest[0]:.1f} s, seed {t.slowest[1].seed})")
     for t in tallies:
         if t.crashes:
             lines.append("")

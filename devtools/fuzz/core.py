@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import random
 import re
-import sys
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +67,7 @@ class Outcome:
     detail: str = ""  # traceback / fault dump / log tail
     stage: str = ""  # which entry point gave this outcome
     peak_rss_mb: float = 0.0  # the worker's high-water mark after the case
+    seconds: float = 0.0  # wall time of the case in the worker (timeouts: the timeout)
 
     @property
     def crashed(self) -> bool:
@@ -252,10 +252,6 @@ def apply_byte_op(data: bytearray, op: Op) -> bytearray:
 
 
 BYTE_OPS = frozenset({"flip", "set", "truncate", "zero", "delete", "insert", "dup", "fill"})
-
-
-def python_info() -> str:
-    return f"Python {sys.version.split()[0]}"
 
 
 @dataclass

@@ -151,7 +151,9 @@ class Pool:
         else:
             what = f"exit {code}"
             message = _fatal_line(log) or f"the worker exited with status {code}"
-        return Outcome(CRASH, fault_signature(what, log), message, log[-6000:], "worker")
+        out = Outcome(CRASH, fault_signature(what, log), message, log[-6000:], "worker")
+        out.seconds = time.monotonic() - w.started
+        return out
 
     def close(self) -> None:
         for w in self._workers:

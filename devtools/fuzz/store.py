@@ -124,7 +124,7 @@ def prepare(root: Path, build_in_child: Any) -> list[Seed]:
         for table in tables:
             cols = [r[1] for r in con.execute(f'PRAGMA table_info("{table}")')]
             for rowid, *values in con.execute(f'SELECT rowid, * FROM "{table}" ORDER BY rowid'):
-                for col, value in zip(cols, values):
+                for col, value in zip(cols, values, strict=True):
                     cells.append((table, col, rowid, _shape(value)))
     finally:
         con.close()

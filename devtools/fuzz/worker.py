@@ -18,6 +18,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -70,7 +71,18 @@ def _vm_bytes() -> int:
         return 0
 
 
+def _die_with_parent() -> None:
+    """SIGKILL this worker when the fork server (which exits with the campaign) goes: no orphaned hangs."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _limit_resources(mem_mb: int) -> None:
+    _die_with_parent()
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     if mem_mb > 0:
         base = _vm_bytes()
@@ -105,7 +117,9 @@ def worker_main(conn: Connection, seeds_root: str, seeds: dict[str, dict[str, Se
             if case is None:
                 return
             os.ftruncate(log_fd, 0)
+            t0 = time.monotonic()
             out = run_case(case, root, seeds, home / "case")
+            out.seconds = time.monotonic() - t0
             out.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
             conn.send(out)
     finally:

@@ -71,6 +71,7 @@ def edit_exam(store: Any, exam_id: int, changes: ExamChanges, *, by: str) -> Any
     before, after = diff(exam, changes)
     if not after:
         return exam
+    ReviewStore(store).check_editable(exam_id)  # a final report's patient and dates are signed: amend first
     if "operator" in after and not after["operator"]:
         raise StorageError("An exam needs an operator; the operator cannot be removed.")
     lmp = exam.lmp if changes.lmp is UNSET else changes.lmp

@@ -12,8 +12,14 @@ the next flush retries, nothing is dropped.
 
 AI results come in through :meth:`ReviewSession.import_analysis` (pending AI
 items + the interpretation under review, the whole analysis in the audit
-trail); :meth:`ReviewSession.sign_off` records the reviewed exam with its
-measurements and biometry. :func:`open_review` opens the session of an exam
+trail); :meth:`ReviewSession.sign_off` finalizes the report (its next version,
+through :mod:`fada_desk.app.report_versions`): from then on every edit of the
+document (push, undo, redo, macro, AI import) is refused before it happens with
+"The report is final; amend it to change it." until :meth:`ReviewSession.amend`
+reopens it with a reason. The lock is read from the store at each edit, so a
+report finalized elsewhere (the CLI) locks an open session too; an edit that was
+still unsaved then is dropped and the document reloaded from the store.
+:func:`open_review` opens the session of an exam
 for the reviewer :func:`reviewer` names (any thread: it reads the whole
 review document).
 """
@@ -21,12 +27,14 @@ review document).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from fada_desk.app import report_versions
 from fada_desk.core.annotations import Annotation
-from fada_desk.core.review_doc import Change
+from fada_desk.core.report_record import Amendment, ReportState
+from fada_desk.core.review_doc import AnnotationSet, Change
 from fada_desk.core.review_types import FrameRef, ReviewStatus
 from fada_desk.core.audit import AuditEntry
 from fada_desk.core.biometry import BiometryReport, Measurement, exam_biometry
@@ -34,10 +42,12 @@ from fada_desk.core.calibration import Calibration
 from fada_desk.core.commands import AuditAction, Command, StackEvent, UndoStack
 from fada_desk.core.errors import FadaError
 from fada_desk.core.interpretation import review_items_from_analysis
+from fada_desk.export.bundle import review_tallies
 from fada_desk.storage.review import (
     AI_OUTPUT,
     SIGN_OFF,
     AuditRecord,
+    ReportLocked,
     ReviewError,
     ReviewStore,
     require_operator,
@@ -51,6 +61,33 @@ def _records(actions: Sequence[AuditAction], suffix: str = "", swap: bool = Fals
         before, after = (a.after, a.before) if swap else (a.before, a.after)
         out.append(AuditRecord(a.action + suffix, a.target, before, after))
     return out
+
+
+class GuardedStack(UndoStack):
+    """An undo stack whose every change of the document first calls ``guard`` (which raises
+    to refuse it, e.g. while the report is final): push, undo, redo and macros alike."""
+
+    def __init__(self, doc: AnnotationSet, guard: Callable[[], None]) -> None:
+        super().__init__(doc)
+        self.guard = guard
+
+    def push(self, cmd: Command) -> None:
+        self.guard()
+        super().push(cmd)
+
+    def undo(self) -> Command | None:
+        if self.can_undo:
+            self.guard()
+        return super().undo()
+
+    def redo(self) -> Command | None:
+        if self.can_redo:
+            self.guard()
+        return super().redo()
+
+    def begin_macro(self, text: str) -> None:
+        self.guard()
+        super().begin_macro(text)
 
 
 @dataclass
@@ -77,7 +114,7 @@ class ReviewSession:
         self.doc = self.reviews.load(exam_id)
         self.doc.frame_validator = self._check_frame
         self._frames_ok: dict[int, int] = {}  # item id -> n_frames of items of this exam
-        self.stack = UndoStack(self.doc)
+        self.stack = GuardedStack(self.doc, self.check_editable)
         self._dirty = _Dirty()
         self._positions = {a.id: i for i, a in enumerate(self.doc)}
         self._pending: Command | None = None
@@ -125,6 +162,7 @@ class ReviewSession:
         """
         self._check_open()
         self.flush()
+        self.check_editable()
         frame = FrameRef(item_id, frame_index)
         self._check_frame(frame)
         analysis_id = analysis_id or uuid.uuid4().hex
@@ -188,16 +226,41 @@ class ReviewSession:
     def biometry(self) -> BiometryReport | None:
         return exam_biometry(self.doc, self.calibrations(), self.exam.ga_days).report()
 
+    # ------------------------------------------------------------------ report versions
+    def check_editable(self) -> None:
+        """Raise :class:`~fada_desk.storage.review.ReportLocked` while the report is final."""
+        self.reviews.check_editable(self.exam_id)
+
+    def report_state(self) -> ReportState:
+        return self.reviews.report_state(self.exam_id)
+
     def sign_off(self, statement: str = "", allow_pending: bool = False) -> AuditEntry:
-        """Record that the operator reviewed the exam (summary + biometry in the entry)."""
+        """Finalize the report: its next version (signer, time, content hash), then locked.
+
+        Refused while AI proposals are pending. ``allow_pending`` records the operator's
+        review note instead while some are (the report stays preliminary: "Not yet signed
+        off"); with none pending it finalizes as usual.
+        """
+        self._check_open()
         self.flush()
-        pending = self.doc.pending()
+        anns, values = review_tallies(self.doc, {it.id for it in self.store.list_items(self.exam_id)})
+        if (anns + values).pending and allow_pending:
+            return self._review_note(statement)
+        entry = report_versions.finalize(self.store, self.exam_id, self.operator, statement)
+        self.stack.clear()  # the edits are in the signed version; none of them can be undone now
+        return entry
+
+    def finalize(self, statement: str = "") -> AuditEntry:
+        return self.sign_off(statement)
+
+    def amend(self, reason: str) -> Amendment:
+        """Reopen the final report for a change (the next finalize makes the amended version)."""
+        self._check_open()
+        self.flush()
+        return report_versions.amend(self.store, self.exam_id, self.operator, reason)
+
+    def _review_note(self, statement: str) -> AuditEntry:
         pending_fields = sum(len(i.pending_names()) for i in self.doc.interpretations())
-        if (pending or pending_fields) and not allow_pending:
-            raise ReviewError(
-                f"{len(pending)} AI annotation(s) and {pending_fields} interpretation value(s) are "
-                "still pending review; accept or reject them before signing off."
-            )
         report = self.biometry()
         ms, problems = self.measurements()
         summary = {
@@ -210,8 +273,7 @@ class ReviewSession:
             "biometry": report.to_dict() if report else None,
         }
         self._queued.append(AuditRecord(SIGN_OFF, f"exam:{self.exam.uid}", None, summary))
-        entries = self._write()
-        return entries[-1]
+        return self._write()[-1]
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:
@@ -302,19 +364,36 @@ class ReviewSession:
         interps = [(f, self.doc.interpretation(f)) for f in frames]
         if not (upserts or removed or interps or self._queued):
             return []
-        entries = self.reviews.commit(
-            self.exam_id,
-            operator=self.operator,
-            annotations=upserts,
-            removed=removed,
-            interpretations=interps,
-            audit=list(self._queued),
-        )
+        try:
+            entries = self.reviews.commit(
+                self.exam_id,
+                operator=self.operator,
+                annotations=upserts,
+                removed=removed,
+                interpretations=interps,
+                audit=list(self._queued),
+            )
+        except ReportLocked:
+            self._reload()  # finalized elsewhere before this edit was saved: the store wins
+            raise
         # only now is it safe to forget what was written
         self._queued.clear()
         self._dirty = _Dirty()
         self._positions = positions
         return entries
+
+
+    def _reload(self) -> None:
+        """Drop what was not written and show the stored document again (history cleared)."""
+        stored = self.reviews.load(self.exam_id)
+        self._pending = None
+        while self.stack.in_macro:
+            self.stack.abort_macro()
+        self.doc.reset(list(stored), stored.interpretations())
+        self.stack.clear()
+        self._queued.clear()
+        self._dirty = _Dirty()
+        self._positions = {a.id: i for i, a in enumerate(self.doc)}
 
 
 def reviewer(exam: Any, fallback: str = "", operator: str = "") -> str:

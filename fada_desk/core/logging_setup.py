@@ -22,7 +22,6 @@ import logging
 import logging.handlers
 import re
 import threading
-from collections.abc import Iterable
 from pathlib import Path
 
 LOG_NAME = "fada_desk.log"
@@ -70,7 +69,7 @@ class PhiRedactor(logging.Filter):
             self._pattern = re.compile("|".join(_boundary(v) for v in ordered), re.IGNORECASE)
 
     def note_exam(self, exam: object) -> None:
-        """The exam now open (a storage ``Exam`` or None): its patient, operator and referring physician."""
+        """The exam now open (a storage ``Exam`` or None): its patient's name and ID."""
         patient = getattr(exam, "patient", None)
         if patient is not None:
             self.note_patient(getattr(patient, "name", ""), getattr(patient, "patient_id", ""))
@@ -125,6 +124,8 @@ def log_dir() -> Path:
 class _AppLogHandler(logging.handlers.RotatingFileHandler):
     """The handler :func:`setup_logging` installs (recognised so a second call replaces it)."""
 
+    root_level_before = logging.WARNING
+
 
 def setup_logging(directory: Path | None = None, level: int = logging.INFO,
                   redactor: PhiRedactor = REDACTOR) -> Path:
@@ -142,6 +143,7 @@ def setup_logging(directory: Path | None = None, level: int = logging.INFO,
     handler.setFormatter(logging.Formatter(FORMAT))
     handler.addFilter(redactor)
     handler.setLevel(level)
+    handler.root_level_before = root.level
     root.addHandler(handler)
     if root.level == logging.NOTSET or root.level > level:
         root.setLevel(level)
@@ -155,6 +157,7 @@ def shutdown_logging() -> None:
         if isinstance(h, _AppLogHandler):
             root.removeHandler(h)
             h.close()
+            root.setLevel(h.root_level_before)
 
 
 def current_log_file() -> Path | None:
@@ -163,6 +166,3 @@ def current_log_file() -> Path | None:
             return Path(h.baseFilename)
     return None
 
-
-def redact_all(lines: Iterable[str], redactor: PhiRedactor = REDACTOR) -> list[str]:
-    return [redactor.redact(line) for line in lines]

@@ -67,13 +67,13 @@ def export_exam(
     A successful export is recorded in the audit trail (``exam.export``: format,
     files, whether pending items were included, by the reviewer named on it).
     """
-    from fada_desk.export.bundle import build_bundle
+    from fada_desk.export.report_snapshot import report_bundle
     from fada_desk.storage.review import AuditRecord, ReviewStore
 
     options = options or ExportOptions()
     exporter = get_exporter(fmt)  # unknown format: fail before reading anything
     yield Progress("reading the exam", 0.0)
-    bundle = build_bundle(store, exam_id, options)
+    bundle = report_bundle(store, exam_id, options)  # a final report: its latest version
     if cancel is not None:
         cancel.check()
     paths = yield from exporter.run(bundle, Path(out_dir), options, cancel)
@@ -88,8 +88,9 @@ def export_exam(
                     {
                         "format": fmt,
                         "files": [str(p) for p in paths],
-                        "include_pending": options.include_pending,
+                        "include_pending": bundle.include_pending,
                         "audit_head_in_export": bundle.audit_head,
+                        "report_version": bundle.version.version if bundle.version else None,
                     },
                 )
             ],

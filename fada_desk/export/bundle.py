@@ -2,14 +2,19 @@
 
 :func:`build_bundle` reads the exam, its captured items, the reviewed
 annotations/interpretations, measurements with GA/EFW, the last sign-off and
-the audit head. Exporters work on the :class:`ExportBundle` only (pixels are
-loaded lazily, one frame at a time), so they can be tested without a store.
+the audit head, and the state of the report (version, preliminary/final/amended,
+signer: :mod:`fada_desk.core.report_record`). Exporters work on the
+:class:`ExportBundle` only (pixels are loaded lazily, one frame at a time), so they
+can be tested without a store.
 
 Filtering rule (one place): rejected AI output is never exported; pending AI
 output only with ``include_pending`` and then flagged ``pending``. What was
 reviewed is counted over the whole exam (:attr:`ExportBundle.review`), so every
 export can say how many AI proposals were accepted, edited, rejected or left
 pending, and that pending ones were left out.
+
+A bundle rebuilt from a finalized version (:func:`fada_desk.export.report_snapshot.version_bundle`)
+carries that :attr:`ExportBundle.version`; exporters then write it reproducibly.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from fada_desk.core.biometry import BiometryReport, Measurement, exam_biometry
 from fada_desk.core.dating import format_ga
 from fada_desk.core.calibration import Calibration
 from fada_desk.core.frame import Frame
+from fada_desk.core.report_record import ReportState, ReportVersion
 from fada_desk.core.review_tally import ReviewTally, tally_annotations, tally_values
 from fada_desk.core.interpretation import (
     CLASSIFICATION,
@@ -92,6 +98,10 @@ class ExportBundle:
     review_interpretation: ReviewTally = field(default_factory=ReviewTally)
     generated_at: str = field(default_factory=utc_now)
     app_version: str = __version__
+    #: The report's versions and status as this export shows them.
+    report: ReportState = field(default_factory=ReportState)
+    #: The finalized version this bundle was rebuilt from (None: the live exam).
+    version: ReportVersion | None = None
 
     @property
     def patient(self) -> Any:
@@ -179,8 +189,11 @@ def review_tallies(doc: AnnotationSet, item_ids: set[int]) -> tuple[ReviewTally,
     return anns, values
 
 
-def build_bundle(store: Any, exam_id: int, options: ExportOptions) -> ExportBundle:
-    """Gather an exam from an :class:`~fada_desk.storage.ExamStore` for export."""
+def build_bundle(
+    store: Any, exam_id: int, options: ExportOptions, state: ReportState | None = None
+) -> ExportBundle:
+    """Gather an exam (as it is now) from an :class:`~fada_desk.storage.ExamStore` for export;
+    ``state``: its report state when the caller has read it already."""
     from fada_desk.export.settings import load_clinic_header
     from fada_desk.storage.review import ReviewStore
 
@@ -212,6 +225,7 @@ def build_bundle(store: Any, exam_id: int, options: ExportOptions) -> ExportBund
         operator=operator,
         review_annotations=tallies[0],
         review_interpretation=tallies[1],
+        report=state if state is not None else reviews.report_state(exam_id),
     )
 
 

@@ -8,6 +8,10 @@ read it; ``annotations`` and ``review`` carry what FADA has no words for
 (provenance ai/ai-edited/manual, review status, the AI original of edited
 items, ellipses and calipers). Exam-level ``measurements`` and ``biometry``
 (GA/EFW with equation names, formulas, references and warnings) follow.
+``report`` states the version, its status (preliminary / final / amended), the signer and
+the content hash; ``review.sign_off`` is the signed version, null while preliminary. A
+finalized version (``bundle.version``) carries nothing of the moment it is exported, so
+writing it again gives the same bytes.
 """
 
 from __future__ import annotations
@@ -115,7 +119,8 @@ def bundle_dict(bundle: ExportBundle, cancel: CancelToken | None = None) -> dict
     for f in bundle.frames:
         check(cancel)
         frames.append(frame_dict(f))
-    so = bundle.sign_off
+    state, version = bundle.report, bundle.version
+    signed = state.signed
     return {
         "format": FORMAT,
         "generated_at": bundle.generated_at,
@@ -138,6 +143,7 @@ def bundle_dict(bundle: ExportBundle, cancel: CancelToken | None = None) -> dict
             "referring": exam.referring,
             "status": exam.status,
         },
+        "report": {**state.to_dict(), "exported_version": version.version if version else None},
         "include_pending": bundle.include_pending,
         "pending_count": bundle.pending_count,
         "pending_included": bundle.pending_included,
@@ -155,13 +161,16 @@ def bundle_dict(bundle: ExportBundle, cancel: CancelToken | None = None) -> dict
                 "all": bundle.review.to_dict(),
             },
             "sign_off": None
-            if so is None
+            if signed is None
             else {
-                "operator": so.operator,
-                "ts_utc": so.ts_utc,
-                "statement": (so.after or {}).get("statement", ""),
-                "audit_seq": so.seq,
-                "audit_hash": so.hash,
+                "operator": signed.signer,
+                "ts_utc": signed.signed_at,
+                "statement": signed.statement,
+                "version": signed.version,
+                "status": signed.status,
+                "content_hash": signed.content_hash,
+                "audit_seq": signed.audit_seq,
+                "audit_hash": signed.audit_hash,
             },
         },
         "audit": {"entries": bundle.audit_count, "head_hash": bundle.audit_head},
@@ -180,7 +189,8 @@ class JsonExporter(Exporter):
         yield Progress("collecting exam data", 0.1)
         doc = bundle_dict(bundle, cancel)
         check(cancel)
-        path = out / f"exam-{bundle.exam.id}_{safe_name(bundle.patient.patient_id, 'patient')}.json"
+        suffix = f"_v{bundle.version.version}" if bundle.version is not None else ""
+        path = out / f"exam-{bundle.exam.id}_{safe_name(bundle.patient.patient_id, 'patient')}{suffix}.json"
         text = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False)
         write_atomic(path, lambda p: p.write_text(text + "\n", encoding="utf-8"))
         yield Progress(f"wrote {path.name}", 1.0, path)

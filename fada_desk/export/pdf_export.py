@@ -3,6 +3,13 @@ equations used, images with reviewed overlays and accepted interpretation, opera
 sign-off and an AI note that states exactly what was reviewed (counts of accepted, edited,
 rejected and pending AI proposals); "Page i of n" on every page.
 
+The report's version and status (preliminary / final / amended) head the first page and
+every page's header; the sign-off section names the signer, the content hash and earlier
+versions, and says "Not yet signed off" only when that is true. A finalized version
+(``bundle.version``) is written reproducibly: reportlab's invariant mode, the creation date
+and "generated" text from the version's signing time, the document ID derived from its
+version and content hash, so exporting it again gives the same bytes.
+
 reportlab is imported inside :meth:`PdfExporter.run` only (heavy import, CLI --help stays fast).
 A Unicode TTF (DejaVu Sans) is embedded when the system has one so names like
 "Ndèye Fatou" or "Ngọc" print correctly; otherwise the PDF base fonts are used.
@@ -60,6 +67,36 @@ def _fonts() -> tuple[str, str]:
 
 def _t(text: Any) -> str:
     return escape(str(text if text is not None else ""))
+
+
+def _pdf_date(ts_utc: str) -> str:
+    """A PDF date (``D:YYYYMMDDHHmmSS+00'00'``) from the store's UTC timestamp text."""
+    digits = "".join(c for c in ts_utc[:19] if c.isdigit())
+    return f"D:{digits:0<14}+00'00'"
+
+
+def _sign_off(bundle: ExportBundle) -> list[tuple[str, str]]:
+    """(text, style) lines of the sign-off section: style "body", "warn" or "small"."""
+    state = bundle.report
+    signed = state.signed
+    lines: list[tuple[str, str]] = []
+    if signed is not None:
+        text = (f"<b>{_t(state.headline())}</b>. Finalized in fada_desk by <b>{_t(signed.signer)}</b> on "
+                f"{_t(signed.signed_at)} (UTC).")
+        if signed.statement:
+            text += f" Statement: {_t(signed.statement)}"
+        lines.append((text, "body"))
+        if signed.reason:
+            who = f" (amendment opened by {_t(signed.amended_by)})" if signed.amended_by else ""
+            lines.append((f"Amends version {signed.version - 1}: {_t(signed.reason)}{who}.", "body"))
+        lines.append((f"Content hash (SHA-256): {_t(signed.content_hash)}", "small"))
+    else:
+        lines.append((f"<b>{_t(state.headline())}</b>. {_t(state.sign_off_text())}", "warn"))
+    earlier = [v for v in state.versions if v is not signed]
+    if earlier:
+        lines.append(("Earlier versions: " + "; ".join(
+            _t(line) for v, line in zip(state.versions, state.history_lines()) if v is not signed) + ".", "small"))
+    return lines
 
 
 def _rows_person(bundle: ExportBundle) -> list[tuple[str, str]]:
@@ -149,7 +186,11 @@ class PdfExporter(Exporter):
             t.setStyle(style)
             return t
 
+        state, version = bundle.report, bundle.version
         story: list[Any] = [para("Fetal ultrasound report", h1)]
+        banner = f"<b>Report {_t(state.headline().lower())}</b>. {_t(state.sign_off_text())}"
+        story.append(para(banner, body if state.signed is not None else warn))
+        story.append(Spacer(1, 3))
         person = _rows_person(bundle)
         half = (len(person) + 1) // 2
         rows = []
@@ -265,40 +306,38 @@ class PdfExporter(Exporter):
 
         # ---- sign-off
         yield Progress("sign-off", 0.9)
-        so = bundle.sign_off
+        styles = {"body": body, "warn": warn, "small": small}
         sign = [
             para("Review and sign-off", h2),
             para(f"<b>{_t(note)}</b>. {_t(bundle.review_statement())}"),
+            *(para(text, styles[style]) for text, style in _sign_off(bundle)),
         ]
-        if so is not None:
-            stmt = (so.after or {}).get("statement") if isinstance(so.after, dict) else ""
-            sign.append(
-                para(
-                    f"Signed off in fada_desk by <b>{_t(so.operator)}</b> on {_t(so.ts_utc)} (UTC)."
-                    + (f" Statement: {_t(stmt)}" if stmt else "")
-                )
-            )
-        else:
-            sign.append(para("Not yet signed off in fada_desk.", warn))
         sign.append(Spacer(1, 14))
+        signed_on = state.signed.signed_at[:10] if state.signed is not None else ""
         sign.append(
             table(
-                [["Operator", "Signature", "Date"], [operator, "", ""]],
+                [["Operator", "Signature", "Date"], [operator, "", signed_on]],
                 [0.4 * width, 0.4 * width, 0.2 * width],
             )
         )
         sign.append(Spacer(1, 4))
-        sign.append(
-            para(
-                f"Audit trail: {bundle.audit_count} entries; chain head {_t(bundle.audit_head or '-')}.",
-                small,
-            )
-        )
+        if version is not None:
+            audit = f"Audit trail: signed in entry #{version.audit_seq}; entry hash {_t(version.audit_hash)}."
+        else:
+            audit = f"Audit trail: {bundle.audit_count} entries; chain head {_t(bundle.audit_head or '-')}."
+        sign.append(para(audit, small))
         story.append(KeepTogether(sign))
 
         header_lines = clinic
-        footer_left = f"{note} - generated {bundle.generated_at} by fada_desk {bundle.app_version}"
+        if version is not None:  # nothing of "now" in a finalized version: its bytes are reproducible
+            footer_left = f"{note} - v{version.version} finalized {version.signed_at} - fada_desk {bundle.app_version}"
+        else:
+            footer_left = f"{note} - generated {bundle.generated_at} by fada_desk {bundle.app_version}"
         patient_tag = f"{bundle.patient.patient_id}"
+        version_tag = f"Report {state.headline().lower()}"
+        fixed_date = _pdf_date(version.signed_at) if version is not None else None
+        keywords = f"fada_desk report version {state.version} {state.status}" + (
+            f" sha256:{version.content_hash}" if version is not None else "")
 
         class NumberedCanvas(rl_canvas.Canvas):
             """Two-pass page numbers: remember pages, then stamp 'Page i of n'."""
@@ -306,6 +345,8 @@ class PdfExporter(Exporter):
             def __init__(self, *args: Any, **kwargs: Any) -> None:
                 super().__init__(*args, **kwargs)
                 self._states: list[dict[str, Any]] = []
+                if fixed_date is not None:  # a finalized version: its signing time, never "now"
+                    self.setDateFormatter(lambda *_ymdhms: fixed_date)
 
             def showPage(self) -> None:  # noqa: N802 - reportlab API
                 self._states.append(dict(self.__dict__))
@@ -328,6 +369,7 @@ class PdfExporter(Exporter):
                 for k, line in enumerate(header_lines[1:4], start=1):
                     self.drawString(margin, y - 9 * k, line)
                 self.drawRightString(page_w - margin, y, f"Patient ID {patient_tag}")
+                self.drawRightString(page_w - margin, y - 9, version_tag)
                 self.setStrokeColor(colors.HexColor("#8899aa"))
                 self.line(margin, page_h - 24 * mm + 4, page_w - margin, page_h - 24 * mm + 4)
                 self.line(margin, 13 * mm, page_w - margin, 13 * mm)
@@ -336,7 +378,8 @@ class PdfExporter(Exporter):
                 self.drawRightString(page_w - margin, 9 * mm, f"Page {self._pageNumber} of {total}")
                 self.restoreState()
 
-        path = out / f"exam-{bundle.exam.id}_{safe_name(bundle.patient.patient_id, 'patient')}_report.pdf"
+        suffix = f"_v{version.version}" if version is not None else ""
+        path = out / f"exam-{bundle.exam.id}_{safe_name(bundle.patient.patient_id, 'patient')}_report{suffix}.pdf"
 
         def build(p: Path) -> None:
             doc = SimpleDocTemplate(
@@ -350,6 +393,8 @@ class PdfExporter(Exporter):
                 author=operator,
                 creator=f"fada_desk {bundle.app_version}",
                 subject="AI-assisted fetal ultrasound report",
+                keywords=keywords,
+                invariant=1 if version is not None else None,
             )
             doc.build(story, canvasmaker=NumberedCanvas)
 

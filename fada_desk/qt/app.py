@@ -3,6 +3,11 @@
 The window is shown before anything heavy happens: pydicom / OpenCV are
 imported only by the worker that opens the first source, after the event loop
 runs. ``--sample`` picks the first capture device, else the bundled sample.
+
+Unhandled errors (an exception escaping a slot, a Python thread dying) are
+logged to ``<user data dir>/logs/fada_desk.log`` without patient data and
+shown in a dialog with copyable details; the app keeps running
+(:func:`install_error_reporting`, :mod:`fada_desk.qt.error_dialog`).
 """
 
 from __future__ import annotations
@@ -58,13 +63,34 @@ def startup_uri(path: str | None, sample: bool) -> str | None:
     return str(p) if p is not None else None
 
 
+def install_error_reporting(win):  # noqa: ANN001, ANN201 - Qt types imported lazily
+    """Log to the user data dir and report unhandled errors of ``win``'s process in a dialog.
+
+    The log's PHI filter learns the patient of every exam opened and of every
+    DICOM header shown. Returns the :class:`~fada_desk.qt.error_dialog.ErrorReporter`
+    (``uninstall()`` it when the window goes away; :func:`run_app` does).
+    """
+    from fada_desk.core.logging_setup import REDACTOR, setup_logging
+    from fada_desk.qt.error_dialog import ErrorReporter
+
+    try:
+        path = setup_logging()
+        log.info("fada_desk started; log %s", path)
+    except OSError as err:  # a read-only data dir: errors are still shown, just not written
+        log.warning("no log file: %s", err)
+    win.examChanged.connect(REDACTOR.note_exam)
+    win.sourceOpened.connect(lambda info: REDACTOR.note_metadata(getattr(info, "metadata", None)))
+    return ErrorReporter(win).install()
+
+
 def create_window(path: str | None = None, sample: bool = False):  # noqa: ANN201 - Qt type imported lazily
-    """Build and show the main window, then open the start source from the event loop."""
+    """Build and show the main window (errors reported, see the module doc), then open the start source."""
     from PySide6.QtCore import QTimer
 
     from fada_desk.qt.main_window import MainWindow
 
     win = MainWindow()
+    win.error_reporter = install_error_reporting(win)
     win.show()
     uri = startup_uri(path, sample) if (path or sample) else None
     if uri is not None:
@@ -84,6 +110,12 @@ def run_app(path: str | None = None, sample: bool = False) -> int:
     app.setApplicationDisplayName("fada_desk")
     win = create_window(path, sample)
     app.aboutToQuit.connect(win.shutdown)
-    code = int(app.exec())
-    win.shutdown()
+    try:
+        code = int(app.exec())
+        win.shutdown()
+    finally:
+        from fada_desk.core.logging_setup import shutdown_logging
+
+        win.error_reporter.uninstall()
+        shutdown_logging()
     return code

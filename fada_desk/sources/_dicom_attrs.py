@@ -113,8 +113,11 @@ class Attrs:
             return None
 
     # -- typed reads --------------------------------------------------------------------
-    def int(self, kw: str, *, strict: bool = True, lo: int | None = None, hi: int | None = None) -> int | None:
+    def int(
+        self, kw: str, *, strict: bool = True, lo: int | None = None, hi: int | None = None
+    ) -> int | None:
         """One integer (US/SS/UL/SL/IS), None when absent; range-checked."""
+
         def read() -> int | None:
             value = self._value(kw, _INT_VRS)
             return None if value is None else self._int(kw, value, lo, hi)

@@ -114,7 +114,9 @@ def plan(ts: Any, bits_stored: int, name: str) -> Plan:
         # Only libjpeg decodes 12-bit samples (Pillow and GDCM decode 8 bits; GDCM wraps 12-bit undershoots).
         plugins = tuple(p for p in plugins if p == "pylibjpeg" and _has_libjpeg())
         if not plugins:
-            raise UnsupportedFormatError(f"{name}: 12-bit JPEG Extended images need the pylibjpeg-libjpeg decoder")
+            raise UnsupportedFormatError(
+                f"{name}: 12-bit JPEG Extended images need the pylibjpeg-libjpeg decoder"
+            )
     if plugins:
         return Plan(plugins)
     if _gdcm_installed() and ts in _GDCM_SYNTAXES:
@@ -132,9 +134,17 @@ def _has_libjpeg() -> bool:
 
 # What GDCM decodes (pydicom's gdcm plugin list): JPEG baseline/extended/lossless, JPEG-LS, JPEG 2000, RLE.
 _GDCM_SYNTAXES: frozenset[str] = frozenset(
-    {"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.70",
-     "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81", "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91",
-     "1.2.840.10008.1.2.5"}
+    {
+        "1.2.840.10008.1.2.4.50",
+        "1.2.840.10008.1.2.4.51",
+        "1.2.840.10008.1.2.4.57",
+        "1.2.840.10008.1.2.4.70",
+        "1.2.840.10008.1.2.4.80",
+        "1.2.840.10008.1.2.4.81",
+        "1.2.840.10008.1.2.4.90",
+        "1.2.840.10008.1.2.4.91",
+        "1.2.840.10008.1.2.5",
+    }
 )
 
 

@@ -14,7 +14,6 @@ of rows (:func:`._convert.blockwise`): no float copy of a whole frame.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 

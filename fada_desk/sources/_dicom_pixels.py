@@ -56,10 +56,16 @@ class ImagePixel:
     def options(self, ts: Any) -> dict[str, Any]:
         """pydicom decoder options (the keys of ``pydicom.pixels.utils.as_pixel_options``)."""
         opts: dict[str, Any] = {
-            "rows": self.rows, "columns": self.cols, "samples_per_pixel": self.samples,
-            "photometric_interpretation": self.photometric, "bits_allocated": self.bits_allocated,
-            "bits_stored": self.bits_stored, "pixel_representation": int(self.signed),
-            "number_of_frames": self.frames, "transfer_syntax_uid": ts, "pixel_keyword": "PixelData",
+            "rows": self.rows,
+            "columns": self.cols,
+            "samples_per_pixel": self.samples,
+            "photometric_interpretation": self.photometric,
+            "bits_allocated": self.bits_allocated,
+            "bits_stored": self.bits_stored,
+            "pixel_representation": int(self.signed),
+            "number_of_frames": self.frames,
+            "transfer_syntax_uid": ts,
+            "pixel_keyword": "PixelData",
         }
         if self.samples > 1:
             opts["planar_configuration"] = self.planar
@@ -94,15 +100,32 @@ def image_pixel(attrs: Attrs) -> ImagePixel:
     planar = (attrs.int("PlanarConfiguration", lo=0, hi=1) or 0) if samples > 1 else 0
     frames = frame_count(attrs)
     _limits.check_frame(name, cols, rows, samples, max(1, bits_allocated // 8))
-    return ImagePixel(rows, cols, samples, photometric, bits_allocated, bits_stored or bits_allocated,
-                      bool(signed), planar, frames)
+    return ImagePixel(
+        rows,
+        cols,
+        samples,
+        photometric,
+        bits_allocated,
+        bits_stored or bits_allocated,
+        bool(signed),
+        planar,
+        frames,
+    )
 
 
 class FrameDecoder:
     """Decodes frame ``i`` of one file: native bytes, or one compressed frame through the plan's decoders."""
 
-    def __init__(self, data: BinaryIO, layout: PixelLayout, px: ImagePixel, ts: Any, name: str,
-                 notes: list[str], extended_offsets: tuple[bytes, bytes] | None = None) -> None:
+    def __init__(
+        self,
+        data: BinaryIO,
+        layout: PixelLayout,
+        px: ImagePixel,
+        ts: Any,
+        name: str,
+        notes: list[str],
+        extended_offsets: tuple[bytes, bytes] | None = None,
+    ) -> None:
         from pydicom.pixels import get_decoder
 
         self._data, self._layout, self._px, self._ts, self._name = data, layout, px, ts, name
@@ -147,8 +170,9 @@ class FrameDecoder:
         from pydicom.encaps import get_frame
 
         self._data.seek(self._layout.value_offset)
-        return bytes(get_frame(self._data, index, number_of_frames=self._px.frames,
-                               extended_offsets=self._eot))
+        return bytes(
+            get_frame(self._data, index, number_of_frames=self._px.frames, extended_offsets=self._eot)
+        )
 
     def _encapsulated(self, index: int) -> np.ndarray:
         from pydicom.encaps import encapsulate
@@ -168,14 +192,17 @@ class FrameDecoder:
         failures: list[str] = []
         for plugin in self._plan.plugins:
             try:
-                arr, _ = self._decoder.as_array(single, index=0, validate=True, raw=False,
-                                                decoding_plugin=plugin, **opts)
+                arr, _ = self._decoder.as_array(
+                    single, index=0, validate=True, raw=False, decoding_plugin=plugin, **opts
+                )
                 return arr
             except MemoryError:
                 raise
             except Exception as err:  # noqa: BLE001 - try the next decoder, report the first failure
                 failures.append(f"{plugin}: {reason(err)}")
-        raise SourceError(f"{self._name}: cannot decode frame {index} ({failures[0] if failures else 'no decoder'})")
+        raise SourceError(
+            f"{self._name}: cannot decode frame {index} ({failures[0] if failures else 'no decoder'})"
+        )
 
     def close(self) -> None:
         if self._worker is not None:

@@ -121,7 +121,9 @@ def sniff(fp: BinaryIO, size: int, name: str) -> Start:
         try:
             meta = scan_meta(head, 132, whole=len(head) >= size)
         except Cut:
-            raise SourceError(f"{name}: DICOM file is truncated (it ends inside the file meta information)") from None
+            raise SourceError(
+                f"{name}: DICOM file is truncated (it ends inside the file meta information)"
+            ) from None
         if meta is not None:
             end, ts = meta
             _check_not_zero(head, end, size, name)
@@ -138,7 +140,9 @@ def sniff(fp: BinaryIO, size: int, name: str) -> Start:
     if _plausible_start(head, size):
         return Start(0, "no preamble and no file meta information (an ACR-NEMA style data set)", False, "", 0)
     if not head.strip(b"\0"):
-        raise UnsupportedFormatError(f"{name}: not a DICOM file (it starts with zero bytes: an interrupted copy?)")
+        raise UnsupportedFormatError(
+            f"{name}: not a DICOM file (it starts with zero bytes: an interrupted copy?)"
+        )
     raise UnsupportedFormatError(f"{name}: not a DICOM file")
 
 
@@ -170,7 +174,7 @@ def _chain(buf: bytes, pos: int, n: int = 3) -> bool:
 
 
 def _salvage(head: bytes, name: str, why: str) -> Start:
-    """"DICM" but unreadable meta: the Transfer Syntax UID from its bytes, the data set from its first element."""
+    """ "DICM" but unreadable meta: the Transfer Syntax UID from its bytes, the data set from its first element."""
     found = _TS_RE.search(head, 132, 132 + 1024)
     ts = found.group(0).decode("ascii") if found else ""
     candidates = []

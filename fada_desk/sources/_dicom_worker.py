@@ -37,8 +37,9 @@ def _serve(conn: Any) -> None:
             return
         try:
             decoder = get_decoder(opts["transfer_syntax_uid"])
-            arr, _ = decoder.as_array(encapsulate([frame]), index=0, validate=True, raw=False,
-                                      decoding_plugin="gdcm", **opts)
+            arr, _ = decoder.as_array(
+                encapsulate([frame]), index=0, validate=True, raw=False, decoding_plugin="gdcm", **opts
+            )
             conn.send(("ok", np.ascontiguousarray(arr)))
         except Exception as err:  # noqa: BLE001 - reported to the parent as one line
             text = str(err).strip().splitlines()
@@ -68,7 +69,9 @@ class IsolatedDecoder:
             self._conn.send((frame, opts))
             if not self._conn.poll(FRAME_TIMEOUT_S):
                 self.close()
-                raise SourceError(f"{self._name}: cannot decode frame {index} (the GDCM decoder hung; killed)")
+                raise SourceError(
+                    f"{self._name}: cannot decode frame {index} (the GDCM decoder hung; killed)"
+                )
             status, value = self._conn.recv()
         except (EOFError, OSError, BrokenPipeError):
             code = None

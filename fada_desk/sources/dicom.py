@@ -36,6 +36,7 @@ from fada_desk.sources._dicom_pixels import FrameDecoder, image_pixel
 from fada_desk.sources._dicom_read import DICOM_SUFFIXES, has_dicom_magic
 from fada_desk.sources.base import FrameSource, SourceInfo, check_frame_index, local_path
 
+
 class DicomSource(FrameSource):
     """A DICOM image or cine.
 

@@ -4,7 +4,9 @@ Persistence on top of :class:`~fada_desk.storage.store.ExamStore` (schema 3,
 ``migrations/m0003_review.py``): :class:`ReviewStore` loads an exam's
 :class:`~fada_desk.core.review_doc.AnnotationSet`, writes changed rows and
 audit entries in **one transaction**, reads and verifies the hash-chained,
-append-only audit log (SQLite triggers refuse UPDATE/DELETE).
+append-only audit log (SQLite triggers refuse UPDATE/DELETE). Report versions live
+in that log (:meth:`ReviewStore.report_state`); while an exam's report is final,
+:meth:`ReviewStore.commit` refuses changed rows (:class:`ReportLocked`).
 
 The editing session on top of it (document + undo stack, autosaved and
 audited) is :class:`fada_desk.app.review_session.ReviewSession`.
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -36,13 +38,14 @@ from fada_desk.core.audit import (
 )
 from fada_desk.core.errors import FadaError, StorageError
 from fada_desk.core.interpretation import Interpretation
+from fada_desk.core.report_record import AMEND, FINALIZE, LOCKED_MESSAGE, ReportState, report_state
 from fada_desk.storage.checks import BadValue, RowCheck, strict_json
 from fada_desk.storage.store import ExamStore
 from fada_desk.storage.values import describe
 
 log = logging.getLogger(__name__)
 
-SIGN_OFF = "exam.sign_off"
+SIGN_OFF = FINALIZE  # "exam.sign_off": a finalized report version (or, before versions, a note)
 
 _UPSERT_ANNOTATION = """
 INSERT INTO annotations (id, exam_id, item_id, frame_index, position, kind, label, provenance, status,
@@ -65,6 +68,24 @@ AI_OUTPUT = "ai.output"
 
 class ReviewError(FadaError):
     """A review operation is not allowed in the current state (e.g. signing off with pending AI items)."""
+
+
+class ReportLocked(ReviewError):
+    """An edit of an exam whose report is final (amend the report first)."""
+
+    def __init__(self, message: str = LOCKED_MESSAGE) -> None:
+        super().__init__(message)
+
+
+_LOCK_ROW = """  -- the newest finalize (with a report block) or amendment decides
+SELECT action FROM audit_log WHERE exam_id = ? AND (action = ? OR (action = ? AND json_valid(after)
+    AND json_type(after, '$.report') IS NOT NULL)) ORDER BY seq DESC LIMIT 1
+"""
+
+
+def _locked(conn: sqlite3.Connection, exam_id: int) -> bool:
+    row = conn.execute(_LOCK_ROW, (exam_id, AMEND, FINALIZE)).fetchone()
+    return row is not None and row["action"] == FINALIZE
 
 
 @dataclass(frozen=True)
@@ -209,6 +230,37 @@ class ReviewStore:
             ).fetchone()
         return _entry(row) if row else None
 
+    # ------------------------------------------------------------------ report versions
+    def report_entries(self, exam_id: int) -> list[AuditEntry]:
+        """The exam's finalize and amendment entries, in chain order."""
+        with _sql("read the report versions"), self.store.read_tx() as conn:
+            rows = conn.execute(
+                "SELECT * FROM audit_log WHERE exam_id = ? AND action IN (?, ?) ORDER BY seq",
+                (exam_id, FINALIZE, AMEND),
+            ).fetchall()
+        return [_entry(r) for r in rows]
+
+    def report_state(self, exam_id: int) -> ReportState:
+        """Versions of the exam's report and the open amendment (:mod:`fada_desk.core.report_record`)."""
+        return report_state(self.report_entries(exam_id))
+
+    def check_editable(self, exam_id: int) -> None:
+        """Raise :class:`ReportLocked` while the exam's report is final (cheap: one indexed query)."""
+        with _sql("read the report status"), self.store.read_tx() as conn:
+            if _locked(conn, exam_id):
+                raise ReportLocked()
+
+    def append_under_lock(
+        self, exam_id: int, operator: str, make: Callable[[ReportState], Sequence[AuditRecord]]
+    ) -> list[AuditEntry]:
+        """Append ``make(state)``'s records in one write transaction, ``make`` running while no
+        other writer can commit: what it reads (the exam, its review, the report state) is what
+        the entries are appended after. Used to finalize and amend."""
+        operator = require_operator(operator)
+        with _sql("record the report version"), self.store.write_tx() as conn:
+            records = make(self.report_state(exam_id))
+            return self._append(conn, operator, exam_id, records, utc_now())
+
     # ------------------------------------------------------------------ writing
     def append_audit(
         self, operator: str, records: Sequence[AuditRecord], exam_id: int | None = None
@@ -235,6 +287,8 @@ class ReviewStore:
         operator = require_operator(operator)
         now = utc_now()
         with _sql("save the review"), self.store.write_tx() as conn:
+            if exam_id is not None and (annotations or removed or interpretations) and _locked(conn, exam_id):
+                raise ReportLocked()  # checked inside the transaction: no finalize can slip in between
             if exam_id is not None:
                 self._check_frames(
                     conn, exam_id, [a.frame for a, _ in annotations] + [f for f, _ in interpretations]

@@ -177,10 +177,12 @@ def exam_in(conn: sqlite3.Connection, exam_id: int, items: bool = True) -> Exam:
 
 
 def writable_exam_in(conn: sqlite3.Connection, exam_id: int) -> Exam:
-    """The exam, refusing one whose own or patient row is damaged (never overwrite what could not be read)."""
+    """The exam, refusing one whose own row is damaged: it is never rewritten from placeholders,
+    nor given media under a damaged UID. (A damaged patient row only blocks changing the patient.)"""
     exam = exam_in(conn, exam_id, items=False)
-    if exam.damage:
-        raise DamagedRecord(f"Exam #{exam_id} is damaged ({exam.damage[0]}) and cannot be changed: "
+    own = [d for d in exam.damage if d not in exam.patient.damage]
+    if own:
+        raise DamagedRecord(f"Exam #{exam_id} is damaged ({own[0]}) and cannot be changed: "
                             "export what is readable, or restore the exam store from a backup.")
     return exam
 

@@ -43,7 +43,8 @@ def run_job(job):  # noqa: ANN001, ANN201
 @pytest.fixture()
 def reviewed(store: ExamStore, exam: Exam, item: CapturedItem) -> dict:
     """AI result imported; one box rejected, one box + polygon accepted, keypoints left pending;
-    a manual HC ellipse and BPD caliper; two fields reviewed; signed off with pending allowed."""
+    a manual HC ellipse and BPD caliper; two fields reviewed; a review note with pending allowed
+    (not a sign-off: the report stays preliminary)."""
     f = FrameRef(item.id)
     with ReviewSession(store, exam.id, OP) as s:
         anns = s.import_analysis(item.id, analysis_dict(), analysis_id="run-1")
@@ -109,7 +110,10 @@ def test_json_export_content(
     bio = doc["biometry"]
     assert bio["primary_ga"]["equation"] == "Hadlock 1984 (HC)"
     assert "Radiology 1984;152:497" in bio["primary_ga"]["reference"]
-    assert doc["review"]["sign_off"]["operator"] == OP
+    # pending proposals: the review note is no sign-off, the report is preliminary version 1
+    assert doc["review"]["sign_off"] is None
+    assert (doc["report"]["version"], doc["report"]["status"], doc["report"]["locked"]) == (1, "preliminary", False)
+    assert doc["report"]["sign_off"] == "Not yet signed off." and doc["report"]["exported_version"] is None
     # the keypoints and 7 interpretation values are still pending: the export must not claim a review
     assert doc["review"]["note"] == f"AI-assisted, review incomplete: 7 of 15 AI proposals reviewed by {OP}"
     assert doc["review"]["ai_proposals"]["annotations"] == {
@@ -254,7 +258,7 @@ def test_pdf_report(store: ExamStore, exam: Exam, reviewed: dict, tmp_path: Path
         "Radiology 1984;152:497-501",
         "13 weeks",
         "View classification: BPD_PLANE",
-        "Signed off in fada_desk by A. Sonographer",
+        "Report version 1 - preliminary. Not yet signed off.",
         "Signature",
         f"Page {n} of {n}",
         "Audit trail",

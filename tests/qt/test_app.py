@@ -54,8 +54,12 @@ def test_startup_uri_prefers_device_then_sample(monkeypatch: pytest.MonkeyPatch)
     assert app_mod.startup_uri(None, sample=True) == str(app_mod.bundled_sample())
 
 
-def test_run_app_shows_window_opens_sample_and_exits(qtbot, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+def test_run_app_shows_window_opens_sample_and_exits(qtbot, monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
+                                                     _isolated_user_dir: Path) -> None:
+    import threading
+
     import fada_desk.sources.capture as capture
+    from fada_desk.core.logging_setup import current_log_file
 
     monkeypatch.setattr(capture, "list_devices", lambda: [])
     qapp = QApplication.instance()
@@ -69,6 +73,8 @@ def test_run_app_shows_window_opens_sample_and_exits(qtbot, monkeypatch: pytest.
         if wins and wins[0].shown_frame is not None:
             w = wins[0]
             seen["window"] = w
+            seen["reporting"] = w.error_reporter.is_installed()
+            seen["log"] = current_log_file()
             seen["uri"] = w.pump.info.uri if w.pump else None
             seen["shape"] = w.shown_frame.pixels.shape
             qapp.quit()
@@ -78,6 +84,7 @@ def test_run_app_shows_window_opens_sample_and_exits(qtbot, monkeypatch: pytest.
             QTimer.singleShot(20, check)
 
     deadline = time.monotonic() + 30
+    hooks = (sys.excepthook, threading.excepthook)
     QTimer.singleShot(0, check)
     try:
         code = app_mod.run_app(path=None, sample=True)
@@ -90,6 +97,11 @@ def test_run_app_shows_window_opens_sample_and_exits(qtbot, monkeypatch: pytest.
     assert code == 0
     assert str(seen.get("uri", "")).endswith("us_cine_sonosite_30f.mp4")
     assert seen["shape"][:2] == (240, 320)
+    # While it ran, unhandled errors went to the error reporter and the log in the data dir; then both left.
+    assert seen["reporting"] is True
+    assert seen["log"] == _isolated_user_dir / "logs" / "fada_desk.log"
+    assert "fada_desk started" in (_isolated_user_dir / "logs" / "fada_desk.log").read_text(encoding="utf-8")
+    assert (sys.excepthook, threading.excepthook) == hooks and current_log_file() is None
 
 
 def test_window_startup_imports_nothing_heavy() -> None:

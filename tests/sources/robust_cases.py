@@ -69,7 +69,9 @@ def _grey_j2k_labelled_rgb(out: Path) -> Path:
 
 def _j2k_smaller_header(out: Path) -> Path:
     """The codestream is 640 x 480, the header says 320 x 240: a decoder would allocate for the codestream."""
-    return factory.edit(J2K, out / "j2k_bomb.dcm", lambda ds: (setattr(ds, "Rows", 240), setattr(ds, "Columns", 320)))
+    return factory.edit(
+        J2K, out / "j2k_bomb.dcm", lambda ds: (setattr(ds, "Rows", 240), setattr(ds, "Columns", 320))
+    )
 
 
 def build(out: Path) -> dict[str, tuple[Path, str]]:
@@ -77,50 +79,81 @@ def build(out: Path) -> dict[str, tuple[Path, str]]:
     corrupt = "corrupt or unsupported file: "
     cases: dict[str, tuple[Path, str]] = {}
     rows_tag = b"\x28\x00\x10\x00US\x02\x00"
-    cases["rows-unknown-vr"] = (_patch(OB, out / "rows_xx.dcm", rows_tag, b"\x28\x00\x10\x00XX\x02\x00"),
-                                corrupt + "Rows (0028,0010) cannot be read")
-    cases["rows-byte-length"] = (_patch(OB, out / "rows_ul.dcm", rows_tag, b"\x28\x00\x10\x00UL\x02\x00"),
-                                 corrupt + "Rows (0028,0010) cannot be read")
-    cases["rows-two-values"] = (factory.edit(OB, out / "rows_vm2.dcm", _rows_element("US", [600, 600])),
-                                corrupt + "Rows (0028,0010) has 2 values")
-    cases["rows-not-a-number"] = (_patch(OB, out / "rows_is.dcm", rows_tag + b"\x58\x02",
-                                         b"\x28\x00\x10\x00IS\x02\x00ab"), corrupt + "Rows (0028,0010)")
+    cases["rows-unknown-vr"] = (
+        _patch(OB, out / "rows_xx.dcm", rows_tag, b"\x28\x00\x10\x00XX\x02\x00"),
+        corrupt + "Rows (0028,0010) cannot be read",
+    )
+    cases["rows-byte-length"] = (
+        _patch(OB, out / "rows_ul.dcm", rows_tag, b"\x28\x00\x10\x00UL\x02\x00"),
+        corrupt + "Rows (0028,0010) cannot be read",
+    )
+    cases["rows-two-values"] = (
+        factory.edit(OB, out / "rows_vm2.dcm", _rows_element("US", [600, 600])),
+        corrupt + "Rows (0028,0010) has 2 values",
+    )
+    cases["rows-not-a-number"] = (
+        _patch(OB, out / "rows_is.dcm", rows_tag + b"\x58\x02", b"\x28\x00\x10\x00IS\x02\x00ab"),
+        corrupt + "Rows (0028,0010)",
+    )
     no_image = factory.edit(US1, out / "sop_us.dcm", lambda ds: [delattr(ds, k) for k in ("Rows", "Columns")])
     sop = bytes(no_image.read_bytes())
     at = sop.index(b"\x08\x00\x16\x00UI")
-    (out / "sop_us.dcm").write_bytes(sop[:at + 4] + b"US" + sop[at + 6 :])
+    (out / "sop_us.dcm").write_bytes(sop[: at + 4] + b"US" + sop[at + 6 :])
     cases["sop-class-uid-not-a-string"] = (out / "sop_us.dcm", "DICOM file has no image")
     cases["transfer-syntax-not-a-uid"] = (
         _patch(US1, out / "ts_us.dcm", b"\x02\x00\x10\x00UI", b"\x02\x00\x10\x00US"),
-        corrupt + "TransferSyntaxUID (0002,0010) has VR US")
+        corrupt + "TransferSyntaxUID (0002,0010) has VR US",
+    )
 
     def regions_as_numbers(ds: Dataset) -> None:
         ds[0x00186011] = DataElement(0x00186011, "US", [1, 2, 3])
 
-    cases["regions-not-a-sequence"] = (factory.edit(OB, out / "regions_us.dcm", regions_as_numbers),
-                                       corrupt + "SequenceOfUltrasoundRegions (0018,6011) has VR US")
+    cases["regions-not-a-sequence"] = (
+        factory.edit(OB, out / "regions_us.dcm", regions_as_numbers),
+        corrupt + "SequenceOfUltrasoundRegions (0018,6011) has VR US",
+    )
     cases["palette-with-3-samples"] = (
         factory.edit(OB, out / "palette3.dcm", lambda ds: setattr(ds, "SamplesPerPixel", 3)),
-        corrupt + "SamplesPerPixel (0028,0002) is 3, but a PALETTE COLOR image has 1")
-    cases["voi-lut-0-bits"] = (factory.edit(_grey(out), out / "voi0.dcm", _voi([256, 0, 0], list(range(256)))),
-                               corrupt + "VOILUTSequence[1] > LUTDescriptor (0028,3002) says 0 bits")
-    cases["voi-lut-data-short"] = (factory.edit(_grey(out), out / "voi_short.dcm", _voi([256, 0, 8], [0] * 100)),
-                                   corrupt + "VOILUTSequence[1] > LUTData (0028,3006) holds 100 entries")
+        corrupt + "SamplesPerPixel (0028,0002) is 3, but a PALETTE COLOR image has 1",
+    )
+    cases["voi-lut-0-bits"] = (
+        factory.edit(_grey(out), out / "voi0.dcm", _voi([256, 0, 0], list(range(256)))),
+        corrupt + "VOILUTSequence[1] > LUTDescriptor (0028,3002) says 0 bits",
+    )
+    cases["voi-lut-data-short"] = (
+        factory.edit(_grey(out), out / "voi_short.dcm", _voi([256, 0, 8], [0] * 100)),
+        corrupt + "VOILUTSequence[1] > LUTData (0028,3006) holds 100 entries",
+    )
     cases["j2k-grey-codestream-rgb-header"] = (_grey_j2k_labelled_rgb(out), "cannot decode frame 0")
-    cases["j2k-codestream-bigger-than-header"] = (_j2k_smaller_header(out),
-                                                  corrupt + "frame 0's compressed data is 640 x 480")
+    cases["j2k-codestream-bigger-than-header"] = (
+        _j2k_smaller_header(out),
+        corrupt + "frame 0's compressed data is 640 x 480",
+    )
     # -- item 2: budgets and zero-filled files -------------------------------------------------------
     (out / "zeros.dcm").write_bytes(bytes(4 << 20))
     cases["zero-filled"] = (out / "zeros.dcm", "not a DICOM file (it starts with zero bytes")
     data = OB.read_bytes()
-    meta_end = data.index(b"\x08\x00\x05\x00") if b"\x08\x00\x05\x00" in data else data.index(b"\x08\x00\x08\x00")
+    meta_end = (
+        data.index(b"\x08\x00\x05\x00") if b"\x08\x00\x05\x00" in data else data.index(b"\x08\x00\x08\x00")
+    )
     (out / "meta_then_zeros.dcm").write_bytes(data[:meta_end] + bytes(2 << 20))
-    cases["meta-then-zeros"] = (out / "meta_then_zeros.dcm", corrupt + "zero bytes where the data set should start")
+    cases["meta-then-zeros"] = (
+        out / "meta_then_zeros.dcm",
+        corrupt + "zero bytes where the data set should start",
+    )
     (out / "header_then_zeros.dcm").write_bytes(data[: data.index(b"\xe0\x7f\x10\x00")] + bytes(2 << 20))
-    cases["header-then-zeros"] = (out / "header_then_zeros.dcm", corrupt + "zero bytes (or a command element)")
+    cases["header-then-zeros"] = (
+        out / "header_then_zeros.dcm",
+        corrupt + "zero bytes (or a command element)",
+    )
     cases["native-bomb-60000x60000"] = (
-        factory.edit(_grey(out), out / "bomb.dcm", lambda ds: (setattr(ds, "Rows", 60000), setattr(ds, "Columns", 60000))),
-        "image is too large to open safely")
+        factory.edit(
+            _grey(out),
+            out / "bomb.dcm",
+            lambda ds: (setattr(ds, "Rows", 60000), setattr(ds, "Columns", 60000)),
+        ),
+        "image is too large to open safely",
+    )
     # -- item 6: read what was refused ---------------------------------------------------------------
     # (OB: US1_UNCR's preamble is a TIFF header, so with "DICM" damaged it opens as the TIFF it also is.)
     cases["dicm-marker-damaged"] = (_patch(OB, out / "dicx.dcm", b"DICM", b"DICX"), "open")

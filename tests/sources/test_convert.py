@@ -127,3 +127,31 @@ def test_to_display_rejects_nonsense() -> None:
         cv.to_display(np.zeros((2, 2, 5), np.uint8))
     with pytest.raises(ValueError):
         cv.to_display(np.zeros(5, np.uint8))
+
+
+def test_rgba_in_integers_equals_the_exact_rounded_composite() -> None:
+    c, a = np.meshgrid(np.arange(256), np.arange(256), indexing="ij")
+    px = np.stack([c, c, c, a], axis=-1).astype(np.uint8)
+    for bg in (0, 255, 77):
+        want = np.floor((c * a + bg * (255 - a)) / 255 + 0.5).astype(np.uint8)  # exact: no x.5 ties exist
+        assert np.array_equal(cv.rgba_to_rgb(px, bg)[:, :, 0], want)
+        assert np.array_equal(cv.grey_alpha_to_grey(px[:, :, [0, 3]], bg), want)
+
+
+def test_conversions_by_blocks_equal_the_whole_frame(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(7)
+    u16 = rng.integers(0, 4096, (37, 29), dtype=np.uint16)
+    f64 = rng.normal(0, 100, (37, 29))
+    f64[3, 4], f64[5, 6] = np.nan, np.inf
+    rgba = rng.integers(0, 256, (37, 29, 4), dtype=np.uint8)
+    lut = rng.integers(0, 256, (300, 3), dtype=np.uint8)
+
+    def all_of() -> list[np.ndarray]:
+        return [cv.range_to_uint8(u16, 100, 3000), cv.window_to_uint8(u16, 2000, 1500),
+                cv.window_to_uint8(u16, 2000, 1500, "SIGMOID"), cv.to_display(f64), cv.rgba_to_rgb(rgba),
+                cv.apply_palette(u16 % 300, lut), cv.ybr_full_to_rgb(rgba[:, :, :3]), cv.shift_to_uint8(u16, 12)]
+
+    whole = all_of()
+    monkeypatch.setattr(cv, "BLOCK_ELEMENTS", 50)  # a few rows per block
+    for got, want in zip(all_of(), whole, strict=True):
+        assert got.dtype == np.uint8 and np.array_equal(got, want)

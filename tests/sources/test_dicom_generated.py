@@ -203,17 +203,15 @@ def test_jpeg_extended_8bit(out: Path, grey: np.ndarray) -> None:
     assert np.abs(px - grey).mean() < 1.5 and np.abs(px - grey).max() < 40
 
 
-def test_jpeg_extended_12bit_without_decoder_is_a_clear_error(out: Path, grey: np.ndarray) -> None:
-    import importlib.util
+def test_jpeg_extended_12bit_without_libjpeg_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fada_desk.sources import _dicom_codecs
 
-    if importlib.util.find_spec("libjpeg") is not None:
-        pytest.skip("pylibjpeg-libjpeg is installed: 12-bit JPEG Extended is decodable")
-    src_path = factory.native(
-        out / "g12_for_ext.dcm", grey.astype(np.uint16) * 16, photometric="MONOCHROME2", bits_stored=12
-    )
-    path = factory.gdcm_transcode(src_path, out / "jpeg_ext12.dcm", "JPEGExtendedProcess2_4")
-    with pytest.raises(UnsupportedFormatError, match="12-bit JPEG Extended"):
-        DicomSource(path)
+    from . import robust_cases
+
+    # Pillow and GDCM decode 8-bit JPEG only: without pylibjpeg-libjpeg a 12-bit file is refused, not misread.
+    monkeypatch.setattr(_dicom_codecs, "_has_libjpeg", lambda: False)
+    with pytest.raises(UnsupportedFormatError, match="12-bit JPEG Extended images need the pylibjpeg-libjpeg"):
+        DicomSource(robust_cases.jpeg12())
 
 
 @pytest.mark.parametrize(

@@ -44,8 +44,9 @@ for case, path in zip(sys.argv[1::2], sys.argv[2::2]):
 
 
 def _run_child(code: str, *args: str, timeout: float = 240) -> list[list[str]]:
-    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=timeout,
-                          cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT, check=False
+    )
     rows = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("[")]
     last = rows[-1][0] if rows else "(none)"
     assert proc.returncode == 0, f"child died with {proc.returncode} after case {last}: {proc.stderr[-800:]}"
@@ -57,7 +58,9 @@ def cases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, str
     return robust_cases.build(tmp_path_factory.mktemp("robust"))
 
 
-def test_every_damaged_file_gives_one_line_or_opens_and_nothing_aborts(cases: dict[str, tuple[Path, str]]) -> None:
+def test_every_damaged_file_gives_one_line_or_opens_and_nothing_aborts(
+    cases: dict[str, tuple[Path, str]],
+) -> None:
     args = [a for case, (path, _) in cases.items() for a in (case, str(path))]
     rows = {row[0]: row[1:] for row in _run_child(CHILD, *args)}
     assert set(rows) == set(cases)
@@ -66,7 +69,9 @@ def test_every_damaged_file_gives_one_line_or_opens_and_nothing_aborts(cases: di
         if expected == "open":
             assert outcome == "open", f"{case}: {kind}: {message}"
             continue
-        assert outcome == "error" and kind in ("SourceError", "UnsupportedFormatError"), f"{case}: {kind}: {message}"
+        assert outcome == "error" and kind in ("SourceError", "UnsupportedFormatError"), (
+            f"{case}: {kind}: {message}"
+        )
         assert "\n" not in message and len(message) < 300, case
         assert message.split(": ", 1)[1].startswith(expected), f"{case}: {message}"
 
@@ -74,14 +79,19 @@ def test_every_damaged_file_gives_one_line_or_opens_and_nothing_aborts(cases: di
 def test_what_force_reads_says_so_and_shows_the_same_pixels(cases: dict[str, tuple[Path, str]]) -> None:
     with DicomSource(robust_cases.OB) as ref:
         want = ref.read(0).pixels
-    for case, why in (("dicm-marker-damaged", "the DICM marker is damaged"), ("no-preamble-meta-first", "no preamble")):
+    for case, why in (
+        ("dicm-marker-damaged", "the DICM marker is damaged"),
+        ("no-preamble-meta-first", "no preamble"),
+    ):
         with DicomSource(cases[case][0]) as src:
             assert src.info.metadata["read_with_force"] == why
             assert any("read with force" in w for w in src.info.metadata["warnings"])
             assert np.array_equal(src.read(0).pixels, want), case
     with DicomSource(cases["file-meta-damaged"][0]) as src, DicomSource(robust_cases.US1) as ref:
         assert src.info.metadata["read_with_force"] == "file meta information damaged"
-        assert src.info.metadata["TransferSyntaxUID"] == uid.ExplicitVRLittleEndian  # salvaged from the meta bytes
+        assert (
+            src.info.metadata["TransferSyntaxUID"] == uid.ExplicitVRLittleEndian
+        )  # salvaged from the meta bytes
         assert np.array_equal(src.read(0).pixels, ref.read(0).pixels)
 
 
@@ -137,7 +147,9 @@ for path in sys.argv[1:]:
 """
 
 
-def test_a_syntax_only_gdcm_decodes_runs_in_a_child_that_may_abort(cases: dict[str, tuple[Path, str]]) -> None:
+def test_a_syntax_only_gdcm_decodes_runs_in_a_child_that_may_abort(
+    cases: dict[str, tuple[Path, str]],
+) -> None:
     import hashlib
 
     good, crashing = robust_cases.J2K, cases["j2k-grey-codestream-rgb-header"][0]
@@ -166,7 +178,9 @@ def test_deflate_bomb_and_header_budget_are_refused(tmp_path: Path, monkeypatch:
 
 
 def test_codestream_shapes() -> None:
-    frame = next(pydicom.encaps.generate_frames(pydicom.dcmread(robust_cases.J2K).PixelData, number_of_frames=1))
+    frame = next(
+        pydicom.encaps.generate_frames(pydicom.dcmread(robust_cases.J2K).PixelData, number_of_frames=1)
+    )
     assert _dicom_codecs.codestream_shape(frame) == (480, 640, 3)
     jpeg = b"\xff\xd8\xff\xe0\x00\x04ab\xff\xc1\x00\x0b\x0c\x01\x00\x02\x00\x01\x01\x11\x00"
     assert _dicom_codecs.codestream_shape(jpeg) == (256, 512, 1)
@@ -183,8 +197,9 @@ def _png(width: int, height: int, extra: bytes = b"") -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + extra + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
-def test_image_bombs_and_oversized_text_chunks_are_one_line_errors(tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_image_bombs_and_oversized_text_chunks_are_one_line_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def length(data: bytes) -> bytes:
         return len(data).to_bytes(4, "big")
 
@@ -192,7 +207,9 @@ def test_image_bombs_and_oversized_text_chunks_are_one_line_errors(tmp_path: Pat
     bomb.write_bytes(_png(100_000, 100_000))
     with pytest.raises(SourceError, match="bomb.png: image is too large to open safely"):
         open_source(bomb)
-    text = b"comment\x00\x00" + zlib.compress(b"a" * (4 << 20))  # zTXt inflating to 4 MB (Pillow's limit: 1 MB)
+    text = b"comment\x00\x00" + zlib.compress(
+        b"a" * (4 << 20)
+    )  # zTXt inflating to 4 MB (Pillow's limit: 1 MB)
     ztxt = length(text) + b"zTXt" + text + zlib.crc32(b"zTXt" + text).to_bytes(4, "big")
     big_text = tmp_path / "ztxt.png"
     big_text.write_bytes(_png(64, 64, ztxt))

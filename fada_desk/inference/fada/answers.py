@@ -47,7 +47,7 @@ def parse_answer(result: PhaseResult, width: int, height: int) -> PhaseResult:
         return _parse(result, width, height)
     except Exception as exc:  # noqa: BLE001 - a parser bug must not take the analysis down
         log.error("parsing the %s answer failed", result.phase, exc_info=True)
-        return _refuse(result, f"{INTERNAL_ERROR}: {type(exc).__name__}: {exc}"[:300])
+        return _refuse(result, " ".join(f"{INTERNAL_ERROR}: {type(exc).__name__}: {exc}".split())[:300])
 
 
 INTERNAL_ERROR = "Internal parser error"

@@ -122,7 +122,7 @@ class _Refused(json.JSONDecodeError):
 
     def __init__(self, reason: str, doc: str) -> None:
         super().__init__(reason, doc, 0)
-        self.reason = reason
+        self.reason = " ".join(reason.split())  # one line: it ends up in a parse error
 
 
 def _constant(name: str) -> str:

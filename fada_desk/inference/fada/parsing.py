@@ -301,12 +301,12 @@ def _parse_item(item: dict[str, Any], out: Predictions) -> None:
 
 
 def _short(v: Any, limit: int = 120) -> str:
-    """A value for a message: compact JSON (any value, never raising), cut at ``limit``."""
+    """A value for a one-line message: compact JSON (any value, never raising), cut at ``limit``."""
     if isinstance(v, str):
-        s = v
+        s = " ".join(v.split())
     else:
         try:
-            s = json.dumps(v, default=repr)
+            s = json.dumps(v, default=repr, ensure_ascii=False)
         except (ValueError, TypeError, RecursionError):
             s = repr(type(v))
     return s if len(s) <= limit else s[:limit] + "..."

@@ -42,12 +42,13 @@ def parse(phase: str, text: Any, w: int = W, h: int = H) -> PhaseResult:
 def check_result(res: PhaseResult, w: int, h: int) -> None:
     """What every parse must give, whatever the text: reasons as text, no parser bug, finite
     coordinates inside the image, values that can be saved as strict JSON."""
-    assert all(isinstance(e, str) and e for e in res.parse_errors)
+    assert all(isinstance(e, str) and e.strip() and "\n" not in e for e in res.parse_errors)
     assert not any(e.startswith(INTERNAL_ERROR) for e in res.parse_errors), res.parse_errors
     if not res.parse_ok:
         assert res.parse_errors, "a failed parse says why"
     if isinstance(res.raw_text, str):
-        json.dumps(res.to_dict(), allow_nan=False).encode("utf-8")  # storable: no NaN, no lone surrogate
+        stored = json.dumps(res.to_dict(), allow_nan=False).encode("utf-8")  # no NaN, no lone surrogate
+        assert PhaseResult.from_dict(json.loads(stored)).to_dict() == res.to_dict()  # analysis.json round trip
     p = res.predictions
     if p is not None:
         assert p.space == "pixel" and p.image_size == (w, h)
@@ -278,10 +279,14 @@ JSON_VALUES = st.recursive(
                                        "interpretation", "result", "x"]) | st.text(max_size=6), inner, max_size=5),
     max_leaves=30,
 )
-ITEMS = st.fixed_dictionaries(
-    {"label": JSON_SCALARS, "bbox_2d": st.lists(JSON_SCALARS | st.integers(-50, 1100), min_size=0, max_size=5)},
-    optional={"mask": st.lists(st.lists(st.integers(-10, 1010) | JSON_SCALARS, max_size=3), max_size=5),
-              "keypoints": st.lists(st.lists(st.integers(-10, 1010) | JSON_SCALARS, max_size=4), max_size=4)},
+COORDS = st.one_of(st.integers(0, 1000), st.integers(-50, 1100), st.floats(allow_nan=True, allow_infinity=True),
+                   st.sampled_from(["12", "1e999", "NaN", "-1", True, None, [], 10**400]))
+POINTS = st.one_of(st.lists(st.lists(COORDS, min_size=2, max_size=3), max_size=6),
+                   st.lists(st.lists(COORDS, max_size=4), max_size=4), JSON_SCALARS)
+ITEMS = st.fixed_dictionaries(  # mostly plausible items with a hostile value here and there
+    {"label": st.sampled_from(["Brain", " CRL ", "x"]) | JSON_SCALARS,
+     "bbox_2d": st.lists(COORDS, min_size=4, max_size=4) | st.lists(COORDS, max_size=6) | JSON_SCALARS},
+    optional={"mask": POINTS, "keypoints": POINTS},
 )
 CORPUS_TEXTS = sorted(p.read_text(encoding="utf-8") for p in CORPUS.glob("*.txt") if p.name != "LICENSE.txt")
 NOISE = st.sampled_from(list('[]{}",:\\ \n0123456789.-eE') + ["1e999", "NaN", "9" * 5000, "<think>", "```",
@@ -295,13 +300,22 @@ def test_parse_never_raises_on_random_text(phase: str, text: str) -> None:
 
 
 @HYPO
-@given(st.sampled_from(PHASES), JSON_VALUES | st.lists(ITEMS, max_size=6), st.integers(0, 4),
-       st.integers(1, 4000), st.integers(1, 4000))
+@given(st.sampled_from(PHASES), JSON_VALUES, st.integers(0, 4), st.integers(1, 4000), st.integers(1, 4000))
 def test_parse_never_raises_on_random_json(phase: str, value: Any, cut: int, w: int, h: int) -> None:
     text = json.dumps(value)
     if cut:  # the answer was cut off somewhere, as the token limit does
         text = text[: len(text) * cut // 5]
     parse(phase, text, w, h)
+
+
+@HYPO
+@given(st.sampled_from(("detect", "segment", "keypoints")), st.lists(ITEMS, min_size=1, max_size=8),
+       st.integers(1, 4000), st.integers(1, 4000))
+def test_parse_never_raises_on_random_items(phase: str, items: list[Any], w: int, h: int) -> None:
+    res = parse(phase, json.dumps(items), w, h)
+    assert res.parse_ok and res.predictions is not None
+    n = res.predictions.count + len(res.predictions.classifications)
+    assert n + len(res.parse_errors) == len(items)  # every item is kept or dropped with a reason
 
 
 @HYPO

@@ -172,8 +172,11 @@ def test_import_analysis_and_review_flow(store: ExamStore, exam: Exam, item: Cap
     assert ai.after["annotation_ids"] == [a.id for a in anns]
     assert reviews.last_sign_off(exam.id).seq == reviews.audit_entries(exam.id)[-1].seq
 
-    # a second AI run on a reviewed frame needs confirmation
+    # a second AI run on a reviewed frame needs confirmation (once the final report is amended)
     s2 = ReviewSession(store, exam.id, OP)
+    with pytest.raises(ReviewError, match="report is final"):
+        s2.import_analysis(item.id, analysis_dict())
+    s2.amend("second AI run")
     with pytest.raises(ReviewError, match="already reviewed"):
         s2.import_analysis(item.id, analysis_dict())
     s2.import_analysis(item.id, analysis_dict(), replace_reviewed=True)
