@@ -183,16 +183,16 @@ def report_status(store: Any, exam_id: int) -> ReportStatus:
     bundle = build_bundle(store, exam_id, ExportOptions(clinic=ClinicHeader()))
     problems = reviews.load_checked(exam_id)[1]
     return ReportStatus(exam, bundle.report, bundle.review, content_hash(content_of(bundle)),
-                        tuple([*exam.damage, *problems]))
+                        (*exam.damage, *problems))
 
 
 def export_version(store: Any, exam_id: int, version: int, fmt: str, out_dir: Path | str,
                    cancel: CancelToken | None = None) -> Job[list[Path]]:
     """Write report ``version`` of the exam as ``fmt`` (a generator job; audited like every export)."""
     get_exporter(fmt)  # an unknown format fails before anything is read
-    yield Progress(f"reading report version {version}", 0.0)
     reviews = ReviewStore(store)
-    bundle = version_bundle(store, exam_id, reviews.report_state(exam_id), version)
+    bundle = version_bundle(store, exam_id, reviews.report_state(exam_id), version)  # no such version: fail now
+    yield Progress(f"read report version {version}", 0.05)
     if cancel is not None:
         cancel.check()
     paths = yield from export_bundle(bundle, fmt, out_dir, ExportOptions(), cancel)

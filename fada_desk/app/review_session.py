@@ -243,9 +243,10 @@ class ReviewSession:
         """
         self._check_open()
         self.flush()
-        anns, values = review_tallies(self.doc, {it.id for it in self.store.list_items(self.exam_id)})
-        if (anns + values).pending and allow_pending:
-            return self._review_note(statement)
+        if allow_pending:
+            anns, values = review_tallies(self.doc, {it.id for it in self.store.list_items(self.exam_id)})
+            if (anns + values).pending:
+                return self._review_note(statement)
         entry = report_versions.finalize(self.store, self.exam_id, self.operator, statement)
         self.stack.clear()  # the edits are in the signed version; none of them can be undone now
         return entry

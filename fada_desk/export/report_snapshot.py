@@ -29,7 +29,7 @@ from fada_desk.core.biometry.report import Estimate
 from fada_desk.core.calibration import Calibration
 from fada_desk.core.errors import ExportError, FadaError, StorageError
 from fada_desk.core.frame import Frame
-from fada_desk.core.report_record import CONTENT_FORMAT, ReportState, content_hash
+from fada_desk.core.report_record import CONTENT_FORMAT, ReportState
 from fada_desk.core.review_tally import ReviewTally
 from fada_desk.core.review_types import FrameRef
 from fada_desk.export.bundle import ExportBundle, ExportFrame, ExportValue, build_bundle, iso

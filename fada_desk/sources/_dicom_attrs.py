@@ -113,7 +113,7 @@ class Attrs:
             return None
 
     # -- typed reads --------------------------------------------------------------------
-    def int(
+    def integer(
         self, kw: str, *, strict: bool = True, lo: int | None = None, hi: int | None = None
     ) -> int | None:
         """One integer (US/SS/UL/SL/IS), None when absent; range-checked."""
@@ -124,7 +124,7 @@ class Attrs:
 
         return self._get(kw, strict, read)
 
-    def ints(self, kw: str, *, count: int | None = None, strict: bool = True) -> list[int] | None:
+    def integers(self, kw: str, *, count: int | None = None, strict: bool = True) -> list[int] | None:
         """All values as integers; ``count`` values exactly when given."""
 
         def read() -> list[int] | None:
@@ -140,7 +140,7 @@ class Attrs:
 
         return self._get(kw, strict, read)
 
-    def float(self, kw: str, *, strict: bool = True, index: int | None = None) -> float | None:
+    def number(self, kw: str, *, strict: bool = True, index: int | None = None) -> float | None:
         """One finite number (DS/FL/FD/IS/US...); ``index`` picks one of several values."""
 
         def read() -> float | None:
@@ -155,7 +155,7 @@ class Attrs:
 
         return self._get(kw, strict, read)
 
-    def floats(self, kw: str, *, count: int | None = None, strict: bool = True) -> list[float] | None:
+    def numbers(self, kw: str, *, count: int | None = None, strict: bool = True) -> list[float] | None:
         def read() -> list[float] | None:
             value = self._value(kw, _FLOAT_VRS | _INT_VRS)
             if value is None:

@@ -25,6 +25,7 @@ from typing import Any
 
 from fada_desk.core.errors import SourceError, UnsupportedFormatError
 from fada_desk.sources import _limits
+from fada_desk.sources._dicom_read import ts_label
 
 NEVER_IN_PROCESS = ("gdcm",)
 # Tried in this order: libjpeg/openjpeg/rle first (they decode every bit depth), Pillow last -
@@ -79,10 +80,6 @@ def _gdcm_installed() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("gdcm") is not None
-
-
-def ts_label(ts: Any) -> str:
-    return f"{ts.name} ({ts})" if ts.name != str(ts) else str(ts)
 
 
 @dataclass(frozen=True)

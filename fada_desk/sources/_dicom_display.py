@@ -28,7 +28,7 @@ __all__ = ["GREY", "SUPPORTED_PHOTOMETRIC", "DisplayMapping"]
 
 def _lut(attrs: Attrs, desc_kw: str, data_kw: str, what: str) -> tuple[int, int, int, list[int] | bytes]:
     """(entries, first mapped value, bits per entry, data) of a LUT, checked against its descriptor."""
-    desc = attrs.ints(desc_kw, count=3)
+    desc = attrs.integers(desc_kw, count=3)
     if desc is None:
         raise attrs.corrupt(desc_kw, f"is missing ({what})")
     entries, first, bits = (desc[0] & 0xFFFF) or 65536, desc[1], desc[2]
@@ -86,8 +86,8 @@ class DisplayMapping:
 
     # -- reading the header --------------------------------------------------------
     def _read_rescale(self, attrs: Attrs) -> tuple[float, float] | None:
-        slope = attrs.float("RescaleSlope", index=0)
-        intercept = attrs.float("RescaleIntercept", index=0)
+        slope = attrs.number("RescaleSlope", index=0)
+        intercept = attrs.number("RescaleIntercept", index=0)
         slope = 1.0 if slope is None else slope
         intercept = 0.0 if intercept is None else intercept
         if slope == 0:
@@ -106,7 +106,7 @@ class DisplayMapping:
         if self._voi is not None:
             return None
         a = self._wattrs
-        c, w = a.float("WindowCenter", strict=False, index=0), a.float("WindowWidth", strict=False, index=0)
+        c, w = a.number("WindowCenter", strict=False, index=0), a.number("WindowWidth", strict=False, index=0)
         if c is None or w is None:
             return None
         if w < 1:
@@ -171,8 +171,8 @@ class DisplayMapping:
 
     def _default_range(self, first_raw: np.ndarray) -> tuple[float, float]:
         """No window in the file: the declared pixel range, else frame 0's range (fixed for the cine)."""
-        lo = self._attrs.int("SmallestImagePixelValue", strict=False)
-        hi = self._attrs.int("LargestImagePixelValue", strict=False)
+        lo = self._attrs.integer("SmallestImagePixelValue", strict=False)
+        hi = self._attrs.integer("LargestImagePixelValue", strict=False)
         if lo is not None and hi is not None and hi > lo:
             vals = self._modality_values(np.array([lo, hi], dtype=np.float64))
             return (float(np.min(vals)), float(np.max(vals)))
@@ -222,7 +222,7 @@ class DisplayMapping:
 
         attrs = self._attrs
         segmented = attrs.has("SegmentedRedPaletteColorLookupTableData")
-        desc = attrs.ints("RedPaletteColorLookupTableDescriptor", count=3)
+        desc = attrs.integers("RedPaletteColorLookupTableDescriptor", count=3)
         if desc is None:
             raise SourceError(f"{self._name}: PALETTE COLOR image without a valid palette descriptor")
         if not segmented:

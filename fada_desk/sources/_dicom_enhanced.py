@@ -56,7 +56,7 @@ def calibrations(
     seen: dict[tuple[float, float], Calibration] = {}
     for i in range(n_frames):
         item = groups.macro(i, "PixelMeasuresSequence", "PixelSpacing")
-        spacing = item.floats("PixelSpacing", strict=False) if item is not None else None
+        spacing = item.numbers("PixelSpacing", strict=False) if item is not None else None
         key = (spacing[0], spacing[1]) if spacing and len(spacing) == 2 else None
         if key is None:
             out.append(None)

@@ -80,24 +80,24 @@ def image_pixel(attrs: Attrs) -> ImagePixel:
         raise UnsupportedFormatError(
             f"{name}: photometric interpretation {photometric or '(missing)'!r} is not supported"
         )
-    rows = attrs.int("Rows", lo=1, hi=65535)
-    cols = attrs.int("Columns", lo=1, hi=65535)
+    rows = attrs.integer("Rows", lo=1, hi=65535)
+    cols = attrs.integer("Columns", lo=1, hi=65535)
     if rows is None or cols is None:
         raise attrs.corrupt("Rows" if rows is None else "Columns", "is missing")
-    samples = attrs.int("SamplesPerPixel", lo=1, hi=4)
+    samples = attrs.integer("SamplesPerPixel", lo=1, hi=4)
     want = 3 if photometric in COLOUR else 1
     if samples is None:
         samples = want
     if samples != want:
         raise attrs.corrupt("SamplesPerPixel", f"is {samples}, but a {photometric} image has {want}")
-    bits_allocated = attrs.int("BitsAllocated")
+    bits_allocated = attrs.integer("BitsAllocated")
     if bits_allocated is None:
         raise attrs.corrupt("BitsAllocated", "is missing")
     if bits_allocated not in (1, 8, 16, 32):
         raise UnsupportedFormatError(f"{name}: {bits_allocated} bits allocated per sample is not supported")
-    bits_stored = attrs.int("BitsStored", lo=1, hi=bits_allocated)
-    signed = attrs.int("PixelRepresentation", lo=0, hi=1) or 0
-    planar = (attrs.int("PlanarConfiguration", lo=0, hi=1) or 0) if samples > 1 else 0
+    bits_stored = attrs.integer("BitsStored", lo=1, hi=bits_allocated)
+    signed = attrs.integer("PixelRepresentation", lo=0, hi=1) or 0
+    planar = (attrs.integer("PlanarConfiguration", lo=0, hi=1) or 0) if samples > 1 else 0
     frames = frame_count(attrs)
     _limits.check_frame(name, cols, rows, samples, max(1, bits_allocated // 8))
     return ImagePixel(

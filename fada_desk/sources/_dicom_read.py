@@ -1,11 +1,16 @@
-"""Reading a DICOM file safely, before any pixel is decoded (used by :mod:`fada_desk.sources.dicom`).
+"""Reading a DICOM header safely, before any pixel is decoded (used by :mod:`fada_desk.sources.dicom`).
 
-The header is read up to the pixel data; the transfer syntax, frame count,
-available decoder and pixel-data length are checked, so that a file that
-cannot be shown fails at open with one line saying why. Library warnings
-(non-conformant files are common) are recorded, not printed: they end up in
-``info.metadata["warnings"]``. ``name`` in every function is the file name
-the messages start with.
+The first bytes decide what the file is (:mod:`._dicom_sniff`: a zero-filled
+or non-DICOM file is refused there); pydicom then reads the header up to the
+pixel data with ``force`` (so a damaged preamble or meta header is read
+around, and the source says so), under a per-element guard that refuses
+zero-filled regions, scrambled element order and headers over the byte
+budget; values over 1 MiB are deferred. A deflated data set is inflated
+within its budget. The transfer syntax, frame count and pixel-data length
+are checked, so that a file that cannot be shown fails at open with one line
+saying why. Library warnings (non-conformant files are common) are recorded,
+not printed: they end up in ``info.metadata["warnings"]``. ``name`` in every
+function is the file name the messages start with.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import io
 import os
 import threading
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -126,7 +131,6 @@ class Header:
     forced: str = ""
     transfer_syntax: str = ""
     inflated: bool = False
-    notes: list[str] = field(default_factory=list)
 
 
 def file_size(fp: BinaryIO) -> int:
@@ -230,7 +234,7 @@ def ts_label(ts: Any) -> str:
 
 
 def frame_count(attrs: Attrs) -> int:
-    n = attrs.int("NumberOfFrames")
+    n = attrs.integer("NumberOfFrames")
     if n is None:
         return 1
     if n <= 0:

@@ -21,6 +21,8 @@ MAX_HEADER_BYTES = 64 << 20
 DEFER_VALUE_BYTES = 1 << 20
 # Elements in a DICOM header (a flat file of tiny elements parses slowly and holds many objects).
 MAX_HEADER_ELEMENTS = 500_000
+# Pages / frames an image file may declare (an animated PNG's acTL chunk is taken at its word by Pillow).
+MAX_IMAGE_FRAMES = 100_000
 # A deflated DICOM data set once inflated (it is held in memory whole).
 MAX_INFLATED_BYTES = 1 << 30
 

@@ -101,6 +101,31 @@ def open_image(path: Path) -> Any:
     return im
 
 
+def frame_count(im: Any, name: str) -> int:
+    """Pages / frames of an opened image (Pillow reads a TIFF's page chain to count them)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            n = int(getattr(im, "n_frames", 1) or 1)
+    except Exception as err:  # noqa: BLE001 - TypeError "Missing dimensions", SyntaxError "unknown pixel mode"...
+        raise SourceError(f"{name}: corrupt or unsupported image ({first_line(err, 160)})") from None
+    if n > _limits.MAX_IMAGE_FRAMES:
+        raise SourceError(
+            f"{name}: corrupt or unsupported image (it declares {n:,} frames; the limit is {_limits.MAX_IMAGE_FRAMES:,})"
+        )
+    return max(1, n)
+
+
+def dpi(im: Any) -> list[float] | None:
+    """The image's (x, y) resolution when it holds two finite positive numbers."""
+    value = im.info.get("dpi")
+    try:
+        x, y = float(value[0]), float(value[1])
+    except (TypeError, ValueError, IndexError, KeyError, OverflowError):
+        return None
+    return [x, y] if x > 0 and y > 0 and x < 1e6 and y < 1e6 else None
+
+
 def bits_of(im: Any) -> int:
     """Bits per sample as stored in the file (before Pillow's own reduction)."""
     if im.mode in ("I;16", "I;16B", "I;16L", "I;16N"):
@@ -130,9 +155,9 @@ def decode(im: Any, name: str) -> tuple[np.ndarray, dict[str, Any]]:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im.load()
             if getattr(im, "n_frames", 1) == 1:
-                # EXIF orientation (phones, some capture tools): show the image upright.
-                transposed = ImageOps.exif_transpose(im)
-                im = transposed if transposed is not None else im
+                # EXIF orientation (phones, some capture tools): show the image upright (in place:
+                # without, Pillow copies the whole image even when there is nothing to turn).
+                ImageOps.exif_transpose(im, in_place=True)
             px = _pixels(im, Image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise SourceError(f"{name}: image is too large to open safely") from None
@@ -143,14 +168,20 @@ def decode(im: Any, name: str) -> tuple[np.ndarray, dict[str, Any]]:
     return px, {"bits_stored": bits, "mode": im.mode}
 
 
-def _banded(im: Any, convert: Any, channels: int) -> np.ndarray:
-    """``convert`` (uint8 band -> uint8 band) over bands of rows of a loaded Pillow image."""
+def _over_black(im: Any) -> np.ndarray:
+    """RGBA / LA composited over black, in bands of rows: Pillow premultiplies each band in C
+    (RGBa / La: round(c * a / 255), exactly :func:`._convert.rgba_to_rgb` with a black background)."""
+    from PIL import Image
+
     w, h = im.size
-    out = np.empty((h, w, channels) if channels > 1 else (h, w), dtype=np.uint8)
-    step = max(1, _convert.BLOCK_ELEMENTS // max(1, w))
+    grey = im.mode == "LA"
+    out = np.empty((h, w) if grey else (h, w, 3), dtype=np.uint8)
+    step = max(1, 4 * _convert.BLOCK_ELEMENTS // max(1, w))
     for top in range(0, h, step):
-        band = np.asarray(im.crop((0, top, w, min(h, top + step))))
-        out[top : top + band.shape[0]] = convert(band)
+        band = im.crop((0, top, w, min(h, top + step))).convert("La" if grey else "RGBa")
+        colour = band.getchannel(0) if grey else Image.merge("RGB", band.split()[:3])
+        px = np.asarray(colour)
+        out[top : top + px.shape[0]] = px
     return out
 
 
@@ -161,16 +192,16 @@ def _pixels(im: Any, image_mod: Any) -> np.ndarray:
     if mode == "L":
         return _convert.finalize(np.asarray(im))
     if mode == "LA":
-        return _banded(im, _convert.grey_alpha_to_grey, 1)
+        return _over_black(im)
     if mode in ("P", "PA"):
-        rgb = _banded(im.convert("RGBA"), _convert.rgba_to_rgb, 3)
+        rgb = _over_black(im.convert("RGBA"))
         if _is_grey(rgb):
             return _convert.finalize(rgb[:, :, 0])
         return _convert.finalize(rgb)
     if mode == "RGB":
         return _convert.finalize(np.asarray(im))
     if mode == "RGBA":
-        return _banded(im, _convert.rgba_to_rgb, 3)
+        return _over_black(im)
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         arr = np.asarray(im)
         return _convert.to_display(arr)

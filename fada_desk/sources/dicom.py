@@ -5,12 +5,21 @@ file size, decodes frame 0 to prove the file is usable, and keeps the file
 open: every later ``read(i)`` decodes exactly frame ``i`` from disk, so a
 2 GB cine opens as fast as a single image and never sits in memory whole.
 
-Header checks are in :mod:`._dicom_read`; display conversion (PS3.3: PALETTE
-COLOR through its LUT, YBR_* to RGB - pydicom tracks whether the JPEG decoder
-already converted -, MONOCHROME via modality LUT, then VOI LUT or window/level,
-MONOCHROME1 inverted) in :mod:`._dicom_display`. MPEG-2, H.264 and HEVC
-transfer syntaxes (common for ultrasound cines) are decoded by FFmpeg through
-a temporary copy of the video stream.
+Nothing in a file may crash the process. Header reading is in
+:mod:`._dicom_read` (first-bytes check, budgets, damaged preamble/meta read
+with ``force``); every attribute is read through :class:`._dicom_attrs.Attrs`
+(wrong VR, VM, type or length: "corrupt or unsupported file: <attribute> ...");
+the Image Pixel module is validated once and frames decoded with it in
+:mod:`._dicom_pixels`, by decoders that raise Python errors - GDCM, whose
+codecs abort the process on damaged data, only in a child process
+(:mod:`._dicom_codecs`, :mod:`._dicom_worker`). Enhanced multi-frame objects
+take calibration (per frame), window and rescale from their functional groups
+(:mod:`._dicom_enhanced`). Display conversion (PS3.3: PALETTE COLOR through its
+LUT, YBR_* to RGB - pydicom tracks whether the JPEG decoder already converted -,
+MONOCHROME via modality LUT, then VOI LUT or window/level, MONOCHROME1
+inverted) is in :mod:`._dicom_display`. MPEG-2, H.264 and HEVC transfer
+syntaxes (common for ultrasound cines) are decoded by FFmpeg through a
+temporary copy of the video stream.
 """
 
 from __future__ import annotations

@@ -129,6 +129,9 @@ def summary(ds: Any) -> dict[str, Any]:
     return out
 
 
+# A screen has a handful of regions (B-mode, Doppler strip, ECG...); thousands are damage, and slow to read.
+MAX_REGIONS = 64
+
 # Region fields holding DICOM codes (absent = 0) and the tags they come from.
 _REGION_CODES = (
     ("units_x", "PhysicalUnitsXDirection"),
@@ -149,18 +152,21 @@ def regions(ds: Any, notes: list[str] | None = None) -> tuple[tuple[Region, ...]
     attrs = _attrs(ds)
     warnings: list[str] = notes if notes is not None else []
     out: list[Region] = []
-    for n, item in enumerate(attrs.items("SequenceOfUltrasoundRegions"), start=1):
+    items = attrs.items("SequenceOfUltrasoundRegions")
+    if len(items) > MAX_REGIONS:
+        warnings.append(f"{len(items)} ultrasound regions: only the first {MAX_REGIONS} are read")
+    for n, item in enumerate(items[:MAX_REGIONS], start=1):
         item.notes = warnings
-        x0, y0 = item.int("RegionLocationMinX0", strict=False), item.int("RegionLocationMinY0", strict=False)
-        x1, y1 = item.int("RegionLocationMaxX1", strict=False), item.int("RegionLocationMaxY1", strict=False)
-        dx, dy = item.float("PhysicalDeltaX", strict=False), item.float("PhysicalDeltaY", strict=False)
+        x0, y0 = item.integer("RegionLocationMinX0", strict=False), item.integer("RegionLocationMinY0", strict=False)
+        x1, y1 = item.integer("RegionLocationMaxX1", strict=False), item.integer("RegionLocationMaxY1", strict=False)
+        dx, dy = item.number("PhysicalDeltaX", strict=False), item.number("PhysicalDeltaY", strict=False)
         if x0 is None or y0 is None or x1 is None or y1 is None or dx is None or dy is None:
             warnings.append(f"ultrasound region {n} skipped: location or physical delta missing")
             continue
         if x1 < x0 or y1 < y0:
             warnings.append(f"ultrasound region {n} skipped: empty bounds ({x0},{y0})-({x1},{y1})")
             continue
-        codes = {field: item.int(kw, strict=False) or 0 for field, kw in _REGION_CODES}
+        codes = {field: item.integer(kw, strict=False) or 0 for field, kw in _REGION_CODES}
         out.append(Region(x0, y0, x1, y1, dx, dy, **codes))
     return tuple(out), warnings
 
@@ -189,7 +195,7 @@ def calibration(ds: Any, width: int, height: int) -> tuple[Calibration | None, s
     if regs:
         return Calibration(regions=regs, source="dicom"), "SequenceOfUltrasoundRegions", warnings
     if attrs.has("PixelSpacing"):
-        cal = spacing_calibration(attrs.floats("PixelSpacing", strict=False), width, height)
+        cal = spacing_calibration(attrs.numbers("PixelSpacing", strict=False), width, height)
         if cal is not None:
             return cal, "PixelSpacing", warnings
         warnings.append("Pixel Spacing ignored: not two positive numbers")
@@ -217,11 +223,11 @@ def frame_timing(ds: Any, n_frames: int) -> tuple[float | None, list[float] | No
             pointed.append(kw)
     for kw in [k for k in pointed if k in order] + order:
         if kw == "FrameTimeVector":
-            result = _from_vector(attrs.floats(kw, strict=False), n_frames)
+            result = _from_vector(attrs.numbers(kw, strict=False), n_frames)
             if result is not None:
                 return result[0], result[1], kw
             continue
-        v = attrs.float(kw, strict=False, index=0)
+        v = attrs.number(kw, strict=False, index=0)
         if v is None or not v > 0:
             continue
         fps = 1000.0 / v if kw in ("FrameTime", "ActualFrameDuration") else v

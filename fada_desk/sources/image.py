@@ -7,11 +7,12 @@ animated GIF/WebP are multi-frame sources decoded page by page on demand.
 
 from __future__ import annotations
 
+import math
 import threading
 from pathlib import Path
 from typing import Any
 
-from fada_desk.core.errors import SourceError
+from fada_desk.core.errors import SourceError, first_line
 from fada_desk.core.frame import Frame
 from fada_desk.sources import _pil
 from fada_desk.sources.base import FrameSource, SourceInfo, check_frame_index, local_path
@@ -39,7 +40,7 @@ class ImageSource(FrameSource):
         self._im: Any = _pil.open_image(self._path)
         self._closed = False
         try:
-            n = int(getattr(self._im, "n_frames", 1) or 1)
+            n = _pil.frame_count(self._im, self._path.name)
             self._fmt = str(self._im.format or self._path.suffix.lstrip(".").upper())
             first_px, first_meta = _pil.decode(self._im, self._path.name)
             fps = self._fps_hint() if n > 1 else None
@@ -49,9 +50,9 @@ class ImageSource(FrameSource):
                 "bits_stored": first_meta["bits_stored"],
                 "path": str(self._path),
             }
-            dpi = self._im.info.get("dpi")
+            dpi = _pil.dpi(self._im)
             if dpi:
-                meta["dpi"] = [float(dpi[0]), float(dpi[1])]
+                meta["dpi"] = dpi
         except SourceError:
             self._im.close()
             raise
@@ -73,9 +74,9 @@ class ImageSource(FrameSource):
         duration = self._im.info.get("duration")
         try:
             ms = float(duration) if duration else 0.0
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return None
-        return round(1000.0 / ms, 3) if ms > 0 else None
+        return round(1000.0 / ms, 3) if ms > 0 and math.isfinite(ms) else None
 
     def _make_frame(self, index: int, px: Any, meta: dict[str, Any], fps: float | None) -> Frame:
         return Frame(
@@ -95,8 +96,8 @@ class ImageSource(FrameSource):
                 raise SourceError(f"{self._path.name}: source is closed")
             try:
                 self._im.seek(index)
-            except (EOFError, OSError, ValueError) as err:
-                raise SourceError(f"{self._path.name}: cannot read page {index} ({err})") from None
+            except Exception as err:  # noqa: BLE001 - Pillow reports damaged pages in many ways
+                raise SourceError(f"{self._path.name}: cannot read page {index} ({first_line(err, 160)})") from None
             px, meta = _pil.decode(self._im, self._path.name)
             frame = self._make_frame(index, px, meta, self._info.fps)
             # Keep page 0 plus the last page read: sequential playback re-reads nothing.

@@ -14,6 +14,12 @@ Layout on disk: ``exams.sqlite3`` (WAL) and ``media/<exam uid>/IMG_*.png`` /
 leftovers of writers that were killed, ``media/.locks/`` live-writer tokens.
 Nothing is ever deleted: ``delete_item`` is a soft delete.
 
+Damage: a database that fails ``PRAGMA quick_check`` or is not a fada_desk store
+is refused on open and left untouched (:func:`.database.check_existing`); every
+value read back is checked (:mod:`.checks`), so a bad row only marks its exam
+damaged (``Exam.damage`` / ``ExamSummary.damage``: the reasons; a bad item row is
+left out of ``list_items``) and a damaged exam or patient row is never rewritten.
+
 Adding a schema migration (one new file, nothing else to edit)
 ----------------------------------------------------------------
 1. Create ``fada_desk/storage/migrations/mNNNN_<what>.py`` with NNNN = the

@@ -73,9 +73,6 @@ class ReviewError(FadaError):
 class ReportLocked(ReviewError):
     """An edit of an exam whose report is final (amend the report first)."""
 
-    def __init__(self, message: str = LOCKED_MESSAGE) -> None:
-        super().__init__(message)
-
 
 _LOCK_ROW = """  -- the newest finalize (with a report block) or amendment decides
 SELECT action FROM audit_log WHERE exam_id = ? AND (action = ? OR (action = ? AND json_valid(after)
@@ -248,7 +245,7 @@ class ReviewStore:
         """Raise :class:`ReportLocked` while the exam's report is final (cheap: one indexed query)."""
         with _sql("read the report status"), self.store.read_tx() as conn:
             if _locked(conn, exam_id):
-                raise ReportLocked()
+                raise ReportLocked(LOCKED_MESSAGE)
 
     def append_under_lock(
         self, exam_id: int, operator: str, make: Callable[[ReportState], Sequence[AuditRecord]]
@@ -288,7 +285,7 @@ class ReviewStore:
         now = utc_now()
         with _sql("save the review"), self.store.write_tx() as conn:
             if exam_id is not None and (annotations or removed or interpretations) and _locked(conn, exam_id):
-                raise ReportLocked()  # checked inside the transaction: no finalize can slip in between
+                raise ReportLocked(LOCKED_MESSAGE)  # checked inside the transaction: no finalize can slip in between
             if exam_id is not None:
                 self._check_frames(
                     conn, exam_id, [a.frame for a, _ in annotations] + [f for f, _ in interpretations]

@@ -257,3 +257,65 @@ def test_empty_folder_and_folder_without_images(tmp_path: Path) -> None:
         FolderSource(tmp_path)
     with pytest.raises(SourceError, match="no such folder"):
         FolderSource(tmp_path / "nope")
+
+
+def _tiff_with_broken_second_page(path: Path, rgb: np.ndarray, tag: int) -> Path:
+    """3-page TIFF whose page 2 lost the IFD entry ``tag`` (Pillow raises TypeError/SyntaxError, not OSError)."""
+    import io
+    import struct
+
+    buf = io.BytesIO()
+    pages = [Image.fromarray(rgb[:64, :64]) for _ in range(3)]
+    pages[0].save(buf, format="TIFF", save_all=True, append_images=pages[1:])
+    data = bytearray(buf.getvalue())
+    assert data[:2] == b"II"
+    first = struct.unpack_from("<L", data, 4)[0]
+    n = struct.unpack_from("<H", data, first)[0]
+    second = struct.unpack_from("<L", data, first + 2 + 12 * n)[0]
+    for i in range(struct.unpack_from("<H", data, second)[0]):
+        at = second + 2 + 12 * i
+        if struct.unpack_from("<H", data, at)[0] == tag:
+            struct.pack_into("<H", data, at, 0x7FF0)  # an unknown private tag instead
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("tag", "why"), [(256, "Missing dimensions"), (262, "unknown pixel mode")], ids=["width", "photometric"]
+)
+def test_damaged_tiff_page_is_a_one_line_error(tmp_path: Path, rgb: np.ndarray, tag: int, why: str) -> None:
+    # Found by the fuzz campaign (issue 10): counting pages raised TypeError / SyntaxError out of ImageSource.
+    path = _tiff_with_broken_second_page(tmp_path / "pages.tif", rgb, tag)
+    with pytest.raises(SourceError) as err:
+        open_source(path)
+    assert str(err.value) == f"pages.tif: corrupt or unsupported image ({why})"
+
+
+def test_alpha_composited_in_bands_equals_the_exact_composite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fada_desk.sources import _convert
+
+    c, a = np.meshgrid(np.arange(256), np.arange(256), indexing="ij")
+    rgba = np.stack([c, (c * 7) % 256, 255 - c, a], axis=-1).astype(np.uint8)
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "rgba.png")
+    Image.fromarray(rgba[:, :, [0, 3]], "LA").save(tmp_path / "la.png")
+    monkeypatch.setattr(_convert, "BLOCK_ELEMENTS", 1000)  # bands of a few rows
+    with ImageSource(tmp_path / "rgba.png") as src:
+        assert np.array_equal(src.read(0).pixels, _convert.rgba_to_rgb(rgba))
+    with ImageSource(tmp_path / "la.png") as src:
+        assert np.array_equal(src.read(0).pixels, _convert.grey_alpha_to_grey(rgba[:, :, [0, 3]]))
+
+
+def test_an_animated_png_declaring_2_31_frames_is_refused(tmp_path: Path) -> None:
+    import struct
+    import zlib
+
+    # Found by the fuzz campaign: Pillow reports the acTL frame count unchecked.
+    buf = tmp_path / "apng.png"
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(buf)
+    data = buf.read_bytes()
+    actl = struct.pack(">LL", 1 << 31, 0)
+    chunk = struct.pack(">L", 8) + b"acTL" + actl + struct.pack(">L", zlib.crc32(b"acTL" + actl))
+    end_of_ihdr = 8 + 8 + 13 + 4
+    buf.write_bytes(data[:end_of_ihdr] + chunk + data[end_of_ihdr:])
+    with pytest.raises(SourceError, match=r"apng.png: corrupt or unsupported image \(it declares 2,147,483,64\d frames"):
+        open_source(buf)

@@ -202,7 +202,6 @@ class Predictions:
         )
 
 
-MAX_LABEL_CHARS = 200
 _BAD_NUMBER = (ValueError, TypeError, OverflowError)
 
 
@@ -228,12 +227,12 @@ def _point(p: Any, n: int) -> tuple[float, ...]:
 
 
 def _label(item: dict[str, Any]) -> str | None:
-    """The item's label as text; None (the item is refused) when it is none or not text."""
+    """The item's label as text; None (the item is refused) when it is not text (or a number)."""
     label = item.get("label", "")
     if isinstance(label, bool) or not isinstance(label, (str, int, float)):
         return None
     text = str(label).strip()  # upstream: str(label); a number is a (strange) label
-    return text if 0 < len(text) <= MAX_LABEL_CHARS else None
+    return text or None
 
 
 def _parse_item(item: dict[str, Any], out: Predictions) -> None:
@@ -246,7 +245,7 @@ def _parse_item(item: dict[str, Any], out: Predictions) -> None:
         return
     label = _label(item)
     if label is None:
-        out.errors.append(f"Invalid label (not a short text): {_short(item.get('label'))}")
+        out.errors.append(f"Invalid label (blank or not text): {_short(item.get('label'))}")
         return
     if bbox is None:
         out.classifications.append(label)

@@ -118,7 +118,7 @@ def test_nan_and_infinity_literals_never_become_numbers() -> None:
 WRONG_TYPES = [
     ({"label": ["a"], "bbox_2d": [1, 2, 3, 4]}, "Invalid label"),
     ({"label": True, "bbox_2d": [1, 2, 3, 4]}, "Invalid label"),
-    ({"label": "x" * 500, "bbox_2d": [1, 2, 3, 4]}, "Invalid label"),
+    ({"label": " ", "bbox_2d": [1, 2, 3, 4]}, "Invalid label"),
     ({"label": "a", "bbox_2d": {"x": 1}}, "Invalid bbox_2d"),
     ({"label": "a", "bbox_2d": [1, [2], 3, 4]}, "Non-numeric bbox_2d"),
     ({"label": "a", "bbox_2d": [1, None, 3, 4]}, "Non-numeric bbox_2d"),
