@@ -44,6 +44,7 @@ class _Worker:
     log: Path
     case: Case | None = None
     started: float = 0.0
+    ready: bool = False  # the worker said it is set up (a death before that is the harness's, not the case's)
 
 
 class Pool:
@@ -61,6 +62,7 @@ class Pool:
 
     def _start(self, i: int) -> _Worker:
         log = self._tmp / f"worker{i}.log"
+        log.unlink(missing_ok=True)  # never read the last worker's dump as this one's
         parent, child = _CTX.Pipe()
         proc = _CTX.Process(target=_entry, args=(child, str(self.seeds_root), self.seeds, str(log), self.mem_mb),
                             daemon=True, name=f"fuzz-worker-{i}")
@@ -118,14 +120,20 @@ class Pool:
         case = w.case
         assert case is not None
         try:
-            if w.conn.poll():
+            while w.conn.poll():
                 out = w.conn.recv()
+                if out == "ready":
+                    w.ready = True
+                    continue
                 w.case = None
                 return case, out
         except (EOFError, OSError):
             pass
         if not w.proc.is_alive():
             w.proc.join(1)
+            if not w.ready:
+                raise RuntimeError(f"a fuzz worker failed to start (exit {w.proc.exitcode}); its error is on "
+                                   f"stderr above. Log: {_read_tail(w.log)[-2000:]}")
             out = self._death(w, w.proc.exitcode)
         elif time.monotonic() - w.started > self.timeout:
             os.kill(w.proc.pid, signal.SIGUSR1)  # faulthandler: where is it stuck?

@@ -108,6 +108,7 @@ def worker_main(conn: Connection, seeds_root: str, seeds: dict[str, dict[str, Se
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
     _limit_resources(mem_mb)
     root = Path(seeds_root)
+    conn.send("ready")  # set up: from here on a death is the case's doing
     try:
         while True:
             try:

@@ -11,6 +11,8 @@
   final version (a calibration or a capture made outside the review, a patient edited on
   another exam): the report of record stays the signed version until it is amended.
 * :func:`export_version` writes any version again, byte for byte as before.
+* :class:`GuardedStack` is the review session's undo stack: each change of the document
+  first asks the lock (push, undo, redo, macros), so a refused edit never happens at all.
 
 Reading and appending happen in one write transaction (``ReviewStore.append_under_lock``),
 so an edit can never slip in between the content that was hashed and its signature.
@@ -18,14 +20,16 @@ so an edit can never slip in between the content that was hashed and its signatu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fada_desk.core.audit import AuditEntry
 from fada_desk.core.cancel import CancelToken, Job, Progress
+from fada_desk.core.commands import Command, UndoStack
 from fada_desk.core.report_record import AMEND, FINALIZE, Amendment, ReportState, content_hash, report_block
+from fada_desk.core.review_doc import AnnotationSet
 from fada_desk.core.review_tally import ReviewTally
 from fada_desk.core.review_types import ReviewStatus
 from fada_desk.export import export_bundle, get_exporter
@@ -203,5 +207,32 @@ def export_version(store: Any, exam_id: int, version: int, fmt: str, out_dir: Pa
     return paths
 
 
-__all__ = ["VERSION_FORMATS", "ReportStatus", "amend", "export_version", "finalize", "finalize_refusal",
-           "report_status"]
+class GuardedStack(UndoStack):
+    """An undo stack whose every change of the document first calls ``guard`` (which raises
+    to refuse it, e.g. while the report is final): push, undo, redo and macros alike."""
+
+    def __init__(self, doc: AnnotationSet, guard: Callable[[], None]) -> None:
+        super().__init__(doc)
+        self.guard = guard
+
+    def push(self, cmd: Command) -> None:
+        self.guard()
+        super().push(cmd)
+
+    def undo(self) -> Command | None:
+        if self.can_undo:
+            self.guard()
+        return super().undo()
+
+    def redo(self) -> Command | None:
+        if self.can_redo:
+            self.guard()
+        return super().redo()
+
+    def begin_macro(self, text: str) -> None:
+        self.guard()
+        super().begin_macro(text)
+
+
+__all__ = ["VERSION_FORMATS", "GuardedStack", "ReportStatus", "amend", "export_version", "finalize",
+           "finalize_refusal", "report_status"]

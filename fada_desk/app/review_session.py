@@ -27,20 +27,20 @@ review document).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from fada_desk.app import report_versions
 from fada_desk.core.annotations import Annotation
 from fada_desk.core.report_record import Amendment, ReportState
-from fada_desk.core.review_doc import AnnotationSet, Change
+from fada_desk.core.review_doc import Change
 from fada_desk.core.review_types import FrameRef, ReviewStatus
 from fada_desk.core.audit import AuditEntry
 from fada_desk.core.biometry import BiometryReport, Measurement, exam_biometry
 from fada_desk.core.calibration import Calibration
-from fada_desk.core.commands import AuditAction, Command, StackEvent, UndoStack
-from fada_desk.core.errors import FadaError
+from fada_desk.core.commands import AuditAction, Command, StackEvent
+from fada_desk.core.errors import FadaError, StorageError
 from fada_desk.core.interpretation import review_items_from_analysis
 from fada_desk.export.bundle import review_tallies
 from fada_desk.storage.review import (
@@ -61,33 +61,6 @@ def _records(actions: Sequence[AuditAction], suffix: str = "", swap: bool = Fals
         before, after = (a.after, a.before) if swap else (a.before, a.after)
         out.append(AuditRecord(a.action + suffix, a.target, before, after))
     return out
-
-
-class GuardedStack(UndoStack):
-    """An undo stack whose every change of the document first calls ``guard`` (which raises
-    to refuse it, e.g. while the report is final): push, undo, redo and macros alike."""
-
-    def __init__(self, doc: AnnotationSet, guard: Callable[[], None]) -> None:
-        super().__init__(doc)
-        self.guard = guard
-
-    def push(self, cmd: Command) -> None:
-        self.guard()
-        super().push(cmd)
-
-    def undo(self) -> Command | None:
-        if self.can_undo:
-            self.guard()
-        return super().undo()
-
-    def redo(self) -> Command | None:
-        if self.can_redo:
-            self.guard()
-        return super().redo()
-
-    def begin_macro(self, text: str) -> None:
-        self.guard()
-        super().begin_macro(text)
 
 
 @dataclass
@@ -114,7 +87,7 @@ class ReviewSession:
         self.doc = self.reviews.load(exam_id)
         self.doc.frame_validator = self._check_frame
         self._frames_ok: dict[int, int] = {}  # item id -> n_frames of items of this exam
-        self.stack = GuardedStack(self.doc, self.check_editable)
+        self.stack = report_versions.GuardedStack(self.doc, self._guard_edit)
         self._dirty = _Dirty()
         self._positions = {a.id: i for i, a in enumerate(self.doc)}
         self._pending: Command | None = None
@@ -233,6 +206,17 @@ class ReviewSession:
 
     def report_state(self) -> ReportState:
         return self.reviews.report_state(self.exam_id)
+
+    def _guard_edit(self) -> None:
+        """Refuse an edit of a final report before it happens. A store that cannot be read
+        now (disk unplugged) lets the edit through: it stays on screen and its write, which
+        checks the lock again inside its transaction, is retried (nothing typed is lost)."""
+        try:
+            self.check_editable()
+        except ReportLocked:
+            raise
+        except StorageError:
+            pass
 
     def sign_off(self, statement: str = "", allow_pending: bool = False) -> AuditEntry:
         """Finalize the report: its next version (signer, time, content hash), then locked.

@@ -92,10 +92,9 @@ def _sign_off(bundle: ExportBundle) -> list[tuple[str, str]]:
         lines.append((f"Content hash (SHA-256): {_t(signed.content_hash)}", "small"))
     else:
         lines.append((f"<b>{_t(state.headline())}</b>. {_t(state.sign_off_text())}", "warn"))
-    earlier = [v for v in state.versions if v is not signed]
+    earlier = [_t(line) for v, line in zip(state.versions, state.history_lines()) if v is not signed]
     if earlier:
-        lines.append(("Earlier versions: " + "; ".join(
-            _t(line) for v, line in zip(state.versions, state.history_lines()) if v is not signed) + ".", "small"))
+        lines.append(("Earlier versions: " + "; ".join(earlier) + ".", "small"))
     return lines
 
 
