@@ -194,6 +194,8 @@ class MainWindow(QMainWindow):
             m.addAction(a)
         m.addSeparator()
         m.addAction(self.review_dock.act_export)
+        m.addAction(self.review_dock.report.act_finalize)
+        m.addAction(self.review_dock.report.act_amend)
         m.addAction(self.review_dock.toggleViewAction())
         m = mb.addMenu("&Image")
         for a in (self.act_freeze, self.act_step_back, self.act_step_fwd, self.act_mark_in, self.act_mark_out,

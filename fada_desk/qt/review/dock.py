@@ -40,6 +40,7 @@ from fada_desk.qt.review.editor_actions import ReviewActions
 from fada_desk.qt.review.export_dialog import ExportDialog
 from fada_desk.qt.review.undo import UndoAdapter
 from fada_desk.qt.review.workspace import ReviewPanel
+from fada_desk.qt.review.report_actions import ReportActions
 from fada_desk.qt.workers import JobRunner
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,7 @@ class ReviewDock(QDockWidget):
         self.act_export.setObjectName("reviewExport")
         self.act_export.triggered.connect(self.open_export_dialog)
         self.act_export.setEnabled(False)
+        self.report = ReportActions(window, self.runner, lambda: self.session, self._show_message)
         QTimer.singleShot(0, self.share_side)
 
     def share_side(self) -> bool:
@@ -153,6 +155,7 @@ class ReviewDock(QDockWidget):
         self.undo.error.connect(self._show_error)
         self.editor.message.connect(self._show_message)
         self.act_export.setEnabled(True)
+        self.report.set_enabled(True)
         return True
 
     def close_exam(self) -> None:
@@ -182,6 +185,7 @@ class ReviewDock(QDockWidget):
         self.store = self.exam = None
         self._cal_cache.clear()
         self.act_export.setEnabled(False)
+        self.report.set_enabled(False)
         self._idle(IDLE_TEXT)
 
     def shutdown(self, timeout: float = 30.0) -> None:
