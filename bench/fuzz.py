@@ -24,16 +24,20 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from devtools.fuzz.campaign import Campaign, Tally, format_table  # noqa: E402
-from devtools.fuzz.categories import CATEGORIES, DEFAULT  # noqa: E402
+# Imports live in the functions: every worker the fork server starts re-imports this script as
+# ``__mp_main__``, which must then do nothing (and read nothing that may be mid-edit).
 
 
 def main(argv: list[str] | None = None) -> int:
+    from devtools.fuzz.campaign import Campaign, format_table
+    from devtools.fuzz.categories import CATEGORIES, DEFAULT
+
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--categories", default=",".join(DEFAULT), help=f"comma list of {', '.join(CATEGORIES)}")
     p.add_argument("--n", type=int, default=10_000, help="inputs per category (default 10000)")
@@ -51,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     with Campaign(cats, workers=args.workers, timeout=args.timeout, mem_mb=args.mem_mb) as campaign:
         if args.replay is not None:
             return _replay(campaign, cats, args)
-        tallies: list[Tally] = []
+        tallies: list[Any] = []
         for cat in cats:
             t0 = time.monotonic()
             tally = campaign.run(cat, args.n, args.seed, args.start, progress=_progress(args.n))
@@ -72,20 +76,20 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _progress(n: int):  # noqa: ANN202
-    def report(t: Tally) -> None:
+    def report(t: Any) -> None:
         if t.inputs % 500 == 0:
             print(f"  {t.category}: {t.inputs}/{n}  clean {t.clean}  accepted {t.accepted}  crashes {t.crashed}"
                   f"  ({t.seconds:.0f} s)", file=sys.stderr)
     return report
 
 
-def _tally_json(t: Tally, seed: str) -> dict:
+def _tally_json(t: Any, seed: str) -> dict:
     return {"category": t.category, "seed": seed, "inputs": t.inputs, "clean": t.clean, "accepted": t.accepted,
             "crashes": dict(t.crashes.most_common()), "seconds": round(t.seconds, 1),
             "examples": {k: c.to_json() for k, (c, _) in t.examples.items()}}
 
 
-def _replay(campaign: Campaign, cats: list[str], args: argparse.Namespace) -> int:
+def _replay(campaign: Any, cats: list[str], args: argparse.Namespace) -> int:
     crashed = False
     for cat in cats:
         ((case, out),) = campaign.run_cases(campaign.cases(cat, 1, args.seed, args.replay))

@@ -78,13 +78,21 @@ def choose_steps(detect: Sequence[str] | None = None, segment: Sequence[str] | N
     return steps
 
 
+def class_list_text(classes: Any) -> str:
+    """A FADA class string ("B, CRL, H") spelled out for people ("Brain (B), ..."); "–" when empty."""
+    from fada_desk.core.vocabulary import class_title
+
+    names = [class_title(c.strip()) for c in str(classes or "").split(",") if c.strip()]
+    return ", ".join(names) or "–"
+
+
 def mapping_text(mapping: Any) -> str:
     """The mapping line of the AI panel for a run's ClassMapping."""
-    return (f"Mapped classes: detect {mapping.det_classes or '–'}; segment {mapping.seg_classes or '–'} "
-            f"(tier {mapping.tier}, priority {mapping.priority})")
+    return (f"Mapped classes: detect {class_list_text(mapping.det_classes)}; "
+            f"segment {class_list_text(mapping.seg_classes)} (tier {mapping.tier}, priority {mapping.priority})")
 
 
 def stored_mapping_text(values: Mapping[str, Any], tier: str | None) -> str:
     """The mapping line for an interpretation stored in the exam (its reviewed values)."""
-    return (f"Mapped classes: detect {values.get('det_classes') or '–'}; "
-            f"segment {values.get('seg_classes') or '–'} (tier {tier or '–'})")
+    return (f"Mapped classes: detect {class_list_text(values.get('det_classes'))}; "
+            f"segment {class_list_text(values.get('seg_classes'))} (tier {tier or '–'})")

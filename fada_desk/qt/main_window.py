@@ -38,7 +38,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QSlider, QToolBar, QWidget
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QWidget
 
 from fada_desk.app.session_state import SessionState
 from fada_desk.core.calibration import Calibration, ManualCalibration
@@ -59,6 +59,7 @@ from fada_desk.qt.source_picker import SourcePicker
 from fada_desk.qt.thumbnails import CaptureDock
 from fada_desk.qt.util import app_settings, show_message, vbox
 from fada_desk.qt.window_keys import WindowKeys
+from fada_desk.qt.window_menus import build_actions, build_menus, build_toolbar
 from fada_desk.qt.workers import JobHandle
 from fada_desk.sources.base import FrameSource
 from fada_desk.sources.pump import FramePump
@@ -125,7 +126,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_status()
         self.ai_dock = AIDock(self)  # AI panel + AI menu; runs on the frozen / reviewed frame
-        self.settings_menus = SettingsMenus(self, self._action)  # Settings, Help (after the AI menu)
+        self.settings_menus = SettingsMenus(self, self.add_action)  # Settings, Help (after the AI menu)
         self.act_clinic = self.settings_menus.act_clinic
         self.act_install_model = self.settings_menus.act_install_model
         self.act_shortcuts = self.settings_menus.act_shortcuts
@@ -133,7 +134,7 @@ class MainWindow(QMainWindow):
         # whatever their tables would like (they scroll instead).
         limit_side_width(self, (self.review_dock, self.ai_dock))  # >= 460 px, ~1/3 of a wide window
 
-    def _action(self, text: str, slot: Callable[[], Any], shortcut: str | QKeySequence | None = None,
+    def add_action(self, text: str, slot: Callable[[], Any], shortcut: str | QKeySequence | None = None,
                 tip: str = "") -> QAction:
         a = QAction(text, self)
         a.triggered.connect(lambda _checked=False: slot())
@@ -146,88 +147,9 @@ class MainWindow(QMainWindow):
         return a
 
     def _build_actions(self) -> None:
-        self.act_open = self._action("&Open file…", self.choose_file, QKeySequence.StandardKey.Open)
-        self.act_open_folder = self._action("Open &folder…", self.choose_folder)
-        self.act_open_device = self._action("Open &device…", self.choose_device, "Ctrl+D")
-        self.act_open_stream = self._action("Open &stream URL…", self.choose_stream, "Ctrl+U")
-        self.act_reopen = self._action("&Reopen source", self.reopen_source, "Ctrl+R",
-                                       "Open the current device, stream or file again")
-        self.act_close_source = self._action("&Close source", self.close_source)
-        self.act_quit = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
-        self.act_freeze = self._action("Freeze", self.toggle_freeze, Qt.Key.Key_Space,
-                                       "Freeze / unfreeze the image (Space)")
-        self.act_step_back = self._action("Previous frame", lambda: self.step(-1), Qt.Key.Key_Left)
-        self.act_step_fwd = self._action("Next frame", lambda: self.step(1), Qt.Key.Key_Right)
-        self.act_mark_in = self._action("Mark clip start", self.mark_in, Qt.Key.Key_I)
-        self.act_mark_out = self._action("Mark clip end", self.mark_out, Qt.Key.Key_O)
-        self.act_capture = self._action("Capture", self.capture_still, "Ctrl+S",
-                                        "Store the image on screen in the exam")
-        self.act_clip = self._action("Save clip", self.save_clip, "Ctrl+Shift+S",
-                                     "Store the cine range in the exam")
-        self.act_calibrate = self._action("Calibrate…", self.start_calibration, "Ctrl+K",
-                                          "Click two marks on the depth scale, type the distance")
-        self.act_live = self._action("Back to live", self.leave_review, Qt.Key.Key_Escape,
-                                     "Esc: stop the drawing tool or clear the selection first, then back to live")
-        self.act_new_exam = self._action("&New exam…", self.new_exam, QKeySequence.StandardKey.New)
-        self.act_open_exam = self._action("Open e&xam…", self.open_exam_browser, "Ctrl+E")
-        self.act_edit_exam = self._action("&Edit exam…", self.edit_exam, "Ctrl+Shift+E",
-                                          "Change patient details, operator, LMP/EDD (audited)")
-        self.act_fit = self._action("Fit image", self.view.fit, "Ctrl+0")
-        self.act_reset_display = self._action("Reset brightness/contrast", self._reset_display)
-
-        mb = self.menuBar()
-        m = mb.addMenu("&File")
-        for a in (self.act_open, self.act_open_folder, self.act_open_device, self.act_open_stream,
-                  self.act_reopen, self.act_close_source):
-            m.addAction(a)
-        m.addSeparator()
-        m.addAction(self.act_quit)
-        m = mb.addMenu("&Exam")
-        for a in (self.act_new_exam, self.act_open_exam, self.act_edit_exam):
-            m.addAction(a)
-        m = mb.addMenu("&Review")
-        ra = self.review_dock.review_actions
-        for a in (ra.accept, ra.reject, ra.accept_all, ra.delete, ra.undo, ra.redo):
-            m.addAction(a)
-        m.addSeparator()
-        for a in (*ra.tools.values(), ra.cancel):
-            m.addAction(a)
-        m.addSeparator()
-        m.addAction(self.review_dock.act_export)
-        m.addAction(self.review_dock.report.act_finalize)
-        m.addAction(self.review_dock.report.act_amend)
-        m.addAction(self.review_dock.toggleViewAction())
-        m = mb.addMenu("&Image")
-        for a in (self.act_freeze, self.act_step_back, self.act_step_fwd, self.act_mark_in, self.act_mark_out,
-                  self.act_capture, self.act_clip, self.act_calibrate, self.calibration.act_show_line,
-                  self.act_live, self.act_fit, self.act_reset_display):
-            m.addAction(a)
-
-        tb = QToolBar("Main")
-        tb.setObjectName("mainToolbar")
-        tb.setMovable(False)
-        for a in (self.act_open, self.act_freeze, self.act_capture, self.act_clip, self.act_calibrate,
-                  self.act_live, self.act_new_exam, self.act_open_exam):
-            tb.addAction(a)
-        tb.addSeparator()
-        tb.addWidget(QLabel(" Brightness "))
-        self.brightness = QSlider(Qt.Orientation.Horizontal)
-        self.brightness.setObjectName("brightnessSlider")
-        self.brightness.setRange(-100, 100)
-        self.brightness.setFixedWidth(110)
-        tb.addWidget(self.brightness)
-        tb.addWidget(QLabel(" Contrast "))
-        self.contrast = QSlider(Qt.Orientation.Horizontal)
-        self.contrast.setObjectName("contrastSlider")
-        self.contrast.setRange(25, 400)  # percent gain
-        self.contrast.setValue(100)
-        self.contrast.setFixedWidth(110)
-        tb.addWidget(self.contrast)
-        self.brightness.valueChanged.connect(self._apply_display)
-        self.contrast.valueChanged.connect(self._apply_display)
-        for w in tb.findChildren(QWidget):  # the scan keys (Space, arrows) stay with the window
-            w.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.addToolBar(tb)
+        build_actions(self)
+        build_menus(self)
+        self.brightness, self.contrast = build_toolbar(self)
 
     def _build_status(self) -> None:
         sb = self.statusBar()
@@ -236,7 +158,7 @@ class MainWindow(QMainWindow):
         sb.addPermanentWidget(self.calibration_label)
         sb.addPermanentWidget(self.exam_label)
 
-    def _apply_display(self) -> None:
+    def apply_display(self) -> None:
         self.view.set_brightness_contrast(self.brightness.value(), self.contrast.value() / 100.0)
 
     def _reset_display(self) -> None:

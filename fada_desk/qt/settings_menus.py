@@ -20,7 +20,7 @@ from fada_desk.qt.model_install_dialog import ModelInstallDialog
 from fada_desk.qt.settings_dialog import ClinicDialog, open_clinic_dialog
 from fada_desk.qt.shortcuts_dialog import ShortcutsDialog
 
-#: ``make(text, slot, shortcut, tip)``: a window action (the main window's ``_action``)
+#: ``make(text, slot, shortcut, tip)``: a window action (the main window's ``add_action``)
 MakeAction = Callable[..., QAction]
 
 

@@ -51,6 +51,7 @@ def test_choose_steps_in_run_order_with_clear_errors() -> None:
 
 def test_mapping_texts() -> None:
     m = ClassMapping("Brain", None, "priority_2_plane", 2)
-    assert mapping_text(m) == "Mapped classes: detect Brain; segment – (tier priority_2_plane, priority 2)"
-    assert stored_mapping_text({"det_classes": "Brain", "seg_classes": ""}, None) == (
-        "Mapped classes: detect Brain; segment – (tier –)")
+    assert mapping_text(m) == (
+        "Mapped classes: detect Brain (whole structure); segment – (tier priority_2_plane, priority 2)")
+    assert stored_mapping_text({"det_classes": "B, CRL, H", "seg_classes": ""}, None) == (
+        "Mapped classes: detect Body (B), Crown-Rump Length (CRL), Head (H); segment – (tier –)")

@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QLabel, QLineEdit, QPlainTextEdit, QTextBrowser, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLineEdit, QPlainTextEdit, QTextBrowser, QVBoxLayout, QWidget
 
 from fada_desk.app.chat import CANCELLED, DONE, FADA, FAILED, STREAMING, ChatMessage, Conversation, answer_text
 from fada_desk.core.errors import error_text

@@ -50,7 +50,7 @@ def test_autonomous_run_shows_phases_text_interpretation_and_draws_in_palette(
     assert values["Imaging Plane"] == str(result.interpretation["imaging_plane"])
     assert panel.classification_label.text() == "Classification: BPD_PLANE"
     assert "tier cls_specific_BPD_PLANE" in panel.mapping_label.text()
-    assert "detect Brain, CSP, LV" in panel.mapping_label.text()
+    assert "detect Brain (whole structure), Cavum Septum Pellucidum (CSP), Lateral Ventricle (LV)" in panel.mapping_label.text()
     assert panel.model_label.text() == "scripted model: loaded"
     assert "Device: CPU, 2 threads, n_gpu_layers=0" in panel.device_label.text()
     # overlays: 3 boxes + 1 polygon, in the FADA class colours, on the image
