@@ -38,20 +38,20 @@ from PySide6.QtCore import QObject, QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QWidget
 
-from fada_desk.app.annotation_edits import TOOL_HINTS, TOOL_TITLES, drag_step, drawn_annotation
-from fada_desk.core.annotation_commands import AddAnnotation
-from fada_desk.core.annotations import MEASURES, Annotation, Keypoints
+from fada_desk.app.annotation_edits import drag_step
+from fada_desk.core.annotations import Annotation, Keypoints
 from fada_desk.core.review_doc import Change
-from fada_desk.core.review_types import AnnotationError, FrameRef
+from fada_desk.core.review_types import FrameRef
 from fada_desk.qt.review import style
 from fada_desk.qt.review.editor_actions import EditorKeys, ReviewActions, context_menu
 from fada_desk.qt.review.editor_commands import EditorCommands
+from fada_desk.qt.review.editor_tools import EditorTools
 from fada_desk.qt.review.items import CaliperItem, PolygonItem, make_item
 from fada_desk.qt.review.tools import ToolLayer
 from fada_desk.qt.review.undo import UndoAdapter, subscribe_while_alive
 
 
-class AnnotationEditor(EditorCommands, QObject):
+class AnnotationEditor(EditorTools, EditorCommands, QObject):
     """Edits the annotations of one frame on a pyqtgraph view through undoable commands."""
 
     selectionChanged = Signal(object)  # noqa: N815 - annotation id or None
@@ -383,63 +383,6 @@ class AnnotationEditor(EditorCommands, QObject):
             ann = self.doc.get(roi.ann_id)
             roi.sync(ann)
             self._refresh_label(ann)
-
-    # ------------------------------------------------------------------ tools
-    @property
-    def tool(self) -> str:
-        return self.layer.tool
-
-    def set_tool(self, tool: str, measure: str | None = None, label: str = "") -> bool:
-        """Start drawing a new ``tool`` shape ("" stops). ``measure`` tags what is drawn
-        (e.g. caliper as BPD), ``label`` names it (default: the measure or :attr:`default_label`)."""
-        if not tool:
-            self.cancel_tool()
-            return True
-        if self.frame is None:
-            self.message.emit("Show a captured frame to draw on it.")
-            self._update_actions()
-            return False
-        if measure is not None and measure not in MEASURES:
-            raise ValueError(f"unknown measurement {measure!r}")
-        self._tool_preset = (measure, label)
-        self.select(None)
-        self.layer.start(tool)
-        self.graphics.setCursor(Qt.CursorShape.CrossCursor)
-        self.graphics.setFocus()
-        self._update_actions()
-        self.toolChanged.emit(tool)
-        self.message.emit(f"{TOOL_TITLES[tool]}: {TOOL_HINTS[tool]}. Esc cancels.")
-        return True
-
-    def toggle_tool(self, tool: str) -> None:
-        if self.layer.tool == tool:
-            self.cancel_tool()
-        else:
-            self.set_tool(tool)
-
-    def cancel_tool(self) -> None:
-        was = self.layer.active
-        self.layer.stop()
-        self._tool_preset = (None, "")
-        self.graphics.unsetCursor()
-        self._update_actions()
-        if was:
-            self.toolChanged.emit("")
-
-    def _on_tool_done(self, kind: str, geom: dict[str, Any]) -> None:
-        if self.frame is None:
-            return
-        measure, label = self._tool_preset
-        try:
-            label = label or measure or self.default_label.strip()
-            ann = drawn_annotation(kind, geom, self.frame, label, measure)
-        except AnnotationError as err:
-            self.message.emit(str(err))
-            return
-        self.cancel_tool()
-        if self.undo.run(lambda: AddAnnotation(self.doc, ann)):
-            self.select(ann.id)
-            self.created.emit(ann.id)
 
     # ------------------------------------------------------------------ helpers (tests, hosts)
     def item(self, ann_id: str) -> Any:
