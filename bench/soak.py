@@ -254,6 +254,11 @@ def print_report(result: dict[str, Any], warmup_s: float, rows: int = 24) -> Non
     print(f"slope per hour after {warmup_s:.0f} s warm-up:")
     for field, unit in (("rss_mb", "MB"), ("fds", "fds"), ("os_threads", "threads"), ("py_objects", "objects")):
         print(f"  {field:<11} {slope_per_hour(samples, field, warmup_s):+10.2f} {unit}/h")
+    after = [x for x in samples if x.t_s >= warmup_s]
+    if after:
+        print(f"  RSS after warm-up: first {after[0].rss_mb:.1f}, min {min(x.rss_mb for x in after):.1f}, "
+              f"max {max(x.rss_mb for x in after):.1f}, last {after[-1].rss_mb:.1f} MB "
+              f"(a slope from minutes of data extrapolates single allocator steps: run >= 30 min to judge)")
     span = samples[-1].t_s - samples[0].t_s if len(samples) > 1 else 0.0
     fps = (samples[-1].frames_shown - samples[0].frames_shown) / span if span else float("nan")
     print(f"AI runs {result['ai_runs']} (failed to start or finish: {result['ai_failed']}), "

@@ -17,7 +17,6 @@ import resource
 import shutil
 import signal
 import sys
-import tempfile
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -52,17 +51,6 @@ except Exception:  # noqa: BLE001, S110 - a missing optional library shows up as
     pass
 
 
-def _scratch() -> str | None:
-    """A RAM-backed folder for the inputs when there is one: the store and exports fsync a lot."""
-    shm = Path("/dev/shm")
-    try:
-        if shm.is_dir() and os.access(shm, os.W_OK) and shutil.disk_usage(shm).free > 2 << 30:
-            return str(shm)
-    except OSError:
-        pass
-    return None
-
-
 def _vm_bytes() -> int:
     try:
         with open("/proc/self/statm") as f:
@@ -95,36 +83,34 @@ def _limit_resources(mem_mb: int) -> None:
 
 
 def worker_main(conn: Connection, seeds_root: str, seeds: dict[str, dict[str, Seed]], log_path: str,
-                mem_mb: int) -> None:
+                home_dir: str, mem_mb: int) -> None:
+    """Serve cases from ``conn`` until None; ``home_dir`` (made and removed by the pool) holds its files."""
     log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_TRUNC, 0o600)
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
     faulthandler.enable(file=sys.stderr, all_threads=True)
     faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    home = Path(tempfile.mkdtemp(prefix="fuzz-worker-", dir=_scratch()))
+    home = Path(home_dir)
     os.environ["FADA_DESK_DATA_DIR"] = str(home / "userdata")
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
     _limit_resources(mem_mb)
     root = Path(seeds_root)
     conn.send("ready")  # set up: from here on a death is the case's doing
-    try:
-        while True:
-            try:
-                case = conn.recv()
-            except (EOFError, OSError):
-                return
-            if case is None:
-                return
-            os.ftruncate(log_fd, 0)
-            t0 = time.monotonic()
-            out = run_case(case, root, seeds, home / "case")
-            out.seconds = time.monotonic() - t0
-            out.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-            conn.send(out)
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+    while True:
+        try:
+            case = conn.recv()
+        except (EOFError, OSError):
+            return
+        if case is None:
+            return
+        os.ftruncate(log_fd, 0)
+        t0 = time.monotonic()
+        out = run_case(case, root, seeds, home / "case")
+        out.seconds = time.monotonic() - t0
+        out.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+        conn.send(out)
 
 
 def run_case(case: Case, root: Path, seeds: dict[str, dict[str, Seed]], workdir: Path) -> Outcome:
