@@ -66,6 +66,10 @@ ON CONFLICT(item_id, frame_index) DO UPDATE SET analysis_id = excluded.analysis_
 AI_OUTPUT = "ai.output"
 
 
+#: SQLite INTEGER is 64-bit: the next audit entry number must still fit.
+_MAX_SEQ = 2**63 - 1
+
+
 class ReviewError(FadaError):
     """A review operation is not allowed in the current state (e.g. signing off with pending AI items)."""
 
@@ -357,6 +361,9 @@ class ReviewStore:
     ) -> list[AuditEntry]:
         row = conn.execute("SELECT * FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
         prev = _entry(row) if row else None
+        if prev is not None and not 0 <= prev.seq < _MAX_SEQ:
+            raise StorageError(f"The audit trail is damaged (entry number {prev.seq} is out of range); "
+                               "nothing was written: restore the exam store from a backup.")
         out = []
         for rec in records:
             try:
