@@ -33,17 +33,6 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return p
 
 
-def _human(n: int | None) -> str:
-    if n is None:
-        return "?"
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
-
-
 def _drive(job: Job[T]) -> T:
     """Run a model-store job with a progress line (:func:`fada_desk.core.cancel.drive`)."""
     from fada_desk.cli._progress import ProgressLine
@@ -61,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from fada_desk.core.errors import ModelError
+    from fada_desk.core.fileio import size_text
     from fada_desk.inference.model_store.download import download
     from fada_desk.inference.model_store.install import install
     from fada_desk.inference.model_store.manifests import (
@@ -142,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
             for f in st.files:
                 mark = "ok " if f.ok else "BAD"
                 print(
-                    f"  {mark} {f.role:6s} {f.path.name if f.path else '-':40s} {_human(f.size):>9s} "
+                    f"  {mark} {f.role:6s} {f.path.name if f.path else '-':40s} {size_text(f.size):>9s} "
                     f"{(f.sha256 or '')[:16]} {'' if f.ok else f.message}"
                 )
             bad += not st.ok

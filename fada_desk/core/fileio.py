@@ -132,3 +132,15 @@ def file_digest(path: Path, *, progress: Callable[[int], None] | None = None,
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def size_text(n: int | None) -> str:
+    """A file size for people: ``812 B``, ``3.4 MB``, ``1.2 GB`` (``?`` when unknown)."""
+    if n is None:
+        return "?"
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"

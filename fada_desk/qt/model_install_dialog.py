@@ -33,6 +33,8 @@ from PySide6.QtWidgets import (
 
 from fada_desk.core.cancel import CancelToken, Job, Progress
 from fada_desk.core.errors import error_text
+from fada_desk.core.fileio import size_text
+from fada_desk.qt.job_dialog import JobDialogMixin
 from fada_desk.qt.workers import JobHandle, JobRunner
 
 
@@ -43,18 +45,7 @@ def install_job(folder: Path, name: str | None, cancel: CancelToken) -> Job[Any]
     return (yield from install(folder, name or None, None, cancel))
 
 
-def human_size(n: int | None) -> str:
-    if n is None:
-        return "?"
-    size = float(n)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GB"
-
-
-class ModelInstallDialog(QDialog):
+class ModelInstallDialog(JobDialogMixin, QDialog):
     """Choose a folder, install it with progress, cancel, and the checksum result."""
 
     installed = Signal(object)  # the installed set's SetStatus
@@ -117,19 +108,9 @@ class ModelInstallDialog(QDialog):
         lay.addLayout(buttons)
         self.resize(560, 300)
 
-    @property
-    def running(self) -> bool:
-        return self.handle is not None and not self.handle.outcome
-
     def browse(self) -> QFileDialog:
         """A non-blocking folder chooser (fills the folder box)."""
-        dlg = QFileDialog(self, "Model folder", self.folder_edit.text() or str(Path.home()))
-        dlg.setFileMode(QFileDialog.FileMode.Directory)
-        dlg.setOption(QFileDialog.Option.ShowDirsOnly, True)
-        dlg.fileSelected.connect(self.folder_edit.setText)
-        self.file_dialog = dlg
-        dlg.open()
-        return dlg
+        return self.choose_folder("Model folder", self.folder_edit)
 
     def start(self) -> JobHandle | None:
         """Install the chosen folder in the worker; None with a message when refused."""
@@ -137,17 +118,17 @@ class ModelInstallDialog(QDialog):
             return self.handle
         text = self.folder_edit.text().strip()
         if not text:
-            self._fail("Choose the folder with the model files.")
+            self.fail("Choose the folder with the model files.")
             return None
         folder = Path(text).expanduser()
         if not folder.is_dir():
-            self._fail(f"{folder} is not a folder.")
+            self.fail(f"{folder} is not a folder.")
             return None
         name = self.name_edit.text().strip() or None
         self.status_result = None
         self.files_label.setText("")
         self.progress.setValue(0)
-        self._say(f"Checking the model files in {folder}…")
+        self.say(f"Checking the model files in {folder}…")
         self._set_running(True)
         h = self.runner.submit(lambda token: install_job(folder, name, token), name="model-install")
         h.progress.connect(self._on_progress)
@@ -158,31 +139,23 @@ class ModelInstallDialog(QDialog):
         self.handle = h
         return h
 
-    def cancel_or_close(self) -> None:
-        if self.running and self.handle is not None:
-            self.handle.cancel()
-            self._say("Cancelling…")
-        else:
-            self.reject()
-
     def _set_running(self, running: bool) -> None:
         for w in (self.folder_edit, self.browse_button, self.name_edit, self.install_button):
             w.setEnabled(not running)
         self.close_button.setText("Cancel" if running else "Close")
 
     def _on_progress(self, p: Progress) -> None:
-        if p.fraction is not None:
-            self.progress.setValue(round(max(0.0, min(1.0, p.fraction)) * 1000))
+        self.show_progress(p)
         if p.message:
-            self._say(p.message[:1].upper() + p.message[1:] + "…" * (p.message != "installed"))
+            self.say(p.message[:1].upper() + p.message[1:] + "…" * (p.message != "installed"))
 
     def _on_result(self, status: Any) -> None:
         self.status_result = status
         self.progress.setValue(1000)
         ok = bool(getattr(status, "ok", False))
-        self._say(f"Installed in {status.directory}. {status.message}.", error=not ok)
+        self.say(f"Installed in {status.directory}. {status.message}.", error=not ok)
         lines = [f"{'✓' if f.ok else '✗'} {html.escape(f.role)}: {html.escape(f.path.name if f.path else '-')}, "
-                 f"{human_size(f.size)}, SHA-256 <tt>{html.escape(f.sha256 or 'not computed')}</tt>"
+                 f"{size_text(f.size)}, SHA-256 <tt>{html.escape(f.sha256 or 'not computed')}</tt>"
                  for f in status.files]
         self.files_label.setText("<br>".join(lines))
         self.installed.emit(status)
@@ -190,21 +163,14 @@ class ModelInstallDialog(QDialog):
     def _on_error(self, err: object) -> None:
         text = error_text(err) if isinstance(err, BaseException) else "unknown error"
         self.progress.setValue(0)
-        self._fail(f"Not installed: {text}")
+        self.fail(f"Not installed: {text}")
 
     def _on_cancelled(self) -> None:
         self.progress.setValue(0)
-        self._say("Install cancelled: the model set was not installed.")
+        self.say("Install cancelled: the model set was not installed.")
 
     def _on_finished(self) -> None:
         self._set_running(False)
-
-    def _say(self, text: str, error: bool = False) -> None:
-        self.status.setText(text)
-        self.status.setStyleSheet("color: #c81e1e;" if error else "")
-
-    def _fail(self, text: str) -> None:
-        self._say(text, error=True)
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop an install in flight (the window is closing) and wait for the worker."""
@@ -212,6 +178,5 @@ class ModelInstallDialog(QDialog):
 
     def done(self, result: int) -> None:  # noqa: D401 - Qt API
         """Closing while an install runs cancels it (the copy stops at its next chunk)."""
-        if self.running and self.handle is not None:
-            self.handle.cancel()
+        self.cancel_running()
         super().done(result)

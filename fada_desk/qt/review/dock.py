@@ -37,7 +37,7 @@ from fada_desk.core.calibration import Calibration
 from fada_desk.core.errors import FadaError
 from fada_desk.qt.review.editor import AnnotationEditor
 from fada_desk.qt.review.editor_actions import ReviewActions
-from fada_desk.qt.review.export_dialog import ExportDialog
+from fada_desk.qt.review.export_dialog import ExportDialog, running_export
 from fada_desk.qt.review.undo import UndoAdapter
 from fada_desk.qt.review.workspace import ReviewPanel
 from fada_desk.qt.review.report_actions import ReportActions
@@ -246,11 +246,8 @@ class ReviewDock(QDockWidget):
     def open_export_dialog(self) -> ExportDialog | None:
         if self.session is None:
             return None
-        if self.export_dialog is not None and self.export_dialog.running:
-            self.export_dialog.raise_()
-            return self.export_dialog
-        if self.export_dialog is not None:
-            self.export_dialog.deleteLater()  # a fresh dialog counts the review state again
+        if (again := running_export(self.export_dialog)) is not None:
+            return again
         dlg = ExportDialog(ExamExport(self.store, self.exam.id).job, self.runner, None, self.session.operator,
                            before_export=self.session.flush, parent=self.window_,
                            review=ReviewCount(self.store, self.exam.id, self.session.doc))

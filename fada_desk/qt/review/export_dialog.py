@@ -50,12 +50,13 @@ from fada_desk.core.cancel import Progress
 from fada_desk.core.errors import FadaError, error_text
 from fada_desk.core.review_tally import ReviewTally
 from fada_desk.export.options import ExportOptions
+from fada_desk.qt.job_dialog import JobDialogMixin
 from fada_desk.qt.workers import JobHandle, JobRunner
 
 WARNING_STYLE = "QFrame#exportReviewBox { background: #fff4d6; border: 1px solid #d9a400; border-radius: 4px; }"
 
 
-class ExportDialog(QDialog):
+class ExportDialog(JobDialogMixin, QDialog):
     """Choose and run an export. Open with ``open()`` (window-modal, no nested event loop)."""
 
     exported = Signal(list)  # the written paths
@@ -225,17 +226,7 @@ class ExportDialog(QDialog):
 
     def browse(self) -> QFileDialog:
         """A non-blocking folder chooser (fills the folder box when accepted)."""
-        dlg = QFileDialog(self, "Export folder", self.dir_edit.text())
-        dlg.setFileMode(QFileDialog.FileMode.Directory)
-        dlg.setOption(QFileDialog.Option.ShowDirsOnly, True)
-        dlg.fileSelected.connect(self.dir_edit.setText)
-        self.file_dialog = dlg
-        dlg.open()
-        return dlg
-
-    @property
-    def running(self) -> bool:
-        return self.handle is not None and not self.handle.outcome
+        return self.choose_folder("Export folder", self.dir_edit)
 
     # ------------------------------------------------------------------ run
     def start(self) -> JobHandle | None:
@@ -244,23 +235,22 @@ class ExportDialog(QDialog):
             return self.handle
         text = self.dir_edit.text().strip()
         if not text:
-            self._fail("Choose a folder to export into.")
+            self.fail("Choose a folder to export into.")
             return None
         out_dir = Path(text).expanduser()
         if out_dir.exists() and not out_dir.is_dir():
-            self._fail(f"{out_dir} is a file, not a folder.")
+            self.fail(f"{out_dir} is a file, not a folder.")
             return None
         if self.before_export is not None:
             try:
                 self.before_export()
             except FadaError as err:
-                self._fail(f"Cannot save the last edit before exporting: {err}")
+                self.fail(f"Cannot save the last edit before exporting: {err}")
                 return None
         fmt, options = self.fmt, self.options()
         self.paths = []
         self.progress.setValue(0)
-        self.status.setText(f"Exporting {fmt.upper()}…")
-        self.status.setStyleSheet("")
+        self.say(f"Exporting {fmt.upper()}…")
         self._set_running(True)
         make_job = self.make_job
         h = self.runner.submit(lambda token: make_job(fmt, out_dir, options, token), name=f"export-{fmt}")
@@ -272,13 +262,6 @@ class ExportDialog(QDialog):
         self.handle = h
         return h
 
-    def cancel_or_close(self) -> None:
-        if self.running and self.handle is not None:
-            self.handle.cancel()
-            self.status.setText("Cancelling…")
-        else:
-            self.reject()
-
     def _set_running(self, running: bool) -> None:
         for w in (self.format_box, self.pending_box, self.dir_edit, self.browse_button, self.review_button):
             w.setEnabled(not running)
@@ -288,8 +271,7 @@ class ExportDialog(QDialog):
         self.cancel_button.setText("Cancel" if running else "Close")
 
     def _on_progress(self, p: Progress) -> None:
-        if p.fraction is not None:
-            self.progress.setValue(round(max(0.0, min(1.0, p.fraction)) * 1000))
+        self.show_progress(p)
         if p.message:
             self.status.setText(p.message)
 
@@ -303,20 +285,26 @@ class ExportDialog(QDialog):
 
     def _on_error(self, err: object) -> None:
         text = error_text(err) if isinstance(err, BaseException) else "unknown error"
-        self._fail(f"Export failed: {text}")
+        self.fail(f"Export failed: {text}")
 
     def _on_cancelled(self) -> None:
         self.progress.setValue(0)
         self.status.setText("Export cancelled; no partial file was left.")
 
-    def _fail(self, text: str) -> None:
-        self.status.setText(text)
-        self.status.setStyleSheet("color: #c81e1e;")
-
     def done(self, result: int) -> None:  # noqa: D401 - Qt API
         """Closing while an export runs cancels it (the worker stops at its next step)."""
-        if self.running and self.handle is not None:
-            self.handle.cancel()
+        self.cancel_running()
         if self._unsubscribe is not None:
             self._unsubscribe()
         super().done(result)
+
+
+def running_export(current: ExportDialog | None) -> ExportDialog | None:
+    """The export dialog to show again instead of a new one: ``current`` while it runs (raised);
+    otherwise None, after retiring ``current`` (a fresh dialog counts the review state again)."""
+    if current is not None and current.running:
+        current.raise_()
+        return current
+    if current is not None:
+        current.deleteLater()
+    return None

@@ -174,14 +174,7 @@ class UndoAdapter(QObject):
         except BaseException:
             stack.abort_macro()
             raise
-        try:
-            stack.end_macro()  # a persistent target writes the step here
-        except FadaError as err:
-            self._report(err)
-            return False
-        finally:
-            self._emit_state()
-        return True
+        return self._call(stack.end_macro)  # a persistent target writes the step here
 
     def undo(self) -> bool:
         return self._call(self.target.undo)

@@ -29,7 +29,7 @@ from fada_desk.core.frame import Frame
 from fada_desk.qt.live_view import LiveView
 from fada_desk.qt.review.annotation_panel import AnnotationPanel
 from fada_desk.qt.review.editor import AnnotationEditor
-from fada_desk.qt.review.export_dialog import ExportDialog
+from fada_desk.qt.review.export_dialog import ExportDialog, running_export
 from fada_desk.qt.review.interpretation_editor import InterpretationEditor
 from fada_desk.qt.review.measurement_panel import CalibrationFor, MeasurementPanel
 from fada_desk.qt.review.undo import ReviewTarget, UndoAdapter
@@ -148,11 +148,8 @@ class ReviewWorkspace(QWidget):
     def open_export_dialog(self, out_dir: Path | str | None = None) -> ExportDialog | None:
         if self.make_export_job is None:
             return None
-        if self.export_dialog is not None and self.export_dialog.running:
-            self.export_dialog.raise_()
-            return self.export_dialog
-        if self.export_dialog is not None:
-            self.export_dialog.deleteLater()  # a fresh dialog counts the review state again
+        if (again := running_export(self.export_dialog)) is not None:
+            return again
         dlg = ExportDialog(self.make_export_job, self.runner, out_dir, self.operator,
                            before_export=self.target.flush, parent=self, review=self.review_count)
         dlg.exported.connect(lambda paths: self.show_status(f"Exported {len(paths)} file(s)."))
