@@ -9,6 +9,7 @@ non-blocking folder chooser.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,26 @@ ERROR_STYLE = "color: #c81e1e;"
 
 
 class JobDialogMixin:
+    """Subclasses implement ``_on_progress``, ``_on_result``, ``_on_error``, ``_on_cancelled``
+    and ``_set_running(bool)``, and have ``runner`` (a JobRunner)."""
+
     handle: Any
+    runner: Any
     progress: Any
     status: Any
     file_dialog: QFileDialog | None
+
+    def run_job(self, fn: Callable[[Any], Any], name: str) -> Any:
+        """Submit ``fn(token)`` on the dialog's runner, wired to its handlers; the handle."""
+        self._set_running(True)  # type: ignore[attr-defined]
+        h = self.runner.submit(fn, name=name)
+        h.progress.connect(self._on_progress)  # type: ignore[attr-defined]
+        h.result.connect(self._on_result)  # type: ignore[attr-defined]
+        h.error.connect(self._on_error)  # type: ignore[attr-defined]
+        h.cancelled.connect(self._on_cancelled)  # type: ignore[attr-defined]
+        h.finished.connect(lambda: self._set_running(False))  # type: ignore[attr-defined]
+        self.handle = h
+        return h
 
     @property
     def running(self) -> bool:

@@ -129,15 +129,7 @@ class ModelInstallDialog(JobDialogMixin, QDialog):
         self.files_label.setText("")
         self.progress.setValue(0)
         self.say(f"Checking the model files in {folder}…")
-        self._set_running(True)
-        h = self.runner.submit(lambda token: install_job(folder, name, token), name="model-install")
-        h.progress.connect(self._on_progress)
-        h.result.connect(self._on_result)
-        h.error.connect(self._on_error)
-        h.cancelled.connect(self._on_cancelled)
-        h.finished.connect(self._on_finished)
-        self.handle = h
-        return h
+        return self.run_job(lambda token: install_job(folder, name, token), "model-install")
 
     def _set_running(self, running: bool) -> None:
         for w in (self.folder_edit, self.browse_button, self.name_edit, self.install_button):
@@ -168,9 +160,6 @@ class ModelInstallDialog(JobDialogMixin, QDialog):
     def _on_cancelled(self) -> None:
         self.progress.setValue(0)
         self.say("Install cancelled: the model set was not installed.")
-
-    def _on_finished(self) -> None:
-        self._set_running(False)
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop an install in flight (the window is closing) and wait for the worker."""

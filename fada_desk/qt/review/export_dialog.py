@@ -251,16 +251,8 @@ class ExportDialog(JobDialogMixin, QDialog):
         self.paths = []
         self.progress.setValue(0)
         self.say(f"Exporting {fmt.upper()}…")
-        self._set_running(True)
         make_job = self.make_job
-        h = self.runner.submit(lambda token: make_job(fmt, out_dir, options, token), name=f"export-{fmt}")
-        h.progress.connect(self._on_progress)
-        h.result.connect(self._on_result)
-        h.error.connect(self._on_error)
-        h.cancelled.connect(self._on_cancelled)
-        h.finished.connect(lambda: self._set_running(False))
-        self.handle = h
-        return h
+        return self.run_job(lambda token: make_job(fmt, out_dir, options, token), f"export-{fmt}")
 
     def _set_running(self, running: bool) -> None:
         for w in (self.format_box, self.pending_box, self.dir_edit, self.browse_button, self.review_button):
