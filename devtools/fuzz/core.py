@@ -23,6 +23,7 @@ from __future__ import annotations
 import random
 import re
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -265,3 +266,14 @@ class Seed:
 
 def pick_seed(rng: random.Random, seeds: list[Seed]) -> Seed:
     return rng.choices(seeds, weights=[s.weight for s in seeds])[0]
+
+
+def write_mutated(seed_bytes: bytes, ops: tuple[Op, ...], apply: Callable[[bytes, Op], bytes],
+                  workdir: Path, name: str) -> Path:
+    """Apply ``ops`` in order to a byte seed and write the input file (named like the seed)."""
+    data = seed_bytes
+    for op in ops:
+        data = apply(data, op)
+    path = workdir / ("input" + Path(name).suffix)
+    path.write_bytes(data)
+    return path

@@ -15,7 +15,7 @@ import random
 import struct
 from pathlib import Path
 
-from devtools.fuzz.core import BYTE_OPS, Op, Seed, apply_byte_op, byte_op
+from devtools.fuzz.core import BYTE_OPS, Op, Seed, apply_byte_op, byte_op, write_mutated
 from devtools.fuzz.seeds import data_file
 
 NAME = "video"
@@ -101,12 +101,7 @@ def generate(rng: random.Random, seed: Seed) -> Op:
 
 
 def materialize(seed_bytes: bytes, ops: tuple[Op, ...], workdir: Path, seed: Seed) -> Path:
-    data = seed_bytes
-    for op in ops:
-        data = apply(data, op)
-    path = workdir / ("input" + Path(seed.name).suffix)
-    path.write_bytes(data)
-    return path
+    return write_mutated(seed_bytes, ops, apply, workdir, seed.name)
 
 
 def apply(data: bytes, op: Op) -> bytes:
